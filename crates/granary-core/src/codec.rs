@@ -1,0 +1,141 @@
+//! The HDF5 filter pipeline as an ordered list of codecs (encode order), with the HDF5 filter id
+//! and client data kept so that no information is lost, and the numcodecs spelling for zarr v2.
+
+use serde::Serialize;
+
+/// One codec of a pipeline, in encode order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Codec {
+    Shuffle { element_size: usize },
+    Deflate { level: u32 },
+    Fletcher32,
+    Szip { options_mask: u32, pixels_per_block: u32 },
+    Lzf,
+    Zstd { level: i32 },
+    Blosc { cname: String, clevel: u32, shuffle: u32, blocksize: u32, typesize: u32 },
+    NBit,
+    ScaleOffset { params: Vec<u32> },
+    /// Any other filter id, with its name (if the file gives one) and client data.
+    Unknown { id: u16, name: String, params: Vec<u32> },
+}
+
+/// HDF5 registered filter ids (H5Zpublic.h and the HDF Group filter registry).
+pub mod filter_id {
+    pub const DEFLATE: u16 = 1;
+    pub const SHUFFLE: u16 = 2;
+    pub const FLETCHER32: u16 = 3;
+    pub const SZIP: u16 = 4;
+    pub const NBIT: u16 = 5;
+    pub const SCALEOFFSET: u16 = 6;
+    pub const LZF: u16 = 32000;
+    pub const BLOSC: u16 = 32001;
+    pub const ZSTD: u16 = 32015;
+}
+
+impl Codec {
+    /// Builds a codec from an HDF5 filter id and client data.
+    pub fn from_hdf5(id: u16, name: &str, params: &[u32], element_size: usize) -> Codec {
+        use filter_id::*;
+        match id {
+            DEFLATE => Codec::Deflate { level: params.first().copied().unwrap_or(0) },
+            SHUFFLE => Codec::Shuffle {
+                element_size: params.first().map_or(element_size, |v| *v as usize),
+            },
+            FLETCHER32 => Codec::Fletcher32,
+            SZIP => Codec::Szip {
+                options_mask: params.first().copied().unwrap_or(0),
+                pixels_per_block: params.get(1).copied().unwrap_or(0),
+            },
+            NBIT => Codec::NBit,
+            SCALEOFFSET => Codec::ScaleOffset { params: params.to_vec() },
+            LZF => Codec::Lzf,
+            ZSTD => Codec::Zstd { level: params.first().map_or(0, |v| *v as i32) },
+            BLOSC => {
+                let cname = match params.get(6).copied().unwrap_or(0) {
+                    0 => "blosclz",
+                    1 => "lz4",
+                    2 => "lz4hc",
+                    3 => "snappy",
+                    4 => "zlib",
+                    5 => "zstd",
+                    _ => "unknown",
+                };
+                Codec::Blosc {
+                    cname: cname.into(),
+                    clevel: params.get(4).copied().unwrap_or(5),
+                    shuffle: params.get(5).copied().unwrap_or(1),
+                    blocksize: params.get(3).copied().unwrap_or(0),
+                    typesize: params.get(2).copied().unwrap_or(element_size as u32),
+                }
+            }
+            _ => Codec::Unknown { id, name: name.to_string(), params: params.to_vec() },
+        }
+    }
+
+    /// The HDF5 filter id of this codec.
+    pub fn hdf5_id(&self) -> u16 {
+        use filter_id::*;
+        match self {
+            Codec::Shuffle { .. } => SHUFFLE,
+            Codec::Deflate { .. } => DEFLATE,
+            Codec::Fletcher32 => FLETCHER32,
+            Codec::Szip { .. } => SZIP,
+            Codec::Lzf => LZF,
+            Codec::Zstd { .. } => ZSTD,
+            Codec::Blosc { .. } => BLOSC,
+            Codec::NBit => NBIT,
+            Codec::ScaleOffset { .. } => SCALEOFFSET,
+            Codec::Unknown { id, .. } => *id,
+        }
+    }
+
+    /// Short name for listings and the inventory (`shuffle`, `deflate(4)`, ...).
+    pub fn label(&self) -> String {
+        match self {
+            Codec::Shuffle { element_size } => format!("shuffle({element_size})"),
+            Codec::Deflate { level } => format!("deflate({level})"),
+            Codec::Fletcher32 => "fletcher32".into(),
+            Codec::Szip { .. } => "szip".into(),
+            Codec::Lzf => "lzf".into(),
+            Codec::Zstd { level } => format!("zstd({level})"),
+            Codec::Blosc { cname, clevel, .. } => format!("blosc({cname},{clevel})"),
+            Codec::NBit => "nbit".into(),
+            Codec::ScaleOffset { .. } => "scaleoffset".into(),
+            Codec::Unknown { id, name, .. } if name.is_empty() => format!("filter{id}"),
+            Codec::Unknown { id, name, .. } => format!("{name}({id})"),
+        }
+    }
+
+    /// The numcodecs configuration for zarr v2, or `None` if no standard numcodecs codec reads
+    /// it. Fletcher32 has no codec: writers reference `length - 4` bytes instead.
+    pub fn numcodecs(&self) -> Option<serde_json::Value> {
+        use serde_json::json;
+        match self {
+            Codec::Shuffle { element_size } => Some(json!({"id": "shuffle", "elementsize": element_size})),
+            Codec::Deflate { level } => Some(json!({"id": "zlib", "level": level})),
+            Codec::Zstd { level } => Some(json!({"id": "zstd", "level": level, "checksum": false})),
+            Codec::Blosc { cname, clevel, shuffle, blocksize, .. } => Some(json!({
+                "id": "blosc", "cname": cname, "clevel": clevel, "shuffle": shuffle, "blocksize": blocksize
+            })),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deflate_is_zlib() {
+        let c = Codec::from_hdf5(1, "deflate", &[4], 4);
+        assert_eq!(c.numcodecs(), Some(serde_json::json!({"id": "zlib", "level": 4})));
+    }
+
+    #[test]
+    fn unknown_ids_are_kept() {
+        let c = Codec::from_hdf5(32004, "lz4", &[0], 4);
+        assert_eq!(c.hdf5_id(), 32004);
+        assert!(c.numcodecs().is_none());
+    }
+}

@@ -1,0 +1,19 @@
+//! granary-core: the granule manifest model shared by every extractor and sink.
+//!
+//! A [`GranuleManifest`] describes one NetCDF-4/HDF5 granule as groups of arrays, each with its
+//! dimensions, dtype, storage layout, codec pipeline, fill value, attributes and chunk
+//! references. Extractors (HDF5 scanner, DMR++ parser) produce it; the reference writers and the
+//! inventory tables ([`inventory`]) consume it. This crate does no I/O.
+
+pub mod attr;
+pub mod codec;
+pub mod dtype;
+pub mod inventory;
+pub mod manifest;
+
+pub use attr::{AttrValue, Attribute};
+pub use codec::Codec;
+pub use dtype::{ByteOrder, DType, Field};
+pub use manifest::{
+    ArrayData, ArrayMeta, ChunkRef, Dimension, GranuleManifest, Group, StorageLayout,
+};

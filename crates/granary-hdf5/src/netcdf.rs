@@ -1,0 +1,211 @@
+//! netCDF-4 semantics on top of the HDF5 objects (netCDF-C "HDF5 format" conventions,
+//! kerchunk-formats.md section 2.5): dimension names from dimension scales, dimension-only
+//! scales kept as dimensions, `_nc4_non_coord_` removed, bookkeeping attributes hidden, phony
+//! dimensions named per distinct length, and the fill value taken from `_FillValue`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use granary_core::{
+    ArrayData, ArrayMeta, AttrValue, Attribute, Dimension, GranuleManifest, Group, StorageLayout,
+};
+
+use crate::error::{PResult, malformed};
+use crate::messages::{self, Layout};
+use crate::walk::{Attr, Object};
+
+/// Attributes that are HDF5/netCDF bookkeeping, never user metadata.
+pub const HIDDEN_ATTRIBUTES: &[&str] = &[
+    "REFERENCE_LIST",
+    "CLASS",
+    "DIMENSION_LIST",
+    "NAME",
+    "_Netcdf4Dimid",
+    "_Netcdf4Coordinates",
+    "_nc3_strict",
+    "_NCProperties",
+    "_SuperblockVersion",
+    "_IsNetcdf4",
+];
+
+const NON_COORD_PREFIX: &str = "_nc4_non_coord_";
+const DIM_ONLY_NAME: &str = "This is a netCDF dimension but not a netCDF variable";
+
+fn attr<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a AttrValue> {
+    attrs.iter().find(|a| a.name == name).map(|a| &a.value)
+}
+
+fn split(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    }
+}
+
+fn is_scale(o: &Object) -> bool {
+    attr(&o.attrs, "CLASS").and_then(AttrValue::as_str) == Some("DIMENSION_SCALE")
+}
+
+fn is_dim_only(o: &Object) -> bool {
+    attr(&o.attrs, "NAME").and_then(AttrValue::as_str).is_some_and(|n| n.starts_with(DIM_ONLY_NAME))
+}
+
+/// Object addresses listed in one axis of a `DIMENSION_LIST` value.
+fn refs_of(v: &AttrValue) -> Vec<u64> {
+    match v {
+        AttrValue::UInt(a) => vec![*a],
+        AttrValue::Array(items) => items.iter().flat_map(refs_of).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn int_list(v: &AttrValue) -> Vec<i64> {
+    match v {
+        AttrValue::Array(items) => items.iter().filter_map(AttrValue::as_i64).collect(),
+        other => other.as_i64().into_iter().collect(),
+    }
+}
+
+/// Names phony dimensions the netCDF way: per group, one name per distinct length, numbered
+/// in order of first appearance across the file.
+#[derive(Default)]
+struct Phony {
+    next: usize,
+    by_len: HashMap<(String, u64), Vec<String>>,
+}
+
+impl Phony {
+    fn name(&mut self, group: &str, len: u64, taken: &[String], dims: &mut Vec<Dimension>) -> String {
+        let names = self.by_len.entry((group.to_string(), len)).or_default();
+        if let Some(n) = names.iter().find(|n| !taken.contains(n)) {
+            return n.clone();
+        }
+        let n = format!("phony_dim_{}", self.next);
+        self.next += 1;
+        names.push(n.clone());
+        dims.push(Dimension { name: n.clone(), size: len, unlimited: false });
+        n
+    }
+}
+
+/// Builds the manifest from the objects of one file.
+pub(crate) fn assemble(url: &str, size: Option<u64>, objects: &[Object]) -> PResult<GranuleManifest> {
+    let path_of: HashMap<u64, &str> = objects.iter().map(|o| (o.addr, o.path.as_str())).collect();
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    for o in objects.iter().filter(|o| o.dataset.is_none()) {
+        let mut g = Group::new(o.path.clone());
+        g.attrs = visible(&o.attrs);
+        groups.insert(o.path.clone(), g);
+    }
+    // Dimensions from dimension scales, and netCDF dimension ids.
+    let mut dimid: HashMap<i64, String> = HashMap::new();
+    for o in objects.iter().filter(|o| is_scale(o)) {
+        let Some(d) = &o.dataset else { continue };
+        let (group, name) = split(&o.path);
+        let name = name.strip_prefix(NON_COORD_PREFIX).unwrap_or(name).to_string();
+        if let Some(id) = attr(&o.attrs, "_Netcdf4Dimid").and_then(AttrValue::as_i64) {
+            dimid.insert(id, name.clone());
+        }
+        if let Some(g) = groups.get_mut(group) {
+            g.dims.push(Dimension {
+                name,
+                size: d.space.shape().first().copied().unwrap_or(0),
+                unlimited: d.space.unlimited(0),
+            });
+        }
+    }
+    let mut phony = Phony::default();
+    for o in objects {
+        let Some(d) = &o.dataset else { continue };
+        if is_dim_only(o) {
+            continue;
+        }
+        let Some(shape) = d.space.dims.clone() else {
+            tracing::warn!(url, object = o.path, "Skipping dataset with a null dataspace (it holds no data).");
+            continue;
+        };
+        let (group_path, raw_name) = split(&o.path);
+        let name = raw_name.strip_prefix(NON_COORD_PREFIX).unwrap_or(raw_name).to_string();
+        let path = if group_path.is_empty() { name.clone() } else { format!("{group_path}/{name}") };
+        let mut dims: Vec<String> = Vec::with_capacity(shape.len());
+        let dim_list = attr(&o.attrs, "DIMENSION_LIST").map(|v| match v {
+            AttrValue::Array(axes) => axes.iter().map(refs_of).collect::<Vec<_>>(),
+            other => vec![refs_of(other)],
+        });
+        let coords = attr(&o.attrs, "_Netcdf4Coordinates").map(int_list);
+        let group = groups
+            .get_mut(group_path)
+            .ok_or_else(|| malformed(o.addr, format!("dataset {path:?} outside any group")))?;
+        for (axis, len) in shape.iter().enumerate() {
+            let from_list = dim_list
+                .as_ref()
+                .and_then(|l| l.get(axis))
+                .and_then(|refs| refs.first())
+                .and_then(|a| path_of.get(a))
+                .map(|p| {
+                    let n = split(p).1;
+                    n.strip_prefix(NON_COORD_PREFIX).unwrap_or(n).to_string()
+                });
+            let from_self = (axis == 0 && is_scale(o)).then(|| name.clone());
+            let from_ids = coords.as_ref().and_then(|c| c.get(axis)).and_then(|id| dimid.get(id).cloned());
+            let n = match from_list.or(from_self).or(from_ids) {
+                Some(n) => n,
+                None => phony.name(group_path, *len, &dims, &mut group.dims),
+            };
+            dims.push(n);
+        }
+        let element_size = d.dtype.size();
+        let (layout, chunk_shape, data) = match &d.layout {
+            Layout::Chunked { chunk, .. } => (StorageLayout::Chunked, chunk.clone(), ArrayData::Chunks(d.chunks.clone())),
+            Layout::Contiguous { .. } => (StorageLayout::Contiguous, shape.clone(), ArrayData::Chunks(d.chunks.clone())),
+            Layout::Compact { data } => (StorageLayout::Compact, shape.clone(), ArrayData::Inline(data.clone())),
+            Layout::Virtual => return Err(malformed(o.addr, "virtual dataset reached assembly")),
+        };
+        let data = match &d.strings {
+            Some(s) => ArrayData::Strings(s.clone()),
+            None => data,
+        };
+        let fill_value = attr(&o.attrs, "_FillValue").cloned().or_else(|| d.fill.clone());
+        let fill_value = match fill_value {
+            Some(AttrValue::Array(mut v)) if v.len() == 1 => v.pop(),
+            other => other,
+        };
+        group.arrays.push(ArrayMeta {
+            name,
+            path,
+            dims,
+            shape: shape.clone(),
+            dtype: d.dtype.clone(),
+            layout,
+            chunk_shape,
+            codecs: messages::codecs(&d.filters, element_size),
+            fill_value,
+            attrs: visible(&o.attrs),
+            data,
+        });
+    }
+    for g in groups.values_mut() {
+        g.arrays.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    let root = build_tree(&mut groups, "").ok_or_else(|| malformed(0, "root group missing"))?;
+    Ok(GranuleManifest { url: url.to_string(), size, root })
+}
+
+fn visible(attrs: &[Attr]) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .filter(|a| !HIDDEN_ATTRIBUTES.contains(&a.name.as_str()))
+        .filter(|a| a.value.as_str() != Some("DIMENSION_SCALE"))
+        .map(|a| Attribute::new(a.name.clone(), a.value.clone()))
+        .collect()
+}
+
+fn build_tree(groups: &mut BTreeMap<String, Group>, path: &str) -> Option<Group> {
+    let mut g = groups.remove(path)?;
+    let children: Vec<String> = groups.keys().filter(|k| split(k).0 == path && !k.is_empty()).cloned().collect();
+    for c in children {
+        if let Some(child) = build_tree(groups, &c) {
+            g.groups.push(child);
+        }
+    }
+    Some(g)
+}

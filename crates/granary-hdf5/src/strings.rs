@@ -1,0 +1,132 @@
+//! Values of variable-length string datasets. Their chunks hold 16-byte global-heap IDs, not
+//! text, so references cannot point at them: the strings are read and embedded (kerchunk's
+//! `vlen_encode="embed"`, kerchunk-formats.md section 2.3).
+
+use std::io::Read;
+
+use granary_core::ChunkRef;
+
+use crate::cursor::{Ctx, Cur};
+use crate::error::{Needs, PResult, malformed, unsupported};
+use crate::global_heap;
+use crate::messages::{Filter, Layout};
+
+const HEAP_ID: usize = 16;
+/// Bound on decompressed chunk size.
+const MAX_CHUNK: usize = 256 * 1024 * 1024;
+
+/// Every string of the dataset in C order (`None` for a null string).
+pub(crate) fn read(
+    ctx: &Ctx<'_>,
+    layout: &Layout,
+    chunks: &[ChunkRef],
+    filters: &[Filter],
+    shape: &[u64],
+) -> PResult<Vec<Option<String>>> {
+    let n = usize::try_from(shape.iter().product::<u64>()).map_err(|_| malformed(0, "too many strings"))?;
+    let mut ids = vec![None::<Vec<u8>>; n];
+    let id_len = 4 + usize::from(ctx.so) + 4;
+    let mut needs = Needs::default();
+    match layout {
+        Layout::Compact { data } => fill_ids(&mut ids, data, &vec![0; shape.len()], shape, shape),
+        Layout::Contiguous { .. } => {
+            for c in chunks {
+                if let Some(b) = needs.take(ctx.bytes(c.offset - ctx.base, c.size))? {
+                    fill_ids(&mut ids, b, &c.index, shape, shape);
+                }
+            }
+        }
+        Layout::Chunked { chunk, .. } => {
+            for c in chunks {
+                if let Some(b) = needs.take(ctx.bytes(c.offset - ctx.base, c.size))? {
+                    let raw = unfilter(b, filters, c.filter_mask, c.offset)?;
+                    fill_ids(&mut ids, &raw, &c.index, chunk, shape);
+                }
+            }
+        }
+        Layout::Virtual => return Err(unsupported("virtual dataset")),
+    }
+    needs.check()?;
+    let mut out = Vec::with_capacity(n);
+    for id in ids {
+        let Some(id) = id else {
+            out.push(None);
+            continue;
+        };
+        let r = global_heap::vlen_ref(&mut Cur::detached(&id[..id_len.min(id.len())], 0, ctx.so, ctx.sl))?;
+        match r.collection {
+            None => out.push(None),
+            Some(coll) => match needs.take(global_heap::object(ctx, coll, r.index))? {
+                Some(b) => {
+                    let b = b.get(..r.len as usize).unwrap_or(b);
+                    out.push(Some(String::from_utf8_lossy(b).into_owned()));
+                }
+                None => out.push(None),
+            },
+        }
+    }
+    needs.check()?;
+    Ok(out)
+}
+
+/// Copies the heap IDs of one chunk into their places in the C-order array.
+fn fill_ids(ids: &mut [Option<Vec<u8>>], data: &[u8], index: &[u64], chunk: &[u64], shape: &[u64]) {
+    let per_chunk: u64 = chunk.iter().product();
+    for k in 0..per_chunk {
+        let mut rest = k;
+        let mut flat = 0u64;
+        let mut inside = true;
+        for d in (0..chunk.len()).rev() {
+            let local = rest % chunk[d];
+            rest /= chunk[d];
+            let global = index[d] * chunk[d] + local;
+            if global >= shape[d] {
+                inside = false;
+            }
+            let stride: u64 = shape[d + 1..].iter().product();
+            flat += global * stride;
+        }
+        let from = k as usize * HEAP_ID;
+        if inside {
+            if let (Some(slot), Some(b)) = (ids.get_mut(flat as usize), data.get(from..from + HEAP_ID)) {
+                *slot = Some(b.to_vec());
+            }
+        }
+    }
+}
+
+/// Undoes the filters of one chunk (deflate, shuffle, fletcher32).
+fn unfilter(data: &[u8], filters: &[Filter], mask: u32, at: u64) -> PResult<Vec<u8>> {
+    let mut buf = data.to_vec();
+    for (i, f) in filters.iter().enumerate().rev() {
+        if mask & (1 << i) != 0 {
+            continue;
+        }
+        buf = match f.id {
+            1 => {
+                let mut out = Vec::new();
+                flate2::read::ZlibDecoder::new(&buf[..])
+                    .take(MAX_CHUNK as u64)
+                    .read_to_end(&mut out)
+                    .map_err(|e| malformed(at, format!("deflate: {e}")))?;
+                out
+            }
+            2 => {
+                let size = f.params.first().map_or(HEAP_ID, |v| *v as usize).max(1);
+                let n = buf.len() / size;
+                let mut out = buf.clone();
+                for (j, b) in buf[..n * size].iter().enumerate() {
+                    let (byte, elem) = (j / n, j % n);
+                    out[elem * size + byte] = *b;
+                }
+                out
+            }
+            3 => {
+                buf.truncate(buf.len().saturating_sub(4));
+                buf
+            }
+            id => return Err(unsupported(format!("filter {id} on a variable-length string dataset"))),
+        };
+    }
+    Ok(buf)
+}

@@ -1,0 +1,234 @@
+//! One breadth-first pass over the file. A pass parses everything the cache already holds and
+//! collects, level by level, every byte range still missing; the driver fetches them in one
+//! wave and runs the pass again. Finished pieces are memoised across passes, so a pass costs
+//! only the new work. Round trips grow with the depth of the file, not its object count.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use granary_core::{AttrValue, ChunkRef, DType};
+
+use crate::chunks::{self, Geometry};
+use crate::cursor::{Ctx, Cur};
+use crate::datatype;
+use crate::dense;
+use crate::error::{Fail, Needs, PResult, malformed, unsupported};
+use crate::groups;
+use crate::messages::{self, Dataspace, Filter, Layout};
+use crate::object_header::{self, ObjectHeader, msg};
+use crate::strings;
+use crate::values;
+
+/// A decoded attribute with its stored type.
+#[derive(Debug, Clone)]
+pub(crate) struct Attr {
+    pub name: String,
+    pub value: AttrValue,
+}
+
+/// What a dataset stores.
+#[derive(Debug, Clone)]
+pub(crate) struct Dataset {
+    pub dtype: DType,
+    pub space: Dataspace,
+    pub layout: Layout,
+    pub filters: Vec<Filter>,
+    /// The HDF5 fill value decoded with the dataset's type (`None`: not defined).
+    pub fill: Option<AttrValue>,
+    pub chunks: Vec<ChunkRef>,
+    pub strings: Option<Vec<Option<String>>>,
+}
+
+/// One object reached from the root.
+#[derive(Debug, Clone)]
+pub(crate) struct Object {
+    pub addr: u64,
+    /// Path without leading slash; `""` for the root.
+    pub path: String,
+    pub attrs: Vec<Attr>,
+    pub dataset: Option<Dataset>,
+}
+
+/// State kept across passes.
+#[derive(Default)]
+pub(crate) struct Walker {
+    headers: HashMap<u64, Arc<ObjectHeader>>,
+    links: HashMap<u64, Arc<Vec<messages::Link>>>,
+    attrs: HashMap<u64, Arc<Vec<Attr>>>,
+    datasets: HashMap<u64, Arc<Dataset>>,
+}
+
+/// Bound on objects per file, against link cycles and absurd files.
+const MAX_OBJECTS: usize = 1_000_000;
+
+impl Walker {
+    /// Runs one pass. `Err(Fail::Need)` lists every range the pass could not do without.
+    pub(crate) fn pass(&mut self, ctx: &Ctx<'_>, root: u64) -> PResult<Vec<Object>> {
+        let mut needs = Needs::default();
+        let mut out = Vec::new();
+        let mut queue = VecDeque::from([(root, String::new())]);
+        let mut seen = HashSet::new();
+        while let Some((addr, path)) = queue.pop_front() {
+            if !seen.insert(addr) {
+                continue; // a second hard link to an object already listed
+            }
+            if seen.len() > MAX_OBJECTS {
+                return Err(malformed(addr, "more than a million objects"));
+            }
+            let Some(h) = needs.take(self.header(ctx, addr).map_err(|e| e.at(&path)))? else { continue };
+            let is_dataset = h.find(msg::LAYOUT).is_some() || h.find(msg::DATATYPE).is_some() && h.find(msg::DATASPACE).is_some();
+            if !is_dataset && h.find(msg::DATATYPE).is_some() {
+                continue; // committed datatype: not data
+            }
+            if !is_dataset {
+                if let Some(links) = needs.take(self.links(ctx, &h).map_err(|e| e.at(&path)))? {
+                    for l in links.iter() {
+                        if let Some(t) = l.target {
+                            let child = if path.is_empty() { l.name.clone() } else { format!("{path}/{}", l.name) };
+                            queue.push_back((t, child));
+                        }
+                    }
+                }
+            }
+            let attrs = needs.take(self.attributes(ctx, &h).map_err(|e| e.at(&path)))?;
+            let dataset = if is_dataset {
+                match needs.take(self.dataset(ctx, &h).map_err(|e| e.at(&path)))? {
+                    Some(d) => Some(d),
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            if let Some(attrs) = attrs {
+                out.push(Object { addr, path, attrs: attrs.to_vec(), dataset: dataset.map(|d| (*d).clone()) });
+            }
+        }
+        needs.check()?;
+        Ok(out)
+    }
+
+    fn header(&mut self, ctx: &Ctx<'_>, addr: u64) -> PResult<Arc<ObjectHeader>> {
+        if let Some(h) = self.headers.get(&addr) {
+            return Ok(h.clone());
+        }
+        let h = Arc::new(object_header::parse(ctx, addr)?);
+        self.headers.insert(addr, h.clone());
+        Ok(h)
+    }
+
+    fn links(&mut self, ctx: &Ctx<'_>, h: &ObjectHeader) -> PResult<Arc<Vec<messages::Link>>> {
+        if let Some(l) = self.links.get(&h.addr) {
+            return Ok(l.clone());
+        }
+        let l = Arc::new(groups::links(ctx, h)?);
+        self.links.insert(h.addr, l.clone());
+        Ok(l)
+    }
+
+    fn attributes(&mut self, ctx: &Ctx<'_>, h: &ObjectHeader) -> PResult<Arc<Vec<Attr>>> {
+        if let Some(a) = self.attrs.get(&h.addr) {
+            return Ok(a.clone());
+        }
+        let mut raw: Vec<(messages::RawAttribute, u64)> = Vec::new();
+        for (i, m) in h.all(msg::ATTRIBUTE).enumerate() {
+            if m.is_shared() {
+                return Err(unsupported("shared attribute message"));
+            }
+            raw.push((messages::attribute(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))?, i as u64));
+        }
+        if let Some(m) = h.find(msg::ATTRIBUTE_INFO) {
+            let info = messages::dense_info(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), true)?;
+            if let (Some(heap), Some(index)) = (info.heap, info.name_index) {
+                for (o, order) in dense::objects(ctx, heap, index)? {
+                    raw.push((messages::attribute(&mut Cur::detached(o, heap, ctx.so, ctx.sl))?, order));
+                }
+            }
+        }
+        raw.sort_by_key(|(_, order)| *order);
+        let mut needs = Needs::default();
+        let mut out = Vec::with_capacity(raw.len());
+        for (a, _) in raw {
+            let n = usize::try_from(a.space.n_elements()).map_err(|_| malformed(a.addr, "attribute too large"))?;
+            let value = if a.space.dims.is_none() {
+                Some(AttrValue::Empty)
+            } else {
+                let scalar = a.space.shape().is_empty();
+                needs.take(values::decode(ctx, &a.dtype, &a.data, n, scalar, a.addr).map_err(|e| attr_context(e, &a.name)))?
+            };
+            if let Some(value) = value {
+                out.push(Attr { name: a.name, value });
+            }
+        }
+        needs.check()?;
+        let out = Arc::new(out);
+        self.attrs.insert(h.addr, out.clone());
+        Ok(out)
+    }
+
+    fn dataset(&mut self, ctx: &Ctx<'_>, h: &ObjectHeader) -> PResult<Arc<Dataset>> {
+        if let Some(d) = self.datasets.get(&h.addr) {
+            return Ok(d.clone());
+        }
+        let body = |kind: u16, what: &str| -> PResult<Cur<'_>> {
+            let m = h.find(kind).ok_or_else(|| malformed(h.addr, format!("dataset without {what} message")))?;
+            if m.is_shared() {
+                return Err(unsupported(format!("shared {what} message (committed datatype)")));
+            }
+            Ok(Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))
+        };
+        let dtype = datatype::parse(&mut body(msg::DATATYPE, "datatype")?)?;
+        let space = messages::dataspace(&mut body(msg::DATASPACE, "dataspace")?)?;
+        let layout = messages::layout(&mut body(msg::LAYOUT, "layout")?)?;
+        if h.find(msg::EXTERNAL).is_some() {
+            return Err(unsupported("external raw data storage"));
+        }
+        let filters = match h.find(msg::FILTERS) {
+            Some(m) => messages::filters(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))?,
+            None => Vec::new(),
+        };
+        let fill_raw = if let Some(m) = h.find(msg::FILL) {
+            messages::fill_value(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), false)?
+        } else if let Some(m) = h.find(msg::FILL_OLD) {
+            messages::fill_value(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), true)?
+        } else {
+            None
+        };
+        let fill = match fill_raw {
+            Some(raw) if raw.len() == dtype.size() && !matches!(dtype, DType::VlenString { .. } | DType::Vlen(_)) => {
+                Some(values::one(ctx, &dtype, &raw, h.addr)?)
+            }
+            _ => None,
+        };
+        let shape = space.shape().to_vec();
+        let elem = dtype.size() as u64;
+        let chunk_refs = match &layout {
+            Layout::Chunked { chunk, index, .. } => {
+                let g = Geometry { shape: &shape, chunk, element_size: elem, filtered: !filters.is_empty() };
+                chunks::list(ctx, index, &g)?
+            }
+            Layout::Contiguous { addr: Some(a), size } if *size > 0 => {
+                vec![ChunkRef { index: vec![0; shape.len()], offset: ctx.base + a, size: *size, filter_mask: 0, url: None }]
+            }
+            Layout::Contiguous { .. } | Layout::Compact { .. } => Vec::new(),
+            Layout::Virtual => return Err(unsupported("virtual dataset")),
+        };
+        let strings = if matches!(dtype, DType::VlenString { .. }) {
+            Some(strings::read(ctx, &layout, &chunk_refs, &filters, &shape)?)
+        } else {
+            None
+        };
+        let d = Arc::new(Dataset { dtype, space, layout, filters, fill, chunks: chunk_refs, strings });
+        self.datasets.insert(h.addr, d.clone());
+        Ok(d)
+    }
+}
+
+fn attr_context(e: Fail, name: &str) -> Fail {
+    match e {
+        Fail::Bad(crate::error::Bad::Format { address, message }, o) => Fail::Bad(
+            crate::error::Bad::Format { address, message: format!("attribute {name:?}: {message}") },
+            o,
+        ),
+        other => other,
+    }
+}

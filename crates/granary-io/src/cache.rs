@@ -1,0 +1,178 @@
+//! A sparse byte-range cache with readahead and coalescing, filled in waves.
+//!
+//! Parsers read through [`RangeCache::get`]; on a miss they report the range they need. The
+//! driver collects every miss of one pass and calls [`RangeCache::fetch`] once: ranges are
+//! widened to `min_read` bytes (readahead), clamped to the object size, merged when closer than
+//! `coalesce_gap`, and fetched in one batched request. One call = one round trip.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{IoError, ObjectSource};
+
+/// Read policy of a [`RangeCache`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Bytes read from the start of the object in the first wave.
+    pub initial_read: u64,
+    /// Every miss is widened to at least this many bytes (readahead).
+    pub min_read: u64,
+    /// Two planned ranges closer than this are merged into one request.
+    pub coalesce_gap: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self { initial_read: 64 * 1024, min_read: 16 * 1024, coalesce_gap: 32 * 1024 }
+    }
+}
+
+/// Cached, non-overlapping segments of one object.
+#[derive(Debug)]
+pub struct RangeCache {
+    segments: BTreeMap<u64, Bytes>,
+    size: u64,
+    opts: ReadOptions,
+}
+
+impl RangeCache {
+    /// An empty cache for an object of `size` bytes.
+    pub fn new(size: u64, opts: ReadOptions) -> Self {
+        Self { segments: BTreeMap::new(), size, opts }
+    }
+
+    /// A cache holding a whole object already in memory.
+    pub fn from_bytes(bytes: Bytes) -> Self {
+        let mut c = Self::new(bytes.len() as u64, ReadOptions::default());
+        c.insert(0, bytes);
+        c
+    }
+
+    pub fn object_size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn options(&self) -> ReadOptions {
+        self.opts
+    }
+
+    /// The cached bytes `[start, start + len)`, if they are all present in one segment.
+    pub fn get(&self, start: u64, len: u64) -> Option<&[u8]> {
+        let (seg_start, seg) = self.segments.range(..=start).next_back()?;
+        let from = usize::try_from(start - seg_start).ok()?;
+        let to = from.checked_add(usize::try_from(len).ok()?)?;
+        seg.get(from..to)
+    }
+
+    /// Whether `[start, start+len)` is cached.
+    pub fn contains(&self, start: u64, len: u64) -> bool {
+        self.get(start, len).is_some()
+    }
+
+    /// Turns missing ranges into the requests of one wave: widened, clamped, merged.
+    pub fn plan(&self, needs: &[Range<u64>]) -> Vec<Range<u64>> {
+        let mut wanted: Vec<Range<u64>> = needs
+            .iter()
+            .filter(|r| r.start < self.size && !self.contains(r.start, r.end.saturating_sub(r.start)))
+            .map(|r| {
+                let end = r.end.max(r.start.saturating_add(self.opts.min_read)).min(self.size);
+                r.start..end
+            })
+            .collect();
+        wanted.sort_by_key(|r| r.start);
+        let mut out: Vec<Range<u64>> = Vec::with_capacity(wanted.len());
+        for r in wanted {
+            match out.last_mut() {
+                Some(last) if r.start <= last.end.saturating_add(self.opts.coalesce_gap) => {
+                    last.end = last.end.max(r.end);
+                }
+                _ => out.push(r),
+            }
+        }
+        out
+    }
+
+    /// Fetches the planned ranges for `needs` in one wave and caches them.
+    pub async fn fetch(&mut self, source: &ObjectSource, needs: &[Range<u64>]) -> Result<(), IoError> {
+        let plan = self.plan(needs);
+        if plan.is_empty() {
+            return Ok(());
+        }
+        tracing::trace!(url = source.url(), requests = plan.len(), "Fetching metadata wave.");
+        let data = source.read_ranges(&plan).await?;
+        for (r, b) in plan.iter().zip(data) {
+            self.insert(r.start, b);
+        }
+        Ok(())
+    }
+
+    /// Adds bytes at `start`, merging with overlapping or touching segments.
+    pub fn insert(&mut self, start: u64, bytes: Bytes) {
+        let end = start + bytes.len() as u64;
+        let touching: Vec<u64> = self
+            .segments
+            .range(..=end)
+            .filter(|(s, b)| **s + b.len() as u64 >= start)
+            .map(|(s, _)| *s)
+            .collect();
+        if touching.is_empty() {
+            self.segments.insert(start, bytes);
+            return;
+        }
+        let mut lo = start;
+        let mut hi = end;
+        for s in &touching {
+            let len = self.segments.get(s).map_or(0, |b| b.len() as u64);
+            lo = lo.min(*s);
+            hi = hi.max(s + len);
+        }
+        let mut buf = BytesMut::zeroed((hi - lo) as usize);
+        for s in &touching {
+            if let Some(seg) = self.segments.remove(s) {
+                let at = (s - lo) as usize;
+                buf[at..at + seg.len()].copy_from_slice(&seg);
+            }
+        }
+        let at = (start - lo) as usize;
+        buf[at..at + bytes.len()].copy_from_slice(&bytes);
+        self.segments.insert(lo, buf.freeze());
+    }
+
+    /// Total cached bytes.
+    pub fn cached_bytes(&self) -> u64 {
+        self.segments.values().map(|b| b.len() as u64).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_overlapping_segments() {
+        let mut c = RangeCache::new(100, ReadOptions::default());
+        c.insert(10, Bytes::from_static(&[1, 2, 3]));
+        c.insert(12, Bytes::from_static(&[9, 4, 5]));
+        assert_eq!(c.get(10, 5), Some(&[1, 2, 9, 4, 5][..]));
+        assert_eq!(c.get(9, 2), None);
+        c.insert(5, Bytes::from_static(&[0; 5]));
+        assert_eq!(c.get(5, 10).map(|s| s.len()), Some(10));
+    }
+
+    #[test]
+    fn plan_widens_clamps_and_coalesces() {
+        let opts = ReadOptions { initial_read: 0, min_read: 10, coalesce_gap: 5 };
+        let c = RangeCache::new(100, opts);
+        let plan = c.plan(&[0..2, 12..13, 40..41, 95..99, 200..210]);
+        assert_eq!(plan, vec![0..22, 40..50, 95..100]);
+    }
+
+    #[test]
+    fn plan_skips_cached() {
+        let mut c = RangeCache::new(100, ReadOptions::default());
+        c.insert(0, Bytes::from(vec![0u8; 50]));
+        assert!(c.plan(&[10..20]).is_empty());
+    }
+}
