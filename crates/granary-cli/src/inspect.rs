@@ -1,0 +1,65 @@
+//! `granary inspect`: a concise print of one granule's manifest.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use granary_core::{ArrayData, GranuleManifest};
+use granary_io::{IoStats, StoreRegistry};
+
+use crate::scan::scan_url;
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// A local file or URL.
+    input: String,
+    /// Print the full manifest as JSON instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: InspectArgs) -> Result<ExitCode> {
+    let url = StoreRegistry::normalize(&args.input)?;
+    let stats = Arc::new(IoStats::default());
+    let (m, _) = scan_url(&StoreRegistry::new(), &url, &stats).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    } else {
+        print!("{}", summary(&m));
+        let s = stats.snapshot();
+        println!("io: {} requests, {} bytes, {} round trips", s.requests, s.bytes, s.round_trips);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(m: &GranuleManifest) -> String {
+    let mut out = format!("{} ({} bytes)\n", m.url, m.size.unwrap_or(0));
+    for g in m.root.walk() {
+        let name = if g.path.is_empty() { "/" } else { &g.path };
+        out.push_str(&format!("group {name}: {} attributes\n", g.attrs.len()));
+        for d in &g.dims {
+            out.push_str(&format!("  dim {} = {}{}\n", d.name, d.size, if d.unlimited { " (unlimited)" } else { "" }));
+        }
+        for a in &g.arrays {
+            let codecs: Vec<String> = a.codecs.iter().map(|c| c.label()).collect();
+            let data = match &a.data {
+                ArrayData::Chunks(c) => format!("{} chunks, {} bytes", c.len(), a.stored_bytes()),
+                ArrayData::Inline(b) => format!("inline {} bytes", b.len()),
+                ArrayData::Strings(s) => format!("{} strings", s.len()),
+            };
+            out.push_str(&format!(
+                "  {} {}({}) {:?} chunks {:?} {} [{}] fill={} {}\n",
+                a.dtype.typestr().unwrap_or_else(|| a.dtype.name()),
+                a.name,
+                a.dims.join(", "),
+                a.shape,
+                a.chunk_shape,
+                a.layout.as_str(),
+                codecs.join(","),
+                a.fill_value.as_ref().map_or("none".into(), |f| f.to_json().to_string()),
+                data
+            ));
+        }
+    }
+    out
+}

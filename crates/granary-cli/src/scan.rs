@@ -1,0 +1,140 @@
+//! `granary scan`: HDF5 scan → kerchunk JSON per granule, many granules concurrently.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use futures::StreamExt;
+use granary_core::GranuleManifest;
+use granary_hdf5::ScanOptions;
+use granary_io::{IoStats, ObjectSource, StoreRegistry};
+use granary_refs::{InlineChunks, single_granule_refs};
+use indicatif::{ProgressBar, ProgressStyle};
+use url::Url;
+
+use crate::inputs;
+
+#[derive(clap::Args)]
+pub struct ScanArgs {
+    /// Granules: local files, directories (searched for .nc/.h5/... files) or URLs.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// Output: a file for a single input, otherwise a directory (one `<name>.json` per granule).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Inline chunks whose stored size is below this many bytes (0 = reference every chunk).
+    #[arg(long, default_value_t = 0)]
+    inline_threshold: u64,
+    /// Granules scanned at the same time.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Print I/O counters (requests, bytes, round trips) at the end.
+    #[arg(long)]
+    io_stats: bool,
+}
+
+/// Opens `url` and scans its HDF5 metadata.
+pub async fn scan_url(registry: &StoreRegistry, url: &Url, stats: &Arc<IoStats>) -> Result<(GranuleManifest, ObjectSource)> {
+    let (store, path) = registry.resolve(url)?;
+    let source = ObjectSource::open(store, path, url.to_string()).await?.with_stats(stats.clone());
+    let manifest = granary_hdf5::scan(&source, &ScanOptions::default()).await?;
+    Ok((manifest, source))
+}
+
+async fn one(registry: Arc<StoreRegistry>, url: Url, out: PathBuf, inline: u64, stats: Arc<IoStats>) -> Result<()> {
+    let (manifest, source) = scan_url(&registry, &url, &stats).await?;
+    let mut refs = single_granule_refs(&manifest)?;
+    if inline > 0 {
+        let wanted = refs.inline_candidates(inline);
+        let ranges: Vec<_> = wanted.iter().map(|(_, o, l)| *o..*o + *l).collect();
+        let data = source.read_ranges(&ranges).await?;
+        let map: InlineChunks = wanted.into_iter().zip(data).map(|(k, b)| (k, b.to_vec())).collect();
+        refs.inline(&map);
+    }
+    let tmp = out.with_extension("json.partial");
+    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    refs.write_json(std::io::BufWriter::new(file))?;
+    std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}
+
+fn output_for(args: &ScanArgs, urls: &[Url]) -> Result<Vec<PathBuf>> {
+    let single = urls.len() == 1 && !args.output.is_dir() && !args.output.to_string_lossy().ends_with('/');
+    if single {
+        if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        return Ok(vec![args.output.clone()]);
+    }
+    std::fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+    let mut names = std::collections::HashSet::new();
+    urls.iter()
+        .map(|u| {
+            let name = format!("{}.json", inputs::basename(u));
+            if !names.insert(name.clone()) {
+                return Err(anyhow!("two inputs share the file name {name}; scan them into separate directories"));
+            }
+            Ok(Path::new(&args.output).join(name))
+        })
+        .collect()
+}
+
+pub async fn run(args: ScanArgs) -> Result<ExitCode> {
+    let urls = inputs::expand(&args.inputs)?;
+    if urls.is_empty() {
+        return Err(anyhow!("no granules found in {:?}", args.inputs));
+    }
+    let outs = output_for(&args, &urls)?;
+    let registry = Arc::new(StoreRegistry::new());
+    let stats = Arc::new(IoStats::default());
+    let bar = if urls.len() > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let b = ProgressBar::new(urls.len() as u64);
+        b.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} granules {per_sec} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let start = Instant::now();
+    let mut failures: Vec<(Url, anyhow::Error)> = Vec::new();
+    let tasks = urls.iter().cloned().zip(outs).map(|(url, out)| {
+        let (registry, stats) = (registry.clone(), stats.clone());
+        let inline = args.inline_threshold;
+        let u = url.clone();
+        async move {
+            let r = tokio::spawn(one(registry, url, out, inline, stats)).await;
+            (u, r.map_err(|e| anyhow!("scan task failed: {e}")).and_then(|r| r))
+        }
+    });
+    let mut results = futures::stream::iter(tasks).buffer_unordered(args.concurrency.max(1));
+    while let Some((url, r)) = results.next().await {
+        bar.inc(1);
+        if let Err(e) = r {
+            tracing::error!(url = %url, error = %format!("{e:#}"), "Granule failed.");
+            failures.push((url, e));
+        }
+    }
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    let ok = urls.len() - failures.len();
+    eprintln!("scanned {ok} of {} granules in {secs:.2} s", urls.len());
+    if args.io_stats {
+        let s = stats.snapshot();
+        eprintln!(
+            "io: {} requests, {} bytes, {} round trips ({:.1} requests/granule)",
+            s.requests,
+            s.bytes,
+            s.round_trips,
+            s.requests as f64 / urls.len() as f64
+        );
+    }
+    if failures.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} granule(s) failed:", failures.len());
+    for (url, e) in &failures {
+        eprintln!("  {url}: {e:#}");
+    }
+    Ok(ExitCode::from(1))
+}

@@ -1,0 +1,192 @@
+//! Zarr v2 mapping of one array (kerchunk-formats.md sections 1.6-1.8 and 2):
+//! `.zarray` with numpy dtype, encoded fill value and filters in encode order; `.zattrs` with
+//! `_ARRAY_DIMENSIONS` and without `_FillValue`; chunk keys `i.j.k` (scalars: `0`).
+
+use base64::Engine;
+use granary_core::{ArrayData, ArrayMeta, AttrValue, Codec, DType};
+
+use crate::RefsError;
+use crate::jsontext;
+
+/// The value stored under one reference key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChunkValue {
+    /// JSON text (metadata keys).
+    Meta(String),
+    /// Literal bytes (inlined chunks).
+    Bytes(Vec<u8>),
+    /// `[url, offset, length]`.
+    Range { url: String, offset: u64, length: u64 },
+}
+
+/// The keys of one array, relative to the array path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArrayRefs {
+    pub zarray: String,
+    pub zattrs: String,
+    /// (chunk key such as `0.1`, value)
+    pub chunks: Vec<(String, ChunkValue)>,
+}
+
+fn unrepresentable(url: &str, a: &ArrayMeta, reason: impl Into<String>) -> RefsError {
+    RefsError::Unrepresentable { url: url.to_string(), array: a.path.clone(), reason: reason.into() }
+}
+
+/// The `.zarray` fill value for `dtype` (JSON text).
+pub fn fill_value_json(dtype: &DType, fill: Option<&AttrValue>) -> String {
+    let Some(fill) = fill else { return "null".into() };
+    let mut out = String::new();
+    match dtype {
+        DType::Enum { base, .. } => return fill_value_json(base, Some(fill)),
+        DType::Int { .. } | DType::Bitfield { .. } => match fill {
+            AttrValue::Int(i) => out.push_str(&i.to_string()),
+            AttrValue::UInt(u) => out.push_str(&u.to_string()),
+            AttrValue::Float(f) if f.fract() == 0.0 && f.is_finite() => out.push_str(&(*f as i64).to_string()),
+            AttrValue::Bool(b) => out.push_str(if *b { "1" } else { "0" }),
+            _ => out.push_str("null"),
+        },
+        DType::Float { .. } => match fill.as_f64() {
+            Some(f) if f.is_nan() => out.push_str("\"NaN\""),
+            Some(f) if f.is_infinite() => out.push_str(if f > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }),
+            Some(f) => jsontext::float(&mut out, f),
+            None => out.push_str("null"),
+        },
+        DType::Bool => out.push_str(if fill.as_i64().unwrap_or(0) != 0 { "true" } else { "false" }),
+        DType::FixedString { size, .. } => {
+            let bytes: Vec<u8> = match fill {
+                AttrValue::Str(s) => s.as_bytes().to_vec(),
+                AttrValue::Bytes(b) => b.clone(),
+                _ => return "null".into(),
+            };
+            let mut b = bytes;
+            b.truncate(*size);
+            jsontext::string(&mut out, &base64::engine::general_purpose::STANDARD.encode(&b));
+        }
+        _ => out.push_str("null"),
+    }
+    out
+}
+
+/// Codecs that apply to every chunk: filters skipped by the (common) filter mask removed.
+fn effective_codecs(url: &str, a: &ArrayMeta) -> Result<Vec<Codec>, RefsError> {
+    let chunks = a.chunks();
+    let mask = chunks.first().map_or(0, |c| c.filter_mask);
+    if chunks.iter().any(|c| c.filter_mask != mask) {
+        return Err(unrepresentable(url, a, "chunks skip different filters (per-chunk filter masks differ); zarr v2 has one codec list per array"));
+    }
+    Ok(a.codecs.iter().enumerate().filter(|(i, _)| mask & (1 << i) == 0).map(|(_, c)| c.clone()).collect())
+}
+
+fn chunk_key(index: &[u64]) -> String {
+    if index.is_empty() {
+        return "0".into();
+    }
+    index.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+}
+
+/// numcodecs VLenUTF8 payload: u32 count, then u32 length + UTF-8 bytes per item.
+fn vlen_utf8(items: &[Option<String>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + items.len() * 8);
+    out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+    for s in items {
+        let b = s.as_deref().unwrap_or("").as_bytes();
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+/// Maps one array of the granule at `url` to zarr v2 keys.
+pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
+    let strings = matches!(a.data, ArrayData::Strings(_));
+    let (dtype_json, filters_json, fill_json) = if strings {
+        ("\"|O\"".to_string(), "[{\"id\":\"vlen-utf8\"}]".to_string(), "null".to_string())
+    } else {
+        let dt = a
+            .dtype
+            .zarr_dtype()
+            .ok_or_else(|| unrepresentable(url, a, format!("datatype {} has no zarr v2 equivalent", a.dtype.name())))?;
+        (dt.to_string(), String::new(), fill_value_json(&a.dtype, a.fill_value.as_ref()))
+    };
+    let mut trim = 0u64;
+    let filters_json = if strings {
+        filters_json
+    } else {
+        let codecs = effective_codecs(url, a)?;
+        let mut parts = Vec::new();
+        for (i, c) in codecs.iter().enumerate() {
+            if *c == Codec::Fletcher32 {
+                if i + 1 != codecs.len() {
+                    return Err(unrepresentable(url, a, "fletcher32 is not the last filter of the pipeline"));
+                }
+                trim = 4;
+                continue;
+            }
+            let j = c.numcodecs().ok_or_else(|| {
+                unrepresentable(url, a, format!("filter {} (HDF5 id {}) has no numcodecs equivalent", c.label(), c.hdf5_id()))
+            })?;
+            parts.push(j.to_string());
+        }
+        if parts.is_empty() { "null".into() } else { format!("[{}]", parts.join(",")) }
+    };
+    let shape = serde_json::to_string(&a.shape)?;
+    let chunks = serde_json::to_string(&a.chunk_shape)?;
+    let zarray = format!(
+        "{{\"shape\":{shape},\"chunks\":{chunks},\"dtype\":{dtype_json},\"fill_value\":{fill_json},\"order\":\"C\",\"filters\":{filters_json},\"dimension_separator\":\".\",\"compressor\":null,\"zarr_format\":2}}"
+    );
+    let mut zattrs = String::from("{\"_ARRAY_DIMENSIONS\":");
+    zattrs.push_str(&serde_json::to_string(&a.dims)?);
+    for at in a.attrs.iter().filter(|at| at.name != "_FillValue" && at.name != "_ARRAY_DIMENSIONS") {
+        zattrs.push(',');
+        jsontext::string(&mut zattrs, &at.name);
+        zattrs.push(':');
+        jsontext::attr_value(&mut zattrs, &at.value);
+    }
+    zattrs.push('}');
+    let zero = vec![0u64; a.shape.len()];
+    let chunks = match &a.data {
+        ArrayData::Chunks(c) => c
+            .iter()
+            .map(|c| {
+                if c.size < trim {
+                    return Err(unrepresentable(url, a, format!("chunk at byte {} is shorter than its checksum", c.offset)));
+                }
+                let url = c.url.clone().unwrap_or_else(|| url.to_string());
+                Ok((chunk_key(&c.index), ChunkValue::Range { url, offset: c.offset, length: c.size - trim }))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        ArrayData::Inline(b) => vec![(chunk_key(&zero), ChunkValue::Bytes(b.clone()))],
+        ArrayData::Strings(s) => vec![(chunk_key(&zero), ChunkValue::Bytes(vlen_utf8(s)))],
+    };
+    Ok(ArrayRefs { zarray, zattrs, chunks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use granary_core::ByteOrder;
+
+    #[test]
+    fn fill_values_by_dtype() {
+        let f4 = DType::Float { size: 4, order: ByteOrder::Little };
+        assert_eq!(fill_value_json(&f4, Some(&AttrValue::Float(f64::NAN))), "\"NaN\"");
+        assert_eq!(fill_value_json(&f4, Some(&AttrValue::Float(-9999.0))), "-9999.0");
+        let i4 = DType::Int { size: 4, signed: true, order: ByteOrder::Little };
+        assert_eq!(fill_value_json(&i4, Some(&AttrValue::Int(2147483647))), "2147483647");
+        let s1 = DType::FixedString { size: 1, utf8: false };
+        assert_eq!(fill_value_json(&s1, Some(&AttrValue::Str("*".into()))), "\"Kg==\"");
+        assert_eq!(fill_value_json(&i4, None), "null");
+    }
+
+    #[test]
+    fn vlen_payload_layout() {
+        let p = vlen_utf8(&[Some("ab".into()), None]);
+        assert_eq!(p, vec![2, 0, 0, 0, 2, 0, 0, 0, b'a', b'b', 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn scalar_key_is_zero() {
+        assert_eq!(chunk_key(&[]), "0");
+        assert_eq!(chunk_key(&[1, 2]), "1.2");
+    }
+}
