@@ -44,5 +44,8 @@ fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Re
 
 /// The last path segment of a URL (the granule's file name).
 pub fn basename(url: &Url) -> String {
-    url.path_segments().and_then(|mut s| s.next_back()).unwrap_or("granule").to_string()
+    url.path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or("granule")
+        .to_string()
 }

@@ -27,7 +27,10 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     } else {
         print!("{}", summary(&m));
         let s = stats.snapshot();
-        println!("io: {} requests, {} bytes, {} round trips", s.requests, s.bytes, s.round_trips);
+        println!(
+            "io: {} requests, {} bytes, {} round trips",
+            s.requests, s.bytes, s.round_trips
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -38,7 +41,12 @@ fn summary(m: &GranuleManifest) -> String {
         let name = if g.path.is_empty() { "/" } else { &g.path };
         out.push_str(&format!("group {name}: {} attributes\n", g.attrs.len()));
         for d in &g.dims {
-            out.push_str(&format!("  dim {} = {}{}\n", d.name, d.size, if d.unlimited { " (unlimited)" } else { "" }));
+            out.push_str(&format!(
+                "  dim {} = {}{}\n",
+                d.name,
+                d.size,
+                if d.unlimited { " (unlimited)" } else { "" }
+            ));
         }
         for a in &g.arrays {
             let codecs: Vec<String> = a.codecs.iter().map(|c| c.label()).collect();
@@ -56,7 +64,9 @@ fn summary(m: &GranuleManifest) -> String {
                 a.chunk_shape,
                 a.layout.as_str(),
                 codecs.join(","),
-                a.fill_value.as_ref().map_or("none".into(), |f| f.to_json().to_string()),
+                a.fill_value
+                    .as_ref()
+                    .map_or("none".into(), |f| f.to_json().to_string()),
                 data
             ));
         }

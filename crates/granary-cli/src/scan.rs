@@ -36,45 +36,67 @@ pub struct ScanArgs {
 }
 
 /// Opens `url` and scans its HDF5 metadata.
-pub async fn scan_url(registry: &StoreRegistry, url: &Url, stats: &Arc<IoStats>) -> Result<(GranuleManifest, ObjectSource)> {
+pub async fn scan_url(
+    registry: &StoreRegistry,
+    url: &Url,
+    stats: &Arc<IoStats>,
+) -> Result<(GranuleManifest, ObjectSource)> {
     let (store, path) = registry.resolve(url)?;
-    let source = ObjectSource::open(store, path, url.to_string()).await?.with_stats(stats.clone());
+    let source = ObjectSource::open(store, path, url.to_string())
+        .await?
+        .with_stats(stats.clone());
     let manifest = granary_hdf5::scan(&source, &ScanOptions::default()).await?;
     Ok((manifest, source))
 }
 
-async fn one(registry: Arc<StoreRegistry>, url: Url, out: PathBuf, inline: u64, stats: Arc<IoStats>) -> Result<()> {
+async fn one(
+    registry: Arc<StoreRegistry>,
+    url: Url,
+    out: PathBuf,
+    inline: u64,
+    stats: Arc<IoStats>,
+) -> Result<()> {
     let (manifest, source) = scan_url(&registry, &url, &stats).await?;
     let mut refs = single_granule_refs(&manifest)?;
     if inline > 0 {
         let wanted = refs.inline_candidates(inline);
         let ranges: Vec<_> = wanted.iter().map(|(_, o, l)| *o..*o + *l).collect();
         let data = source.read_ranges(&ranges).await?;
-        let map: InlineChunks = wanted.into_iter().zip(data).map(|(k, b)| (k, b.to_vec())).collect();
+        let map: InlineChunks = wanted
+            .into_iter()
+            .zip(data)
+            .map(|(k, b)| (k, b.to_vec()))
+            .collect();
         refs.inline(&map);
     }
     let tmp = out.with_extension("json.partial");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     refs.write_json(std::io::BufWriter::new(file))?;
     std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
 }
 
 fn output_for(args: &ScanArgs, urls: &[Url]) -> Result<Vec<PathBuf>> {
-    let single = urls.len() == 1 && !args.output.is_dir() && !args.output.to_string_lossy().ends_with('/');
+    let single =
+        urls.len() == 1 && !args.output.is_dir() && !args.output.to_string_lossy().ends_with('/');
     if single {
         if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         return Ok(vec![args.output.clone()]);
     }
-    std::fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
     let mut names = std::collections::HashSet::new();
     urls.iter()
         .map(|u| {
             let name = format!("{}.json", inputs::basename(u));
             if !names.insert(name.clone()) {
-                return Err(anyhow!("two inputs share the file name {name}; scan them into separate directories"));
+                return Err(anyhow!(
+                    "two inputs share the file name {name}; scan them into separate directories"
+                ));
             }
             Ok(Path::new(&args.output).join(name))
         })
@@ -91,7 +113,10 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let stats = Arc::new(IoStats::default());
     let bar = if urls.len() > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = ProgressBar::new(urls.len() as u64);
-        b.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} granules {per_sec} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        b.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} granules {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         b
     } else {
         ProgressBar::hidden()
@@ -104,7 +129,11 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         let u = url.clone();
         async move {
             let r = tokio::spawn(one(registry, url, out, inline, stats)).await;
-            (u, r.map_err(|e| anyhow!("scan task failed: {e}")).and_then(|r| r))
+            (
+                u,
+                r.map_err(|e| anyhow!("scan task failed: {e}"))
+                    .and_then(|r| r),
+            )
         }
     });
     let mut results = futures::stream::iter(tasks).buffer_unordered(args.concurrency.max(1));

@@ -11,7 +11,10 @@ pub struct Attribute {
 
 impl Attribute {
     pub fn new(name: impl Into<String>, value: AttrValue) -> Self {
-        Self { name: name.into(), value }
+        Self {
+            name: name.into(),
+            value,
+        }
     }
 }
 
@@ -81,7 +84,10 @@ impl AttrValue {
             AttrValue::Array(v) if v.len() == 1 => v[0].to_json(),
             AttrValue::Array(v) => Value::Array(v.iter().map(AttrValue::to_json).collect()),
             AttrValue::Compound(fields) => Value::Object(
-                fields.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -128,8 +134,14 @@ mod tests {
 
     #[test]
     fn non_finite_floats_are_strings() {
-        assert_eq!(AttrValue::Float(f64::NAN).to_json(), serde_json::json!("NaN"));
-        assert_eq!(AttrValue::Float(f64::NEG_INFINITY).to_json(), serde_json::json!("-Infinity"));
+        assert_eq!(
+            AttrValue::Float(f64::NAN).to_json(),
+            serde_json::json!("NaN")
+        );
+        assert_eq!(
+            AttrValue::Float(f64::NEG_INFINITY).to_json(),
+            serde_json::json!("-Infinity")
+        );
     }
 
     #[test]

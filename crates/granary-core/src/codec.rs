@@ -6,17 +6,38 @@ use serde::Serialize;
 /// One codec of a pipeline, in encode order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Codec {
-    Shuffle { element_size: usize },
-    Deflate { level: u32 },
+    Shuffle {
+        element_size: usize,
+    },
+    Deflate {
+        level: u32,
+    },
     Fletcher32,
-    Szip { options_mask: u32, pixels_per_block: u32 },
+    Szip {
+        options_mask: u32,
+        pixels_per_block: u32,
+    },
     Lzf,
-    Zstd { level: i32 },
-    Blosc { cname: String, clevel: u32, shuffle: u32, blocksize: u32, typesize: u32 },
+    Zstd {
+        level: i32,
+    },
+    Blosc {
+        cname: String,
+        clevel: u32,
+        shuffle: u32,
+        blocksize: u32,
+        typesize: u32,
+    },
     NBit,
-    ScaleOffset { params: Vec<u32> },
+    ScaleOffset {
+        params: Vec<u32>,
+    },
     /// Any other filter id, with its name (if the file gives one) and client data.
-    Unknown { id: u16, name: String, params: Vec<u32> },
+    Unknown {
+        id: u16,
+        name: String,
+        params: Vec<u32>,
+    },
 }
 
 /// HDF5 registered filter ids (H5Zpublic.h and the HDF Group filter registry).
@@ -37,7 +58,9 @@ impl Codec {
     pub fn from_hdf5(id: u16, name: &str, params: &[u32], element_size: usize) -> Codec {
         use filter_id::*;
         match id {
-            DEFLATE => Codec::Deflate { level: params.first().copied().unwrap_or(0) },
+            DEFLATE => Codec::Deflate {
+                level: params.first().copied().unwrap_or(0),
+            },
             SHUFFLE => Codec::Shuffle {
                 element_size: params.first().map_or(element_size, |v| *v as usize),
             },
@@ -47,9 +70,13 @@ impl Codec {
                 pixels_per_block: params.get(1).copied().unwrap_or(0),
             },
             NBIT => Codec::NBit,
-            SCALEOFFSET => Codec::ScaleOffset { params: params.to_vec() },
+            SCALEOFFSET => Codec::ScaleOffset {
+                params: params.to_vec(),
+            },
             LZF => Codec::Lzf,
-            ZSTD => Codec::Zstd { level: params.first().map_or(0, |v| *v as i32) },
+            ZSTD => Codec::Zstd {
+                level: params.first().map_or(0, |v| *v as i32),
+            },
             BLOSC => {
                 let cname = match params.get(6).copied().unwrap_or(0) {
                     0 => "blosclz",
@@ -68,7 +95,11 @@ impl Codec {
                     typesize: params.get(2).copied().unwrap_or(element_size as u32),
                 }
             }
-            _ => Codec::Unknown { id, name: name.to_string(), params: params.to_vec() },
+            _ => Codec::Unknown {
+                id,
+                name: name.to_string(),
+                params: params.to_vec(),
+            },
         }
     }
 
@@ -111,10 +142,18 @@ impl Codec {
     pub fn numcodecs(&self) -> Option<serde_json::Value> {
         use serde_json::json;
         match self {
-            Codec::Shuffle { element_size } => Some(json!({"id": "shuffle", "elementsize": element_size})),
+            Codec::Shuffle { element_size } => {
+                Some(json!({"id": "shuffle", "elementsize": element_size}))
+            }
             Codec::Deflate { level } => Some(json!({"id": "zlib", "level": level})),
             Codec::Zstd { level } => Some(json!({"id": "zstd", "level": level, "checksum": false})),
-            Codec::Blosc { cname, clevel, shuffle, blocksize, .. } => Some(json!({
+            Codec::Blosc {
+                cname,
+                clevel,
+                shuffle,
+                blocksize,
+                ..
+            } => Some(json!({
                 "id": "blosc", "cname": cname, "clevel": clevel, "shuffle": shuffle, "blocksize": blocksize
             })),
             _ => None,
@@ -129,7 +168,10 @@ mod tests {
     #[test]
     fn deflate_is_zlib() {
         let c = Codec::from_hdf5(1, "deflate", &[4], 4);
-        assert_eq!(c.numcodecs(), Some(serde_json::json!({"id": "zlib", "level": 4})));
+        assert_eq!(
+            c.numcodecs(),
+            Some(serde_json::json!({"id": "zlib", "level": 4}))
+        );
     }
 
     #[test]

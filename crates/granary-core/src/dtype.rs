@@ -30,22 +30,52 @@ pub struct Field {
 /// An element type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum DType {
-    Int { size: usize, signed: bool, order: ByteOrder },
-    Float { size: usize, order: ByteOrder },
+    Int {
+        size: usize,
+        signed: bool,
+        order: ByteOrder,
+    },
+    Float {
+        size: usize,
+        order: ByteOrder,
+    },
     Bool,
     /// Fixed-length byte string of `size` bytes (HDF5 fixed strings, netCDF `char`).
-    FixedString { size: usize, utf8: bool },
+    FixedString {
+        size: usize,
+        utf8: bool,
+    },
     /// Variable-length string (stored as heap IDs in HDF5).
-    VlenString { utf8: bool },
+    VlenString {
+        utf8: bool,
+    },
     /// Variable-length sequence of another type.
     Vlen(Box<DType>),
-    Compound { size: usize, fields: Vec<Field> },
-    Enum { base: Box<DType>, members: Vec<(String, i64)> },
-    Array { base: Box<DType>, dims: Vec<u64> },
+    Compound {
+        size: usize,
+        fields: Vec<Field>,
+    },
+    Enum {
+        base: Box<DType>,
+        members: Vec<(String, i64)>,
+    },
+    Array {
+        base: Box<DType>,
+        dims: Vec<u64>,
+    },
     /// Object (8 bytes) or region reference.
-    Reference { size: usize, region: bool },
-    Opaque { size: usize, tag: String },
-    Bitfield { size: usize, order: ByteOrder },
+    Reference {
+        size: usize,
+        region: bool,
+    },
+    Opaque {
+        size: usize,
+        tag: String,
+    },
+    Bitfield {
+        size: usize,
+        order: ByteOrder,
+    },
 }
 
 impl DType {
@@ -72,8 +102,17 @@ impl DType {
     /// as one typestr (compound types use [`DType::zarr_dtype`]).
     pub fn typestr(&self) -> Option<String> {
         Some(match self {
-            DType::Int { size, signed, order } => {
-                format!("{}{}{}", order.prefix(*size), if *signed { 'i' } else { 'u' }, size)
+            DType::Int {
+                size,
+                signed,
+                order,
+            } => {
+                format!(
+                    "{}{}{}",
+                    order.prefix(*size),
+                    if *signed { 'i' } else { 'u' },
+                    size
+                )
             }
             DType::Float { size, order } => format!("{}f{}", order.prefix(*size), size),
             DType::Bool => "|b1".into(),
@@ -100,11 +139,9 @@ impl DType {
                     return None; // padding between members has no zarr v2 spelling here
                 }
                 let member = match &f.dtype {
-                    DType::Array { base, dims } => serde_json::json!([
-                        f.name,
-                        base.typestr()?,
-                        dims
-                    ]),
+                    DType::Array { base, dims } => {
+                        serde_json::json!([f.name, base.typestr()?, dims])
+                    }
                     other => serde_json::json!([f.name, other.zarr_dtype()?]),
                 };
                 out.push(member);
@@ -140,7 +177,11 @@ impl DType {
             DType::Enum { base, .. } => format!("enum<{}>", base.name()),
             DType::Array { base, dims } => format!("{}{:?}", base.name(), dims),
             DType::Reference { region, .. } => {
-                if *region { "region_ref".into() } else { "object_ref".into() }
+                if *region {
+                    "region_ref".into()
+                } else {
+                    "object_ref".into()
+                }
             }
             DType::Opaque { size, .. } => format!("opaque{size}"),
             DType::Bitfield { size, .. } => format!("bitfield{}", size * 8),
@@ -154,15 +195,26 @@ mod tests {
 
     #[test]
     fn single_byte_types_use_pipe() {
-        let u1 = DType::Int { size: 1, signed: false, order: ByteOrder::Little };
+        let u1 = DType::Int {
+            size: 1,
+            signed: false,
+            order: ByteOrder::Little,
+        };
         assert_eq!(u1.typestr().as_deref(), Some("|u1"));
-        let i1 = DType::Int { size: 1, signed: true, order: ByteOrder::Big };
+        let i1 = DType::Int {
+            size: 1,
+            signed: true,
+            order: ByteOrder::Big,
+        };
         assert_eq!(i1.typestr().as_deref(), Some("|i1"));
     }
 
     #[test]
     fn big_endian_is_kept() {
-        let f = DType::Float { size: 4, order: ByteOrder::Big };
+        let f = DType::Float {
+            size: 4,
+            order: ByteOrder::Big,
+        };
         assert_eq!(f.typestr().as_deref(), Some(">f4"));
     }
 
@@ -171,10 +223,28 @@ mod tests {
         let c = DType::Compound {
             size: 12,
             fields: vec![
-                Field { name: "x".into(), offset: 0, dtype: DType::Int { size: 4, signed: true, order: ByteOrder::Little } },
-                Field { name: "y".into(), offset: 4, dtype: DType::Float { size: 8, order: ByteOrder::Little } },
+                Field {
+                    name: "x".into(),
+                    offset: 0,
+                    dtype: DType::Int {
+                        size: 4,
+                        signed: true,
+                        order: ByteOrder::Little,
+                    },
+                },
+                Field {
+                    name: "y".into(),
+                    offset: 4,
+                    dtype: DType::Float {
+                        size: 8,
+                        order: ByteOrder::Little,
+                    },
+                },
             ],
         };
-        assert_eq!(c.zarr_dtype(), Some(serde_json::json!([["x", "<i4"], ["y", "<f8"]])));
+        assert_eq!(
+            c.zarr_dtype(),
+            Some(serde_json::json!([["x", "<i4"], ["y", "<f8"]]))
+        );
     }
 }

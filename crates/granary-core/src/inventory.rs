@@ -117,7 +117,11 @@ pub fn granules_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, Arrow
 
 /// One row per dimension per group per granule.
 pub fn dimensions_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, ArrowError> {
-    let (mut url, mut group, mut name) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let (mut url, mut group, mut name) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
     let (mut size, mut unlim) = (UInt64Builder::new(), BooleanBuilder::new());
     for g in granules {
         for grp in g.root.walk() {
@@ -148,7 +152,11 @@ pub fn variables_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, Arro
     let mut dims = ListBuilder::new(StringBuilder::new());
     let mut shape = ListBuilder::new(UInt64Builder::new());
     let mut cshape = ListBuilder::new(UInt64Builder::new());
-    let (mut layout, mut codecs, mut fill) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let (mut layout, mut codecs, mut fill) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
     let (mut nch, mut sb) = (UInt64Builder::new(), UInt64Builder::new());
     for g in granules {
         for grp in g.root.walk() {
@@ -167,14 +175,23 @@ pub fn variables_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, Arro
                 cshape.values().append_slice(&a.chunk_shape);
                 cshape.append(true);
                 layout.append_value(a.layout.as_str());
-                codecs.append_value(a.codecs.iter().map(|c| c.label()).collect::<Vec<_>>().join(","));
+                codecs.append_value(
+                    a.codecs
+                        .iter()
+                        .map(|c| c.label())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
                 fill.append_option(a.fill_value.as_ref().map(|v| v.to_json().to_string()));
                 nch.append_value(a.chunks().len() as u64);
                 sb.append_value(a.stored_bytes());
             }
         }
     }
-    let mut cols: Vec<ArrayRef> = s.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+    let mut cols: Vec<ArrayRef> = s
+        .iter_mut()
+        .map(|b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
     cols.push(Arc::new(dims.finish()));
     cols.push(Arc::new(shape.finish()));
     cols.push(Arc::new(cshape.finish()));
@@ -189,7 +206,11 @@ pub fn variables_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, Arro
 /// One row per attribute of every group and array (`path` is the owner's path).
 pub fn attributes_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, ArrowError> {
     let mut s: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
-    let (mut iv, mut fv, mut sv) = (Int64Builder::new(), Float64Builder::new(), StringBuilder::new());
+    let (mut iv, mut fv, mut sv) = (
+        Int64Builder::new(),
+        Float64Builder::new(),
+        StringBuilder::new(),
+    );
     let mut push = |url: &str, path: &str, a: &Attribute| {
         s[0].append_value(url);
         s[1].append_value(path);
@@ -212,7 +233,10 @@ pub fn attributes_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, Arr
             }
         }
     }
-    let mut cols: Vec<ArrayRef> = s.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+    let mut cols: Vec<ArrayRef> = s
+        .iter_mut()
+        .map(|b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
     cols.push(Arc::new(iv.finish()));
     cols.push(Arc::new(fv.finish()));
     cols.push(Arc::new(sv.finish()));
@@ -223,7 +247,11 @@ pub fn attributes_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, Arr
 pub fn chunks_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, ArrowError> {
     let (mut url, mut path) = (StringBuilder::new(), StringBuilder::new());
     let mut index = ListBuilder::new(UInt64Builder::new());
-    let (mut off, mut size, mut mask) = (UInt64Builder::new(), UInt64Builder::new(), UInt32Builder::new());
+    let (mut off, mut size, mut mask) = (
+        UInt64Builder::new(),
+        UInt64Builder::new(),
+        UInt32Builder::new(),
+    );
     let mut curl = StringBuilder::new();
     for g in granules {
         for a in g.arrays() {
@@ -256,29 +284,55 @@ pub fn chunks_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, ArrowEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ArrayData, AttrValue, ByteOrder, ChunkRef, DType, Dimension, Group, StorageLayout};
+    use crate::{
+        ArrayData, AttrValue, ByteOrder, ChunkRef, DType, Dimension, Group, StorageLayout,
+    };
 
     fn sample() -> GranuleManifest {
         let mut root = Group::new("");
-        root.dims.push(Dimension { name: "x".into(), size: 4, unlimited: false });
-        root.attrs.push(Attribute::new("cycle_number", AttrValue::Int(7)));
+        root.dims.push(Dimension {
+            name: "x".into(),
+            size: 4,
+            unlimited: false,
+        });
+        root.attrs
+            .push(Attribute::new("cycle_number", AttrValue::Int(7)));
         root.arrays.push(ArrayMeta {
             name: "v".into(),
             path: "v".into(),
             dims: vec!["x".into()],
             shape: vec![4],
-            dtype: DType::Float { size: 4, order: ByteOrder::Little },
+            dtype: DType::Float {
+                size: 4,
+                order: ByteOrder::Little,
+            },
             layout: StorageLayout::Chunked,
             chunk_shape: vec![2],
             codecs: vec![],
             fill_value: Some(AttrValue::Float(f64::NAN)),
             attrs: vec![Attribute::new("units", AttrValue::Str("m".into()))],
             data: ArrayData::Chunks(vec![
-                ChunkRef { index: vec![0], offset: 100, size: 8, filter_mask: 0, url: None },
-                ChunkRef { index: vec![1], offset: 108, size: 8, filter_mask: 0, url: None },
+                ChunkRef {
+                    index: vec![0],
+                    offset: 100,
+                    size: 8,
+                    filter_mask: 0,
+                    url: None,
+                },
+                ChunkRef {
+                    index: vec![1],
+                    offset: 108,
+                    size: 8,
+                    filter_mask: 0,
+                    url: None,
+                },
             ]),
         });
-        GranuleManifest { url: "file:///g.nc".into(), size: Some(1000), root }
+        GranuleManifest {
+            url: "file:///g.nc".into(),
+            size: Some(1000),
+            root,
+        }
     }
 
     #[test]

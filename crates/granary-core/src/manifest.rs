@@ -28,7 +28,13 @@ pub struct Group {
 
 impl Group {
     pub fn new(path: impl Into<String>) -> Self {
-        Self { path: path.into(), attrs: Vec::new(), dims: Vec::new(), arrays: Vec::new(), groups: Vec::new() }
+        Self {
+            path: path.into(),
+            attrs: Vec::new(),
+            dims: Vec::new(),
+            arrays: Vec::new(),
+            groups: Vec::new(),
+        }
     }
 
     /// This group and every group below it, depth first, parents before children.

@@ -19,18 +19,28 @@ pub(crate) struct Geometry<'a> {
 
 impl Geometry<'_> {
     fn grid(&self) -> Vec<u64> {
-        self.shape.iter().zip(self.chunk).map(|(s, c)| s.div_ceil((*c).max(1))).collect()
+        self.shape
+            .iter()
+            .zip(self.chunk)
+            .map(|(s, c)| s.div_ceil((*c).max(1)))
+            .collect()
     }
 
     fn chunk_bytes(&self) -> u64 {
-        self.chunk.iter().product::<u64>().saturating_mul(self.element_size)
+        self.chunk
+            .iter()
+            .product::<u64>()
+            .saturating_mul(self.element_size)
     }
 }
 
 /// Every allocated chunk of a chunked dataset, sorted by grid index.
 pub(crate) fn list(ctx: &Ctx<'_>, index: &ChunkIndex, g: &Geometry<'_>) -> PResult<Vec<ChunkRef>> {
     if g.chunk.len() != g.shape.len() || g.chunk.contains(&0) {
-        return Err(malformed(0, format!("chunk shape {:?} does not fit shape {:?}", g.chunk, g.shape)));
+        return Err(malformed(
+            0,
+            format!("chunk shape {:?} does not fit shape {:?}", g.chunk, g.shape),
+        ));
     }
     let mut out = match index {
         ChunkIndex::BTreeV1 { addr: None }
@@ -40,14 +50,29 @@ pub(crate) fn list(ctx: &Ctx<'_>, index: &ChunkIndex, g: &Geometry<'_>) -> PResu
         | ChunkIndex::ExtensibleArray { addr: None }
         | ChunkIndex::BTreeV2 { addr: None } => Vec::new(),
         ChunkIndex::BTreeV1 { addr: Some(a) } => btree(ctx, *a, g)?,
-        ChunkIndex::Single { addr: Some(a), filtered } => {
+        ChunkIndex::Single {
+            addr: Some(a),
+            filtered,
+        } => {
             let (size, filter_mask) = filtered.unwrap_or((g.chunk_bytes(), 0));
-            vec![ChunkRef { index: vec![0; g.shape.len()], offset: ctx.base + a, size, filter_mask, url: None }]
+            vec![ChunkRef {
+                index: vec![0; g.shape.len()],
+                offset: ctx.base + a,
+                size,
+                filter_mask,
+                url: None,
+            }]
         }
         ChunkIndex::Implicit { addr: Some(a) } => implicit(ctx, *a, g)?,
-        ChunkIndex::FixedArray { .. } => return Err(unsupported("fixed array chunk index (layout v4)")),
-        ChunkIndex::ExtensibleArray { .. } => return Err(unsupported("extensible array chunk index (layout v4)")),
-        ChunkIndex::BTreeV2 { .. } => return Err(unsupported("version 2 B-tree chunk index (layout v4)")),
+        ChunkIndex::FixedArray { .. } => {
+            return Err(unsupported("fixed array chunk index (layout v4)"));
+        }
+        ChunkIndex::ExtensibleArray { .. } => {
+            return Err(unsupported("extensible array chunk index (layout v4)"));
+        }
+        ChunkIndex::BTreeV2 { .. } => {
+            return Err(unsupported("version 2 B-tree chunk index (layout v4)"));
+        }
     };
     out.sort_by(|a, b| a.index.cmp(&b.index));
     if out.windows(2).any(|w| w[0].index == w[1].index) {
@@ -70,11 +95,20 @@ fn btree(ctx: &Ctx<'_>, root: u64, g: &Geometry<'_>) -> PResult<Vec<ChunkRef>> {
         for d in 0..rank {
             let off = c.u64()?;
             if off % g.chunk[d] != 0 || off / g.chunk[d] >= grid[d].max(1) {
-                return Err(malformed(e.child, format!("chunk offset {off} on axis {d} does not fit the chunk grid")));
+                return Err(malformed(
+                    e.child,
+                    format!("chunk offset {off} on axis {d} does not fit the chunk grid"),
+                ));
             }
             index.push(off / g.chunk[d]);
         }
-        out.push(ChunkRef { index, offset: ctx.base + e.child, size, filter_mask, url: None });
+        out.push(ChunkRef {
+            index,
+            offset: ctx.base + e.child,
+            size,
+            filter_mask,
+            url: None,
+        });
     }
     Ok(out)
 }
@@ -97,7 +131,13 @@ fn implicit(ctx: &Ctx<'_>, addr: u64, g: &Geometry<'_>) -> PResult<Vec<ChunkRef>
             index[d] = rest % grid[d];
             rest /= grid[d];
         }
-        out.push(ChunkRef { index, offset: ctx.base + addr + i * bytes, size: bytes, filter_mask: 0, url: None });
+        out.push(ChunkRef {
+            index,
+            offset: ctx.base + addr + i * bytes,
+            size: bytes,
+            filter_mask: 0,
+            url: None,
+        });
     }
     Ok(out)
 }

@@ -24,14 +24,26 @@ impl<'a> Ctx<'a> {
     /// The bytes at relative address `addr`, or `Need`.
     pub fn bytes(&self, addr: u64, len: u64) -> PResult<&'a [u8]> {
         if len > MAX_STRUCT {
-            return Err(malformed(addr, format!("structure of {len} bytes is implausibly large")));
+            return Err(malformed(
+                addr,
+                format!("structure of {len} bytes is implausibly large"),
+            ));
         }
         let abs = self
             .base
             .checked_add(addr)
-            .filter(|a| a.checked_add(len).is_some_and(|e| e <= self.cache.object_size()))
+            .filter(|a| {
+                a.checked_add(len)
+                    .is_some_and(|e| e <= self.cache.object_size())
+            })
             .ok_or_else(|| {
-                malformed(addr, format!("{len} bytes at address {addr} lie beyond the end of the file ({} bytes)", self.cache.object_size()))
+                malformed(
+                    addr,
+                    format!(
+                        "{len} bytes at address {addr} lie beyond the end of the file ({} bytes)",
+                        self.cache.object_size()
+                    ),
+                )
             })?;
         match self.cache.get(abs, len) {
             Some(b) => Ok(b),
@@ -41,7 +53,10 @@ impl<'a> Ctx<'a> {
 
     /// Up to `len` bytes at `addr`, fewer if the file ends first (for speculative prefixes).
     pub fn prefix(&self, addr: u64, len: u64) -> PResult<&'a [u8]> {
-        let avail = self.cache.object_size().saturating_sub(self.base.saturating_add(addr));
+        let avail = self
+            .cache
+            .object_size()
+            .saturating_sub(self.base.saturating_add(addr));
         self.bytes(addr, len.min(avail))
     }
 
@@ -61,12 +76,24 @@ pub(crate) struct Cur<'a> {
 
 impl<'a> Cur<'a> {
     pub fn new(buf: &'a [u8], addr: u64, ctx: Ctx<'_>) -> Self {
-        Self { buf, pos: 0, addr, so: ctx.so, sl: ctx.sl }
+        Self {
+            buf,
+            pos: 0,
+            addr,
+            so: ctx.so,
+            sl: ctx.sl,
+        }
     }
 
     /// A reader over a buffer not in the file (message bodies, heap objects).
     pub fn detached(buf: &'a [u8], addr: u64, so: u8, sl: u8) -> Self {
-        Self { buf, pos: 0, addr, so, sl }
+        Self {
+            buf,
+            pos: 0,
+            addr,
+            so,
+            sl,
+        }
     }
 
     pub fn pos(&self) -> usize {
@@ -86,9 +113,19 @@ impl<'a> Cur<'a> {
     }
 
     pub fn take(&mut self, n: usize) -> PResult<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or_else(|| {
-            malformed(self.here(), format!("structure truncated: wanted {n} bytes, {} left", self.remaining()))
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or_else(|| {
+                malformed(
+                    self.here(),
+                    format!(
+                        "structure truncated: wanted {n} bytes, {} left",
+                        self.remaining()
+                    ),
+                )
+            })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -117,17 +154,26 @@ impl<'a> Cur<'a> {
     /// An unsigned little-endian integer of `n` (<= 8) bytes.
     pub fn uint(&mut self, n: usize) -> PResult<u64> {
         if n > 8 {
-            return Err(malformed(self.here(), format!("integer field of {n} bytes")));
+            return Err(malformed(
+                self.here(),
+                format!("integer field of {n} bytes"),
+            ));
         }
         let b = self.take(n)?;
-        Ok(b.iter().rev().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)))
+        Ok(b.iter()
+            .rev()
+            .fold(0u64, |acc, x| (acc << 8) | u64::from(*x)))
     }
 
     /// A file address; `None` for the undefined address (all bits set).
     pub fn addr(&mut self) -> PResult<Option<u64>> {
         let n = usize::from(self.so);
         let v = self.uint(n)?;
-        let undef = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+        let undef = if n >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        };
         Ok(if v == undef { None } else { Some(v) })
     }
 
@@ -142,7 +188,11 @@ impl<'a> Cur<'a> {
         if got != expected {
             return Err(malformed(
                 at,
-                format!("expected signature {:?}, found {:?}", String::from_utf8_lossy(expected), String::from_utf8_lossy(got)),
+                format!(
+                    "expected signature {:?}, found {:?}",
+                    String::from_utf8_lossy(expected),
+                    String::from_utf8_lossy(got)
+                ),
             ));
         }
         Ok(())
@@ -151,7 +201,10 @@ impl<'a> Cur<'a> {
     /// A NUL-terminated string (the NUL is consumed).
     pub fn cstr(&mut self) -> PResult<String> {
         let rest = &self.buf[self.pos..];
-        let n = rest.iter().position(|b| *b == 0).ok_or_else(|| malformed(self.here(), "unterminated name"))?;
+        let n = rest
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or_else(|| malformed(self.here(), "unterminated name"))?;
         let s = String::from_utf8_lossy(&rest[..n]).into_owned();
         self.pos += n + 1;
         Ok(s)

@@ -13,7 +13,11 @@ pub(crate) fn parse(c: &mut Cur<'_>) -> PResult<DType> {
 }
 
 fn order(bits: u8) -> ByteOrder {
-    if bits & 1 == 0 { ByteOrder::Little } else { ByteOrder::Big }
+    if bits & 1 == 0 {
+        ByteOrder::Little
+    } else {
+        ByteOrder::Big
+    }
 }
 
 fn parse_depth(c: &mut Cur<'_>, depth: usize) -> PResult<DType> {
@@ -32,26 +36,42 @@ fn parse_depth(c: &mut Cur<'_>, depth: usize) -> PResult<DType> {
     Ok(match class {
         0 => {
             c.skip(4)?; // bit offset, precision
-            DType::Int { size, signed: b0 & 0x08 != 0, order: order(b0) }
+            DType::Int {
+                size,
+                signed: b0 & 0x08 != 0,
+                order: order(b0),
+            }
         }
         1 => {
             if b0 & 0x40 != 0 {
                 return Err(unsupported("VAX-order floating point"));
             }
             c.skip(12)?;
-            DType::Float { size, order: order(b0) }
+            DType::Float {
+                size,
+                order: order(b0),
+            }
         }
         2 => return Err(unsupported("HDF5 time datatype")),
-        3 => DType::FixedString { size, utf8: (b0 >> 4) & 0x0f == 1 },
+        3 => DType::FixedString {
+            size,
+            utf8: (b0 >> 4) & 0x0f == 1,
+        },
         4 => {
             c.skip(4)?;
-            DType::Bitfield { size, order: order(b0) }
+            DType::Bitfield {
+                size,
+                order: order(b0),
+            }
         }
         5 => {
             let tag_len = usize::from(b0);
             let tag = c.take(tag_len)?;
             let end = tag.iter().position(|b| *b == 0).unwrap_or(tag.len());
-            DType::Opaque { size, tag: String::from_utf8_lossy(&tag[..end]).into_owned() }
+            DType::Opaque {
+                size,
+                tag: String::from_utf8_lossy(&tag[..end]).into_owned(),
+            }
         }
         6 => {
             let mut fields = Vec::with_capacity(bits16.min(4096));
@@ -75,7 +95,14 @@ fn parse_depth(c: &mut Cur<'_>, depth: usize) -> PResult<DType> {
                                 }
                             }
                             let base = parse_depth(c, depth + 1)?;
-                            dtype = if ndims == 0 { base } else { DType::Array { base: Box::new(base), dims } };
+                            dtype = if ndims == 0 {
+                                base
+                            } else {
+                                DType::Array {
+                                    base: Box::new(base),
+                                    dims,
+                                }
+                            };
                         } else {
                             dtype = parse_depth(c, depth + 1)?;
                         }
@@ -87,11 +114,18 @@ fn parse_depth(c: &mut Cur<'_>, depth: usize) -> PResult<DType> {
                     }
                     v => return Err(unsupported(format!("compound datatype version {v}"))),
                 }
-                fields.push(Field { name, offset, dtype });
+                fields.push(Field {
+                    name,
+                    offset,
+                    dtype,
+                });
             }
             DType::Compound { size, fields }
         }
-        7 => DType::Reference { size, region: b0 & 0x0f == 1 },
+        7 => DType::Reference {
+            size,
+            region: b0 & 0x0f == 1,
+        },
         8 => {
             let base = parse_depth(c, depth + 1)?;
             let mut names = Vec::with_capacity(bits16.min(4096));
@@ -104,19 +138,41 @@ fn parse_depth(c: &mut Cur<'_>, depth: usize) -> PResult<DType> {
             }
             let bsize = base.size();
             let signed = matches!(base, DType::Int { signed: true, .. });
-            let big = matches!(base, DType::Int { order: ByteOrder::Big, .. });
+            let big = matches!(
+                base,
+                DType::Int {
+                    order: ByteOrder::Big,
+                    ..
+                }
+            );
             let mut members = Vec::with_capacity(names.len());
             for name in names {
                 let raw = c.take(bsize)?;
                 members.push((name, int_value(raw, signed, big)));
             }
-            DType::Enum { base: Box::new(base), members }
+            // h5py and netCDF store booleans as an enum FALSE=0, TRUE=1 over a 1-byte integer.
+            let is_bool = bsize == 1
+                && members.len() == 2
+                && members.iter().any(|(n, v)| n == "FALSE" && *v == 0)
+                && members.iter().any(|(n, v)| n == "TRUE" && *v == 1);
+            if is_bool {
+                DType::Bool
+            } else {
+                DType::Enum {
+                    base: Box::new(base),
+                    members,
+                }
+            }
         }
         9 => {
             let kind = b0 & 0x0f;
             let charset = b1 & 0x0f;
             let base = parse_depth(c, depth + 1)?;
-            if kind == 1 { DType::VlenString { utf8: charset == 1 } } else { DType::Vlen(Box::new(base)) }
+            if kind == 1 {
+                DType::VlenString { utf8: charset == 1 }
+            } else {
+                DType::Vlen(Box::new(base))
+            }
         }
         10 => {
             let ndims = c.u8()? as usize;
@@ -131,7 +187,10 @@ fn parse_depth(c: &mut Cur<'_>, depth: usize) -> PResult<DType> {
                 c.skip(4 * ndims)?;
             }
             let base = parse_depth(c, depth + 1)?;
-            DType::Array { base: Box::new(base), dims }
+            DType::Array {
+                base: Box::new(base),
+                dims,
+            }
         }
         other => return Err(malformed(at, format!("unknown datatype class {other}"))),
     })
@@ -169,6 +228,12 @@ mod tests {
         let mut b = vec![0x11, 0x20, 0x1f, 0x00, 4, 0, 0, 0];
         b.extend_from_slice(&[0, 0, 32, 0, 23, 8, 0, 23, 127, 0, 0, 0]);
         let mut c = Cur::detached(&b, 0, 8, 8);
-        assert_eq!(parse(&mut c).unwrap(), DType::Float { size: 4, order: ByteOrder::Little });
+        assert_eq!(
+            parse(&mut c).unwrap(),
+            DType::Float {
+                size: 4,
+                order: ByteOrder::Little
+            }
+        );
     }
 }

@@ -46,18 +46,36 @@ fn heap_header(ctx: &Ctx<'_>, addr: u64) -> PResult<Heap> {
     if filter_len != 0 {
         return Err(unsupported("fractal heap with I/O filters"));
     }
-    if width == 0 || !start_block.is_power_of_two() || !max_direct.is_power_of_two() || max_direct < start_block {
+    if width == 0
+        || !start_block.is_power_of_two()
+        || !max_direct.is_power_of_two()
+        || max_direct < start_block
+    {
         return Err(malformed(addr, "invalid fractal heap doubling table"));
     }
     let off_size = max_heap_bits.div_ceil(8);
     let dir_off_size = (max_direct.trailing_zeros() as usize).div_ceil(8);
     let len_size = dir_off_size.min(enc_size(max_managed));
-    Ok(Heap { id_len, off_size, len_size, checksum_direct: flags & 0x02 != 0, width, start_block, max_direct, root, root_rows })
+    Ok(Heap {
+        id_len,
+        off_size,
+        len_size,
+        checksum_direct: flags & 0x02 != 0,
+        width,
+        start_block,
+        max_direct,
+        root,
+        root_rows,
+    })
 }
 
 impl Heap {
     fn row_block_size(&self, row: u64) -> u64 {
-        if row == 0 { self.start_block } else { self.start_block.saturating_mul(1u64 << (row - 1).min(62)) }
+        if row == 0 {
+            self.start_block
+        } else {
+            self.start_block.saturating_mul(1u64 << (row - 1).min(62))
+        }
     }
 
     fn max_direct_rows(&self) -> u64 {
@@ -66,7 +84,9 @@ impl Heap {
 
     /// Every direct block: (heap offset of its start, its bytes).
     fn direct_blocks<'a>(&self, ctx: &Ctx<'a>) -> PResult<Vec<(u64, &'a [u8])>> {
-        let Some(root) = self.root else { return Ok(Vec::new()) };
+        let Some(root) = self.root else {
+            return Ok(Vec::new());
+        };
         let so = usize::from(ctx.so);
         let mut direct: Vec<(u64, u64)> = Vec::new(); // (addr, size)
         let mut frontier: Vec<(u64, u64)> = Vec::new(); // indirect (addr, rows)
@@ -81,11 +101,16 @@ impl Heap {
             let mut next = Vec::new();
             for (addr, rows) in &frontier {
                 if !seen.insert(*addr) || *rows > 64 {
-                    return Err(malformed(*addr, "fractal heap indirect block cycle or too many rows"));
+                    return Err(malformed(
+                        *addr,
+                        "fractal heap indirect block cycle or too many rows",
+                    ));
                 }
                 let entries = rows * self.width;
                 let len = 4 + 1 + so + self.off_size + entries as usize * so + 4;
-                let Some(b) = needs.take(ctx.bytes(*addr, len as u64))? else { continue };
+                let Some(b) = needs.take(ctx.bytes(*addr, len as u64))? else {
+                    continue;
+                };
                 let mut c = Cur::new(b, *addr, *ctx);
                 c.sig(b"FHIB")?;
                 c.skip(1 + so + self.off_size)?;
@@ -97,8 +122,10 @@ impl Heap {
                         if row < self.max_direct_rows() {
                             direct.push((child, size));
                         } else {
-                            let first_row_bits = self.start_block.trailing_zeros() + self.width.trailing_zeros();
-                            let child_rows = u64::from(size.trailing_zeros().saturating_sub(first_row_bits)) + 1;
+                            let first_row_bits =
+                                self.start_block.trailing_zeros() + self.width.trailing_zeros();
+                            let child_rows =
+                                u64::from(size.trailing_zeros().saturating_sub(first_row_bits)) + 1;
                             next.push((child, child_rows));
                         }
                     }
@@ -110,7 +137,9 @@ impl Heap {
         let mut needs = Needs::default();
         let mut out = Vec::with_capacity(direct.len());
         for (addr, size) in direct {
-            let Some(b) = needs.take(ctx.bytes(addr, size))? else { continue };
+            let Some(b) = needs.take(ctx.bytes(addr, size))? else {
+                continue;
+            };
             let mut c = Cur::new(b, addr, *ctx);
             c.sig(b"FHDB")?;
             c.skip(1 + so)?;
@@ -122,8 +151,15 @@ impl Heap {
         Ok(out)
     }
 
-    fn object<'a>(&self, heap_addr: u64, blocks: &[(u64, &'a [u8])], id: &'a [u8]) -> PResult<&'a [u8]> {
-        let first = *id.first().ok_or_else(|| malformed(heap_addr, "empty heap ID"))?;
+    fn object<'a>(
+        &self,
+        heap_addr: u64,
+        blocks: &[(u64, &'a [u8])],
+        id: &'a [u8],
+    ) -> PResult<&'a [u8]> {
+        let first = *id
+            .first()
+            .ok_or_else(|| malformed(heap_addr, "empty heap ID"))?;
         match (first >> 4) & 0x03 {
             0 => {
                 let mut c = Cur::detached(id, heap_addr, 8, 8);
@@ -135,10 +171,15 @@ impl Heap {
                         let from = (off - start) as usize;
                         return b
                             .get(from..from.saturating_add(len as usize))
-                            .ok_or_else(|| malformed(heap_addr, "heap object crosses its direct block"));
+                            .ok_or_else(|| {
+                                malformed(heap_addr, "heap object crosses its direct block")
+                            });
                     }
                 }
-                Err(malformed(heap_addr, format!("heap offset {off} is in no direct block")))
+                Err(malformed(
+                    heap_addr,
+                    format!("heap offset {off} is in no direct block"),
+                ))
             }
             2 => {
                 let (len, from) = if self.id_len <= 18 {
@@ -147,7 +188,8 @@ impl Heap {
                     let b1 = usize::from(*id.get(1).unwrap_or(&0));
                     (((usize::from(first & 0x0f)) << 8 | b1) + 1, 2)
                 };
-                id.get(from..from + len).ok_or_else(|| malformed(heap_addr, "tiny heap object too long"))
+                id.get(from..from + len)
+                    .ok_or_else(|| malformed(heap_addr, "tiny heap object too long"))
             }
             1 => Err(unsupported("huge objects in a fractal heap")),
             _ => Err(malformed(heap_addr, "invalid heap ID type")),
@@ -169,7 +211,9 @@ fn btree_records<'a>(ctx: &Ctx<'a>, addr: u64) -> PResult<(u8, Vec<&'a [u8]>)> {
     c.skip(2)?;
     let root = c.addr()?;
     let root_nrec = u64::from(c.u16()?);
-    let Some(root) = root else { return Ok((btype, Vec::new())) };
+    let Some(root) = root else {
+        return Ok((btype, Vec::new()));
+    };
     if rec_size == 0 || node_size <= 10 || depth > 32 {
         return Err(malformed(addr, "invalid v2 B-tree header"));
     }
@@ -195,7 +239,9 @@ fn btree_records<'a>(ctx: &Ctx<'a>, addr: u64) -> PResult<(u8, Vec<&'a [u8]>)> {
             if !seen.insert(*naddr) {
                 return Err(malformed(*naddr, "v2 B-tree node visited twice (cycle)"));
             }
-            let Some(b) = needs.take(ctx.bytes(*naddr, node_size))? else { continue };
+            let Some(b) = needs.take(ctx.bytes(*naddr, node_size))? else {
+                continue;
+            };
             let mut c = Cur::new(b, *naddr, *ctx);
             c.sig(if *d == 0 { b"BTLF" } else { b"BTIN" })?;
             c.skip(2)?;
@@ -204,7 +250,9 @@ fn btree_records<'a>(ctx: &Ctx<'a>, addr: u64) -> PResult<(u8, Vec<&'a [u8]>)> {
             }
             if *d > 0 {
                 for _ in 0..=*nrec {
-                    let child = c.addr()?.ok_or_else(|| malformed(*naddr, "v2 B-tree child undefined"))?;
+                    let child = c
+                        .addr()?
+                        .ok_or_else(|| malformed(*naddr, "v2 B-tree child undefined"))?;
                     let n = c.uint(max_nrec_size as usize)?;
                     if *d > 1 {
                         c.uint(cum_size[d - 1] as usize)?;
@@ -221,7 +269,11 @@ fn btree_records<'a>(ctx: &Ctx<'a>, addr: u64) -> PResult<(u8, Vec<&'a [u8]>)> {
 
 /// The heap objects listed by a name index (B-tree type 5 for links, 8 for attributes), with the
 /// creation order from type-8 records when present.
-pub(crate) fn objects<'a>(ctx: &Ctx<'a>, heap_addr: u64, btree_addr: u64) -> PResult<Vec<(&'a [u8], u64)>> {
+pub(crate) fn objects<'a>(
+    ctx: &Ctx<'a>,
+    heap_addr: u64,
+    btree_addr: u64,
+) -> PResult<Vec<(&'a [u8], u64)>> {
     let mut needs = Needs::default();
     let heap = needs.take(heap_header(ctx, heap_addr))?;
     let records = needs.take(btree_records(ctx, btree_addr))?;
@@ -240,14 +292,17 @@ pub(crate) fn objects<'a>(ctx: &Ctx<'a>, heap_addr: u64, btree_addr: u64) -> PRe
                 if flags & 0x01 != 0 {
                     return Err(unsupported("shared attribute message in dense storage"));
                 }
-                let order = r.get(heap.id_len + 1..heap.id_len + 5).map_or(i as u64, |b| {
-                    u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                });
+                let order = r
+                    .get(heap.id_len + 1..heap.id_len + 5)
+                    .map_or(i as u64, |b| {
+                        u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    });
                 (r.get(0..heap.id_len), order)
             }
             t => return Err(unsupported(format!("v2 B-tree type {t} as a name index"))),
         };
-        let id = id.ok_or_else(|| malformed(btree_addr, "v2 B-tree record shorter than a heap ID"))?;
+        let id =
+            id.ok_or_else(|| malformed(btree_addr, "v2 B-tree record shorter than a heap ID"))?;
         out.push((heap.object(heap_addr, &blocks, id)?, order));
     }
     Ok(out)

@@ -13,10 +13,21 @@ pub enum Hdf5Error {
     #[error("{url}: not an HDF5 file (no HDF5 signature at 0, 512, 1024, ...)")]
     NotHdf5 { url: String },
     #[error("{url}: object {object:?}: malformed HDF5 at byte {address}: {message}")]
-    Format { url: String, object: String, address: u64, message: String },
+    Format {
+        url: String,
+        object: String,
+        address: u64,
+        message: String,
+    },
     #[error("{url}: object {object:?}: not supported: {feature}")]
-    Unsupported { url: String, object: String, feature: String },
-    #[error("{url}: scan needed more than {limit} sequential reads; giving up (cyclic or absurd structure?)")]
+    Unsupported {
+        url: String,
+        object: String,
+        feature: String,
+    },
+    #[error(
+        "{url}: scan needed more than {limit} sequential reads; giving up (cyclic or absurd structure?)"
+    )]
     TooManyWaves { url: String, limit: usize },
     #[error(transparent)]
     Io(#[from] IoError),
@@ -26,7 +37,9 @@ impl Hdf5Error {
     /// The object path the error is about, if any.
     pub fn object(&self) -> Option<&str> {
         match self {
-            Hdf5Error::Format { object, .. } | Hdf5Error::Unsupported { object, .. } => Some(object),
+            Hdf5Error::Format { object, .. } | Hdf5Error::Unsupported { object, .. } => {
+                Some(object)
+            }
             _ => None,
         }
     }
@@ -51,11 +64,22 @@ pub(crate) enum Fail {
 pub(crate) type PResult<T> = Result<T, Fail>;
 
 pub(crate) fn malformed(address: u64, message: impl Into<String>) -> Fail {
-    Fail::Bad(Bad::Format { address, message: message.into() }, String::new())
+    Fail::Bad(
+        Bad::Format {
+            address,
+            message: message.into(),
+        },
+        String::new(),
+    )
 }
 
 pub(crate) fn unsupported(feature: impl Into<String>) -> Fail {
-    Fail::Bad(Bad::Unsupported { feature: feature.into() }, String::new())
+    Fail::Bad(
+        Bad::Unsupported {
+            feature: feature.into(),
+        },
+        String::new(),
+    )
 }
 
 impl Fail {
@@ -77,12 +101,17 @@ impl Fail {
                 message: "bytes still missing after fetch".into(),
             },
             Fail::Bad(Bad::NotHdf5, _) => Hdf5Error::NotHdf5 { url },
-            Fail::Bad(Bad::Format { address, message }, object) => {
-                Hdf5Error::Format { url, object: display_path(&object), address, message }
-            }
-            Fail::Bad(Bad::Unsupported { feature }, object) => {
-                Hdf5Error::Unsupported { url, object: display_path(&object), feature }
-            }
+            Fail::Bad(Bad::Format { address, message }, object) => Hdf5Error::Format {
+                url,
+                object: display_path(&object),
+                address,
+                message,
+            },
+            Fail::Bad(Bad::Unsupported { feature }, object) => Hdf5Error::Unsupported {
+                url,
+                object: display_path(&object),
+                feature,
+            },
         }
     }
 }
@@ -111,6 +140,10 @@ impl Needs {
 
     /// `Err(Need)` if anything was needed.
     pub(crate) fn check(&mut self) -> PResult<()> {
-        if self.0.is_empty() { Ok(()) } else { Err(Fail::Need(std::mem::take(&mut self.0))) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Fail::Need(std::mem::take(&mut self.0)))
+        }
     }
 }

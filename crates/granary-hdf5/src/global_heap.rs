@@ -22,7 +22,8 @@ pub(crate) fn object<'a>(ctx: &Ctx<'a>, addr: u64, index: u32) -> PResult<&'a [u
         if idx == 0 {
             break;
         }
-        let len = usize::try_from(len).map_err(|_| malformed(addr, "global heap object too large"))?;
+        let len =
+            usize::try_from(len).map_err(|_| malformed(addr, "global heap object too large"))?;
         let data = c.take(len)?;
         if u32::from(idx) == index {
             return Ok(data);
@@ -30,7 +31,10 @@ pub(crate) fn object<'a>(ctx: &Ctx<'a>, addr: u64, index: u32) -> PResult<&'a [u
         let pad = (8 - len % 8) % 8;
         c.skip(pad.min(c.remaining()))?;
     }
-    Err(malformed(addr, format!("global heap object {index} not found")))
+    Err(malformed(
+        addr,
+        format!("global heap object {index} not found"),
+    ))
 }
 
 /// A variable-length element as stored in a dataset or attribute: length, collection, index.
@@ -45,5 +49,9 @@ pub(crate) fn vlen_ref(c: &mut Cur<'_>) -> PResult<VlenRef> {
     let len = c.u32()?;
     let collection = c.addr()?;
     let index = c.u32()?;
-    Ok(VlenRef { len, collection, index })
+    Ok(VlenRef {
+        len,
+        collection,
+        index,
+    })
 }

@@ -13,10 +13,13 @@ pub(crate) fn links(ctx: &Ctx<'_>, header: &ObjectHeader) -> PResult<Vec<Link>> 
     let mut out = Vec::new();
     let mut needs = Needs::default();
     for m in header.all(msg::LINK) {
-        out.push(messages::link(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))?);
+        out.push(messages::link(&mut Cur::detached(
+            &m.body, m.addr, ctx.so, ctx.sl,
+        ))?);
     }
     if let Some(m) = header.find(msg::LINK_INFO) {
-        let info = messages::dense_info(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), false)?;
+        let info =
+            messages::dense_info(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), false)?;
         if let (Some(heap), Some(index)) = (info.heap, info.name_index) {
             if let Some(objs) = needs.take(dense::objects(ctx, heap, index))? {
                 for (o, _) in objs {
@@ -26,7 +29,8 @@ pub(crate) fn links(ctx: &Ctx<'_>, header: &ObjectHeader) -> PResult<Vec<Link>> 
         }
     }
     if let Some(m) = header.find(msg::SYMBOL_TABLE) {
-        let (btree, heap) = messages::symbol_table(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))?;
+        let (btree, heap) =
+            messages::symbol_table(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))?;
         if let Some(l) = needs.take(symbol_table_links(ctx, btree, heap))? {
             out.extend(l);
         }
@@ -51,12 +55,16 @@ fn symbol_table_links(ctx: &Ctx<'_>, btree: u64, heap: u64) -> PResult<Vec<Link>
     h.skip(4)?;
     let data_size = h.length()?;
     h.length()?;
-    let data_addr = h.addr()?.ok_or_else(|| malformed(heap, "local heap without data segment"))?;
+    let data_addr = h
+        .addr()?
+        .ok_or_else(|| malformed(heap, "local heap without data segment"))?;
     let heap_data = needs.take(ctx.bytes(data_addr, data_size))?;
     let entry = 2 * so + 24;
     let mut nodes = Vec::new();
     for e in &leaves {
-        let Some(head) = needs.take(ctx.bytes(e.child, 8))? else { continue };
+        let Some(head) = needs.take(ctx.bytes(e.child, 8))? else {
+            continue;
+        };
         let mut c = Cur::new(head, e.child, *ctx);
         c.sig(b"SNOD")?;
         c.skip(2)?;
@@ -72,14 +80,23 @@ fn symbol_table_links(ctx: &Ctx<'_>, btree: u64, heap: u64) -> PResult<Vec<Link>
         let mut c = Cur::new(b, addr + 8, *ctx);
         for _ in 0..n {
             let name_off = c.length_as_offset()?;
-            let target = c.addr()?.ok_or_else(|| malformed(addr, "symbol with undefined object address"))?;
+            let target = c
+                .addr()?
+                .ok_or_else(|| malformed(addr, "symbol with undefined object address"))?;
             c.skip(24)?;
             let name_bytes = heap_data
                 .get(name_off as usize..)
                 .ok_or_else(|| malformed(data_addr, "link name offset outside the local heap"))?;
-            let end = name_bytes.iter().position(|x| *x == 0).unwrap_or(name_bytes.len());
+            let end = name_bytes
+                .iter()
+                .position(|x| *x == 0)
+                .unwrap_or(name_bytes.len());
             let name = String::from_utf8_lossy(&name_bytes[..end]).into_owned();
-            out.push(Link { name, target: Some(target), creation_order: None });
+            out.push(Link {
+                name,
+                target: Some(target),
+                creation_order: None,
+            });
         }
     }
     Ok(out)

@@ -47,7 +47,10 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        Self { read: ReadOptions::default(), max_waves: 64 }
+        Self {
+            read: ReadOptions::default(),
+            max_waves: 64,
+        }
     }
 }
 
@@ -59,7 +62,10 @@ struct Scan {
 
 impl Scan {
     fn new() -> Self {
-        Self { sb: None, walker: walk::Walker::default() }
+        Self {
+            sb: None,
+            walker: walk::Walker::default(),
+        }
     }
 
     /// One pass over what the cache holds.
@@ -67,13 +73,23 @@ impl Scan {
         let sb = match self.sb {
             Some(sb) => sb,
             None => {
-                let ctx0 = Ctx { cache, so: 8, sl: 8, base: 0 };
+                let ctx0 = Ctx {
+                    cache,
+                    so: 8,
+                    sl: 8,
+                    base: 0,
+                };
                 let sb = superblock::parse(&ctx0)?;
                 self.sb = Some(sb);
                 sb
             }
         };
-        let ctx = Ctx { cache, so: sb.so, sl: sb.sl, base: sb.base };
+        let ctx = Ctx {
+            cache,
+            so: sb.so,
+            sl: sb.sl,
+            base: sb.base,
+        };
         let objects = self.walker.pass(&ctx, sb.root)?;
         netcdf::assemble(url, Some(cache.object_size()), &objects)
     }
@@ -100,7 +116,10 @@ pub async fn scan(source: &ObjectSource, opts: &ScanOptions) -> Result<GranuleMa
             Err(e) => return Err(e.into_error(&url)),
         }
     }
-    Err(Hdf5Error::TooManyWaves { url, limit: opts.max_waves })
+    Err(Hdf5Error::TooManyWaves {
+        url,
+        limit: opts.max_waves,
+    })
 }
 
 /// Scans an HDF5 file held in memory (tests, fuzzing, small local files).

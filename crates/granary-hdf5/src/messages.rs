@@ -28,7 +28,10 @@ impl Dataspace {
     }
 
     pub fn unlimited(&self, axis: usize) -> bool {
-        self.max.as_ref().and_then(|m| m.get(axis)).is_some_and(|m| *m == u64::MAX)
+        self.max
+            .as_ref()
+            .and_then(|m| m.get(axis))
+            .is_some_and(|m| *m == u64::MAX)
     }
 }
 
@@ -55,21 +58,32 @@ pub(crate) fn dataspace(c: &mut Cur<'_>) -> PResult<Dataspace> {
         for _ in 0..rank {
             let v = c.length()?;
             let (_, sl) = c.sizes();
-            let all = if sl >= 8 { u64::MAX } else { (1u64 << (8 * sl)) - 1 };
+            let all = if sl >= 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * sl)) - 1
+            };
             m.push(if v == all { u64::MAX } else { v });
         }
         Some(m)
     } else {
         None
     };
-    Ok(Dataspace { dims: if null { None } else { Some(dims) }, max })
+    Ok(Dataspace {
+        dims: if null { None } else { Some(dims) },
+        max,
+    })
 }
 
 /// The fill value bytes, if one is defined (IV.A.2.e/f).
 pub(crate) fn fill_value(c: &mut Cur<'_>, old: bool) -> PResult<Option<Vec<u8>>> {
     if old {
         let n = c.u32()? as usize;
-        return Ok(if n == 0 { None } else { Some(c.take(n)?.to_vec()) });
+        return Ok(if n == 0 {
+            None
+        } else {
+            Some(c.take(n)?.to_vec())
+        });
     }
     let at = c.here();
     let version = c.u8()?;
@@ -81,7 +95,11 @@ pub(crate) fn fill_value(c: &mut Cur<'_>, old: bool) -> PResult<Option<Vec<u8>>>
                 return Ok(None);
             }
             let n = c.u32()? as usize;
-            Ok(if n == 0 { None } else { Some(c.take(n)?.to_vec()) })
+            Ok(if n == 0 {
+                None
+            } else {
+                Some(c.take(n)?.to_vec())
+            })
         }
         3 => {
             let flags = c.u8()?;
@@ -89,7 +107,11 @@ pub(crate) fn fill_value(c: &mut Cur<'_>, old: bool) -> PResult<Option<Vec<u8>>>
                 return Ok(None);
             }
             let n = c.u32()? as usize;
-            Ok(if n == 0 { None } else { Some(c.take(n)?.to_vec()) })
+            Ok(if n == 0 {
+                None
+            } else {
+                Some(c.take(n)?.to_vec())
+            })
         }
         v => Err(malformed(at, format!("fill value message version {v}"))),
     }
@@ -98,20 +120,43 @@ pub(crate) fn fill_value(c: &mut Cur<'_>, old: bool) -> PResult<Option<Vec<u8>>>
 /// How a chunked dataset indexes its chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ChunkIndex {
-    BTreeV1 { addr: Option<u64> },
-    Single { addr: Option<u64>, filtered: Option<(u64, u32)> },
-    Implicit { addr: Option<u64> },
-    FixedArray { addr: Option<u64>, page_bits: u8 },
-    ExtensibleArray { addr: Option<u64> },
-    BTreeV2 { addr: Option<u64> },
+    BTreeV1 {
+        addr: Option<u64>,
+    },
+    Single {
+        addr: Option<u64>,
+        filtered: Option<(u64, u32)>,
+    },
+    Implicit {
+        addr: Option<u64>,
+    },
+    FixedArray {
+        addr: Option<u64>,
+        page_bits: u8,
+    },
+    ExtensibleArray {
+        addr: Option<u64>,
+    },
+    BTreeV2 {
+        addr: Option<u64>,
+    },
 }
 
 /// Data layout (IV.A.2.i), versions 1-5.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Layout {
-    Compact { data: Vec<u8> },
-    Contiguous { addr: Option<u64>, size: u64 },
-    Chunked { chunk: Vec<u64>, index: ChunkIndex, layout_version: u8 },
+    Compact {
+        data: Vec<u8>,
+    },
+    Contiguous {
+        addr: Option<u64>,
+        size: u64,
+    },
+    Chunked {
+        chunk: Vec<u64>,
+        index: ChunkIndex,
+        layout_version: u8,
+    },
     Virtual,
 }
 
@@ -131,12 +176,21 @@ pub(crate) fn layout(c: &mut Cur<'_>) -> PResult<Layout> {
             match class {
                 0 => {
                     let n = c.u32()? as usize;
-                    Ok(Layout::Compact { data: c.take(n)?.to_vec() })
+                    Ok(Layout::Compact {
+                        data: c.take(n)?.to_vec(),
+                    })
                 }
-                1 => Ok(Layout::Contiguous { addr, size: dims.iter().product() }),
+                1 => Ok(Layout::Contiguous {
+                    addr,
+                    size: dims.iter().product(),
+                }),
                 2 => {
                     dims.pop();
-                    Ok(Layout::Chunked { chunk: dims, index: ChunkIndex::BTreeV1 { addr }, layout_version: version })
+                    Ok(Layout::Chunked {
+                        chunk: dims,
+                        index: ChunkIndex::BTreeV1 { addr },
+                        layout_version: version,
+                    })
                 }
                 k => Err(malformed(at, format!("layout class {k}"))),
             }
@@ -146,7 +200,9 @@ pub(crate) fn layout(c: &mut Cur<'_>) -> PResult<Layout> {
             match class {
                 0 => {
                     let n = c.u16()? as usize;
-                    Ok(Layout::Compact { data: c.take(n)?.to_vec() })
+                    Ok(Layout::Compact {
+                        data: c.take(n)?.to_vec(),
+                    })
                 }
                 1 => {
                     let addr = c.addr()?;
@@ -161,7 +217,11 @@ pub(crate) fn layout(c: &mut Cur<'_>) -> PResult<Layout> {
                         dims.push(u64::from(c.u32()?));
                     }
                     dims.pop();
-                    Ok(Layout::Chunked { chunk: dims, index: ChunkIndex::BTreeV1 { addr }, layout_version: 3 })
+                    Ok(Layout::Chunked {
+                        chunk: dims,
+                        index: ChunkIndex::BTreeV1 { addr },
+                        layout_version: 3,
+                    })
                 }
                 2 => {
                     let flags = c.u8()?;
@@ -182,12 +242,18 @@ pub(crate) fn layout(c: &mut Cur<'_>) -> PResult<Layout> {
                             } else {
                                 None
                             };
-                            ChunkIndex::Single { addr: c.addr()?, filtered }
+                            ChunkIndex::Single {
+                                addr: c.addr()?,
+                                filtered,
+                            }
                         }
                         2 => ChunkIndex::Implicit { addr: c.addr()? },
                         3 => {
                             let page_bits = c.u8()?;
-                            ChunkIndex::FixedArray { addr: c.addr()?, page_bits }
+                            ChunkIndex::FixedArray {
+                                addr: c.addr()?,
+                                page_bits,
+                            }
                         }
                         4 => {
                             c.skip(5)?;
@@ -199,7 +265,11 @@ pub(crate) fn layout(c: &mut Cur<'_>) -> PResult<Layout> {
                         }
                         t => return Err(malformed(at, format!("chunk index type {t}"))),
                     };
-                    Ok(Layout::Chunked { chunk: dims, index, layout_version: version })
+                    Ok(Layout::Chunked {
+                        chunk: dims,
+                        index,
+                        layout_version: version,
+                    })
                 }
                 3 => Ok(Layout::Virtual),
                 k => Err(malformed(at, format!("layout class {k}"))),
@@ -230,12 +300,20 @@ pub(crate) fn filters(c: &mut Cur<'_>) -> PResult<Vec<Filter>> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let id = c.u16()?;
-        let name_len = if version == 1 || id >= 256 { c.u16()? as usize } else { 0 };
+        let name_len = if version == 1 || id >= 256 {
+            c.u16()? as usize
+        } else {
+            0
+        };
         let flags = c.u16()?;
         let nvals = c.u16()? as usize;
         let mut name = String::new();
         if name_len > 0 {
-            let raw = c.take(if version == 1 { name_len.div_ceil(8) * 8 } else { name_len })?;
+            let raw = c.take(if version == 1 {
+                name_len.div_ceil(8) * 8
+            } else {
+                name_len
+            })?;
             let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
             name = String::from_utf8_lossy(&raw[..end]).into_owned();
         }
@@ -246,14 +324,22 @@ pub(crate) fn filters(c: &mut Cur<'_>) -> PResult<Vec<Filter>> {
         if version == 1 && nvals % 2 == 1 {
             c.skip(4)?;
         }
-        out.push(Filter { id, name, optional: flags & 1 != 0, params });
+        out.push(Filter {
+            id,
+            name,
+            optional: flags & 1 != 0,
+            params,
+        });
     }
     Ok(out)
 }
 
 /// Codecs in encode order from a filter list.
 pub(crate) fn codecs(filters: &[Filter], element_size: usize) -> Vec<Codec> {
-    filters.iter().map(|f| Codec::from_hdf5(f.id, &f.name, &f.params, element_size)).collect()
+    filters
+        .iter()
+        .map(|f| Codec::from_hdf5(f.id, &f.name, &f.params, element_size))
+        .collect()
 }
 
 /// A link (IV.A.2.g): a named hard link to an object header, or a soft/external link.
@@ -273,17 +359,28 @@ pub(crate) fn link(c: &mut Cur<'_>) -> PResult<Link> {
     }
     let flags = c.u8()?;
     let ltype = if flags & 0x08 != 0 { c.u8()? } else { 0 };
-    let creation_order = if flags & 0x04 != 0 { Some(c.u64()?) } else { None };
+    let creation_order = if flags & 0x04 != 0 {
+        Some(c.u64()?)
+    } else {
+        None
+    };
     if flags & 0x10 != 0 {
         c.skip(1)?;
     }
     let nlen = c.uint(1 << (flags & 0x03))? as usize;
     let name = String::from_utf8_lossy(c.take(nlen)?).into_owned();
     let target = match ltype {
-        0 => Some(c.addr()?.ok_or_else(|| malformed(at, format!("hard link {name:?} to undefined address")))?),
+        0 => Some(
+            c.addr()?
+                .ok_or_else(|| malformed(at, format!("hard link {name:?} to undefined address")))?,
+        ),
         _ => None,
     };
-    Ok(Link { name, target, creation_order })
+    Ok(Link {
+        name,
+        target,
+        creation_order,
+    })
 }
 
 /// Addresses of dense storage (link info IV.A.2.c / attribute info IV.A.2.v).
@@ -297,7 +394,10 @@ pub(crate) fn dense_info(c: &mut Cur<'_>, attribute: bool) -> PResult<DenseInfo>
     let at = c.here();
     let version = c.u8()?;
     if version != 0 {
-        return Err(malformed(at, format!("link/attribute info version {version}")));
+        return Err(malformed(
+            at,
+            format!("link/attribute info version {version}"),
+        ));
     }
     let flags = c.u8()?;
     if flags & 1 != 0 {
@@ -311,8 +411,12 @@ pub(crate) fn dense_info(c: &mut Cur<'_>, attribute: bool) -> PResult<DenseInfo>
 /// Symbol table message (IV.A.2.r): v1 B-tree and local heap of an old-style group.
 pub(crate) fn symbol_table(c: &mut Cur<'_>) -> PResult<(u64, u64)> {
     let at = c.here();
-    let btree = c.addr()?.ok_or_else(|| malformed(at, "symbol table without B-tree"))?;
-    let heap = c.addr()?.ok_or_else(|| malformed(at, "symbol table without local heap"))?;
+    let btree = c
+        .addr()?
+        .ok_or_else(|| malformed(at, "symbol table without B-tree"))?;
+    let heap = c
+        .addr()?
+        .ok_or_else(|| malformed(at, "symbol table without local heap"))?;
     Ok((btree, heap))
 }
 
@@ -341,10 +445,16 @@ pub(crate) fn attribute(c: &mut Cur<'_>) -> PResult<RawAttribute> {
     if version == 3 {
         c.skip(1)?;
     } else if version != 1 && version != 2 {
-        return Err(malformed(at, format!("attribute message version {version}")));
+        return Err(malformed(
+            at,
+            format!("attribute message version {version}"),
+        ));
     }
     let raw = c.take(pad(name_len))?;
-    let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len().min(name_len));
+    let end = raw
+        .iter()
+        .position(|b| *b == 0)
+        .unwrap_or(raw.len().min(name_len));
     let name = String::from_utf8_lossy(&raw[..end]).into_owned();
     let (so, sl) = c.sizes();
     let dt_at = c.here();
@@ -357,5 +467,11 @@ pub(crate) fn attribute(c: &mut Cur<'_>) -> PResult<RawAttribute> {
         .map_err(|_| malformed(at, "attribute too large"))?;
     let addr = c.here();
     let data = c.take(n)?.to_vec();
-    Ok(RawAttribute { name, dtype, space, data, addr })
+    Ok(RawAttribute {
+        name,
+        dtype,
+        space,
+        data,
+        addr,
+    })
 }

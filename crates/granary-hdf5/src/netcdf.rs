@@ -46,7 +46,9 @@ fn is_scale(o: &Object) -> bool {
 }
 
 fn is_dim_only(o: &Object) -> bool {
-    attr(&o.attrs, "NAME").and_then(AttrValue::as_str).is_some_and(|n| n.starts_with(DIM_ONLY_NAME))
+    attr(&o.attrs, "NAME")
+        .and_then(AttrValue::as_str)
+        .is_some_and(|n| n.starts_with(DIM_ONLY_NAME))
 }
 
 /// Object addresses listed in one axis of a `DIMENSION_LIST` value.
@@ -74,7 +76,13 @@ struct Phony {
 }
 
 impl Phony {
-    fn name(&mut self, group: &str, len: u64, taken: &[String], dims: &mut Vec<Dimension>) -> String {
+    fn name(
+        &mut self,
+        group: &str,
+        len: u64,
+        taken: &[String],
+        dims: &mut Vec<Dimension>,
+    ) -> String {
         let names = self.by_len.entry((group.to_string(), len)).or_default();
         if let Some(n) = names.iter().find(|n| !taken.contains(n)) {
             return n.clone();
@@ -82,13 +90,21 @@ impl Phony {
         let n = format!("phony_dim_{}", self.next);
         self.next += 1;
         names.push(n.clone());
-        dims.push(Dimension { name: n.clone(), size: len, unlimited: false });
+        dims.push(Dimension {
+            name: n.clone(),
+            size: len,
+            unlimited: false,
+        });
         n
     }
 }
 
 /// Builds the manifest from the objects of one file.
-pub(crate) fn assemble(url: &str, size: Option<u64>, objects: &[Object]) -> PResult<GranuleManifest> {
+pub(crate) fn assemble(
+    url: &str,
+    size: Option<u64>,
+    objects: &[Object],
+) -> PResult<GranuleManifest> {
     let path_of: HashMap<u64, &str> = objects.iter().map(|o| (o.addr, o.path.as_str())).collect();
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for o in objects.iter().filter(|o| o.dataset.is_none()) {
@@ -101,7 +117,10 @@ pub(crate) fn assemble(url: &str, size: Option<u64>, objects: &[Object]) -> PRes
     for o in objects.iter().filter(|o| is_scale(o)) {
         let Some(d) = &o.dataset else { continue };
         let (group, name) = split(&o.path);
-        let name = name.strip_prefix(NON_COORD_PREFIX).unwrap_or(name).to_string();
+        let name = name
+            .strip_prefix(NON_COORD_PREFIX)
+            .unwrap_or(name)
+            .to_string();
         if let Some(id) = attr(&o.attrs, "_Netcdf4Dimid").and_then(AttrValue::as_i64) {
             dimid.insert(id, name.clone());
         }
@@ -120,12 +139,23 @@ pub(crate) fn assemble(url: &str, size: Option<u64>, objects: &[Object]) -> PRes
             continue;
         }
         let Some(shape) = d.space.dims.clone() else {
-            tracing::warn!(url, object = o.path, "Skipping dataset with a null dataspace (it holds no data).");
+            tracing::warn!(
+                url,
+                object = o.path,
+                "Skipping dataset with a null dataspace (it holds no data)."
+            );
             continue;
         };
         let (group_path, raw_name) = split(&o.path);
-        let name = raw_name.strip_prefix(NON_COORD_PREFIX).unwrap_or(raw_name).to_string();
-        let path = if group_path.is_empty() { name.clone() } else { format!("{group_path}/{name}") };
+        let name = raw_name
+            .strip_prefix(NON_COORD_PREFIX)
+            .unwrap_or(raw_name)
+            .to_string();
+        let path = if group_path.is_empty() {
+            name.clone()
+        } else {
+            format!("{group_path}/{name}")
+        };
         let mut dims: Vec<String> = Vec::with_capacity(shape.len());
         let dim_list = attr(&o.attrs, "DIMENSION_LIST").map(|v| match v {
             AttrValue::Array(axes) => axes.iter().map(refs_of).collect::<Vec<_>>(),
@@ -146,7 +176,10 @@ pub(crate) fn assemble(url: &str, size: Option<u64>, objects: &[Object]) -> PRes
                     n.strip_prefix(NON_COORD_PREFIX).unwrap_or(n).to_string()
                 });
             let from_self = (axis == 0 && is_scale(o)).then(|| name.clone());
-            let from_ids = coords.as_ref().and_then(|c| c.get(axis)).and_then(|id| dimid.get(id).cloned());
+            let from_ids = coords
+                .as_ref()
+                .and_then(|c| c.get(axis))
+                .and_then(|id| dimid.get(id).cloned());
             let n = match from_list.or(from_self).or(from_ids) {
                 Some(n) => n,
                 None => phony.name(group_path, *len, &dims, &mut group.dims),
@@ -155,16 +188,30 @@ pub(crate) fn assemble(url: &str, size: Option<u64>, objects: &[Object]) -> PRes
         }
         let element_size = d.dtype.size();
         let (layout, chunk_shape, data) = match &d.layout {
-            Layout::Chunked { chunk, .. } => (StorageLayout::Chunked, chunk.clone(), ArrayData::Chunks(d.chunks.clone())),
-            Layout::Contiguous { .. } => (StorageLayout::Contiguous, shape.clone(), ArrayData::Chunks(d.chunks.clone())),
-            Layout::Compact { data } => (StorageLayout::Compact, shape.clone(), ArrayData::Inline(data.clone())),
+            Layout::Chunked { chunk, .. } => (
+                StorageLayout::Chunked,
+                chunk.clone(),
+                ArrayData::Chunks(d.chunks.clone()),
+            ),
+            Layout::Contiguous { .. } => (
+                StorageLayout::Contiguous,
+                shape.clone(),
+                ArrayData::Chunks(d.chunks.clone()),
+            ),
+            Layout::Compact { data } => (
+                StorageLayout::Compact,
+                shape.clone(),
+                ArrayData::Inline(data.clone()),
+            ),
             Layout::Virtual => return Err(malformed(o.addr, "virtual dataset reached assembly")),
         };
         let data = match &d.strings {
             Some(s) => ArrayData::Strings(s.clone()),
             None => data,
         };
-        let fill_value = attr(&o.attrs, "_FillValue").cloned().or_else(|| d.fill.clone());
+        let fill_value = attr(&o.attrs, "_FillValue")
+            .cloned()
+            .or_else(|| d.fill.clone());
         let fill_value = match fill_value {
             Some(AttrValue::Array(mut v)) if v.len() == 1 => v.pop(),
             other => other,
@@ -187,7 +234,11 @@ pub(crate) fn assemble(url: &str, size: Option<u64>, objects: &[Object]) -> PRes
         g.arrays.sort_by(|a, b| a.name.cmp(&b.name));
     }
     let root = build_tree(&mut groups, "").ok_or_else(|| malformed(0, "root group missing"))?;
-    Ok(GranuleManifest { url: url.to_string(), size, root })
+    Ok(GranuleManifest {
+        url: url.to_string(),
+        size,
+        root,
+    })
 }
 
 fn visible(attrs: &[Attr]) -> Vec<Attribute> {
@@ -201,7 +252,11 @@ fn visible(attrs: &[Attr]) -> Vec<Attribute> {
 
 fn build_tree(groups: &mut BTreeMap<String, Group>, path: &str) -> Option<Group> {
     let mut g = groups.remove(path)?;
-    let children: Vec<String> = groups.keys().filter(|k| split(k).0 == path && !k.is_empty()).cloned().collect();
+    let children: Vec<String> = groups
+        .keys()
+        .filter(|k| split(k).0 == path && !k.is_empty())
+        .cloned()
+        .collect();
     for c in children {
         if let Some(child) = build_tree(groups, &c) {
             g.groups.push(child);

@@ -68,7 +68,10 @@ pub(crate) fn parse(ctx: &Ctx<'_>, addr: u64) -> PResult<ObjectHeader> {
     } else if first.first() == Some(&1) {
         parse_v1(ctx, addr)
     } else {
-        Err(malformed(addr, format!("not an object header (starts with {:02x?})", first)))
+        Err(malformed(
+            addr,
+            format!("not an object header (starts with {:02x?})", first),
+        ))
     }
 }
 
@@ -96,7 +99,15 @@ fn parse_v1(ctx: &Ctx<'_>, addr: u64) -> PResult<ObjectHeader> {
             let body_addr = c.here();
             let body = c.take(len)?.to_vec();
             c.align8(0)?;
-            push_message(ctx, &mut messages, &mut blocks, kind, flags, body_addr, body)?;
+            push_message(
+                ctx,
+                &mut messages,
+                &mut blocks,
+                kind,
+                flags,
+                body_addr,
+                body,
+            )?;
         }
     }
     Ok(ObjectHeader { addr, messages })
@@ -148,7 +159,15 @@ fn parse_v2(ctx: &Ctx<'_>, addr: u64) -> PResult<ObjectHeader> {
             let body_addr = c.here();
             let body = c.take(len)?.to_vec();
             let mut conts = Vec::new();
-            push_message(ctx, &mut messages, &mut conts, kind, mflags, body_addr, body)?;
+            push_message(
+                ctx,
+                &mut messages,
+                &mut conts,
+                kind,
+                mflags,
+                body_addr,
+                body,
+            )?;
             blocks.extend(conts.into_iter().map(|(a, l)| (a, l, true)));
         }
     }
@@ -167,7 +186,9 @@ fn push_message(
 ) -> PResult<()> {
     if kind == msg::CONTINUATION {
         let mut c = Cur::detached(&body, addr, ctx.so, ctx.sl);
-        let at = c.addr()?.ok_or_else(|| malformed(addr, "continuation to undefined address"))?;
+        let at = c
+            .addr()?
+            .ok_or_else(|| malformed(addr, "continuation to undefined address"))?;
         let len = c.length()?;
         blocks.push((at, len));
         return Ok(());
@@ -179,9 +200,16 @@ fn push_message(
         // "fail if unknown" bit on a message we do not interpret is fine as long as we ignore it;
         // it only matters for messages that change how data is read.
         if !matches!(kind, 0x00..=0x18) {
-            return Err(unsupported(format!("object header message type {kind:#x} marked as required")));
+            return Err(unsupported(format!(
+                "object header message type {kind:#x} marked as required"
+            )));
         }
     }
-    messages.push(Message { kind, flags, addr, body });
+    messages.push(Message {
+        kind,
+        flags,
+        addr,
+        body,
+    });
     Ok(())
 }

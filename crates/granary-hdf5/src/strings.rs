@@ -23,7 +23,8 @@ pub(crate) fn read(
     filters: &[Filter],
     shape: &[u64],
 ) -> PResult<Vec<Option<String>>> {
-    let n = usize::try_from(shape.iter().product::<u64>()).map_err(|_| malformed(0, "too many strings"))?;
+    let n = usize::try_from(shape.iter().product::<u64>())
+        .map_err(|_| malformed(0, "too many strings"))?;
     let mut ids = vec![None::<Vec<u8>>; n];
     let id_len = 4 + usize::from(ctx.so) + 4;
     let mut needs = Needs::default();
@@ -53,7 +54,12 @@ pub(crate) fn read(
             out.push(None);
             continue;
         };
-        let r = global_heap::vlen_ref(&mut Cur::detached(&id[..id_len.min(id.len())], 0, ctx.so, ctx.sl))?;
+        let r = global_heap::vlen_ref(&mut Cur::detached(
+            &id[..id_len.min(id.len())],
+            0,
+            ctx.so,
+            ctx.sl,
+        ))?;
         match r.collection {
             None => out.push(None),
             Some(coll) => match needs.take(global_heap::object(ctx, coll, r.index))? {
@@ -88,7 +94,9 @@ fn fill_ids(ids: &mut [Option<Vec<u8>>], data: &[u8], index: &[u64], chunk: &[u6
         }
         let from = k as usize * HEAP_ID;
         if inside {
-            if let (Some(slot), Some(b)) = (ids.get_mut(flat as usize), data.get(from..from + HEAP_ID)) {
+            if let (Some(slot), Some(b)) =
+                (ids.get_mut(flat as usize), data.get(from..from + HEAP_ID))
+            {
                 *slot = Some(b.to_vec());
             }
         }
@@ -125,7 +133,11 @@ fn unfilter(data: &[u8], filters: &[Filter], mask: u32, at: u64) -> PResult<Vec<
                 buf.truncate(buf.len().saturating_sub(4));
                 buf
             }
-            id => return Err(unsupported(format!("filter {id} on a variable-length string dataset"))),
+            id => {
+                return Err(unsupported(format!(
+                    "filter {id} on a variable-length string dataset"
+                )));
+            }
         };
     }
     Ok(buf)

@@ -56,8 +56,17 @@ pub(crate) fn parse(ctx: &Ctx<'_>) -> PResult<Superblock> {
             c.addr()?; // driver info
             // Root group symbol table entry.
             c.addr()?; // link name offset
-            let root = c.addr()?.ok_or_else(|| malformed(at, "root group address undefined"))?;
-            Ok(Superblock { version, at, so, sl, base, root })
+            let root = c
+                .addr()?
+                .ok_or_else(|| malformed(at, "root group address undefined"))?;
+            Ok(Superblock {
+                version,
+                at,
+                so,
+                sl,
+                base,
+                root,
+            })
         }
         2 | 3 => {
             let so = c.u8()?;
@@ -68,8 +77,17 @@ pub(crate) fn parse(ctx: &Ctx<'_>) -> PResult<Superblock> {
             let base = c.addr()?.unwrap_or(0);
             c.addr()?; // superblock extension
             c.addr()?; // end of file
-            let root = c.addr()?.ok_or_else(|| malformed(at, "root group address undefined"))?;
-            Ok(Superblock { version, at, so, sl, base, root })
+            let root = c
+                .addr()?
+                .ok_or_else(|| malformed(at, "root group address undefined"))?;
+            Ok(Superblock {
+                version,
+                at,
+                so,
+                sl,
+                base,
+                root,
+            })
         }
         v => Err(unsupported(format!("superblock version {v}"))),
     }
@@ -78,7 +96,10 @@ pub(crate) fn parse(ctx: &Ctx<'_>) -> PResult<Superblock> {
 fn check_sizes(at: u64, so: u8, sl: u8) -> PResult<()> {
     for s in [so, sl] {
         if !matches!(s, 2 | 4 | 8) {
-            return Err(malformed(at, format!("invalid size of offsets/lengths: {s}")));
+            return Err(malformed(
+                at,
+                format!("invalid size of offsets/lengths: {s}"),
+            ));
         }
     }
     Ok(())

@@ -9,7 +9,14 @@ use crate::error::{Needs, PResult, malformed, unsupported};
 use crate::global_heap;
 
 /// Decodes `n` elements of `dtype` from `data`. `scalar` keeps a single value unwrapped.
-pub(crate) fn decode(ctx: &Ctx<'_>, dtype: &DType, data: &[u8], n: usize, scalar: bool, at: u64) -> PResult<AttrValue> {
+pub(crate) fn decode(
+    ctx: &Ctx<'_>,
+    dtype: &DType,
+    data: &[u8],
+    n: usize,
+    scalar: bool,
+    at: u64,
+) -> PResult<AttrValue> {
     let size = dtype.size();
     if size == 0 {
         return Err(malformed(at, "zero-sized datatype"));
@@ -50,7 +57,11 @@ pub(crate) fn one(ctx: &Ctx<'_>, dtype: &DType, raw: &[u8], at: u64) -> PResult<
         DType::Int { signed, order, .. } => {
             let big = *order == ByteOrder::Big;
             let v = int_value(raw, *signed, big);
-            if *signed { AttrValue::Int(v) } else { AttrValue::UInt(v as u64) }
+            if *signed {
+                AttrValue::Int(v)
+            } else {
+                AttrValue::UInt(v as u64)
+            }
         }
         DType::Enum { base, .. } => return one(ctx, base, raw, at),
         DType::Float { size, order } => {
@@ -60,7 +71,9 @@ pub(crate) fn one(ctx: &Ctx<'_>, dtype: &DType, raw: &[u8], at: u64) -> PResult<
             }
             match size {
                 4 => AttrValue::Float(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-                8 => AttrValue::Float(f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+                8 => AttrValue::Float(f64::from_le_bytes([
+                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                ])),
                 2 => AttrValue::Float(f16_to_f64(u16::from_le_bytes([b[0], b[1]]))),
                 s => return Err(unsupported(format!("{s}-byte floating point"))),
             }
@@ -112,7 +125,9 @@ pub(crate) fn one(ctx: &Ctx<'_>, dtype: &DType, raw: &[u8], at: u64) -> PResult<
             AttrValue::UInt(c.uint(raw.len().min(8))?)
         }
         DType::Opaque { .. } => AttrValue::Bytes(raw.to_vec()),
-        DType::Bitfield { order, .. } => AttrValue::UInt(int_value(raw, false, *order == ByteOrder::Big) as u64),
+        DType::Bitfield { order, .. } => {
+            AttrValue::UInt(int_value(raw, false, *order == ByteOrder::Big) as u64)
+        }
     })
 }
 

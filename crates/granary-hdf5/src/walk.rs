@@ -75,8 +75,11 @@ impl Walker {
             if seen.len() > MAX_OBJECTS {
                 return Err(malformed(addr, "more than a million objects"));
             }
-            let Some(h) = needs.take(self.header(ctx, addr).map_err(|e| e.at(&path)))? else { continue };
-            let is_dataset = h.find(msg::LAYOUT).is_some() || h.find(msg::DATATYPE).is_some() && h.find(msg::DATASPACE).is_some();
+            let Some(h) = needs.take(self.header(ctx, addr).map_err(|e| e.at(&path)))? else {
+                continue;
+            };
+            let is_dataset = h.find(msg::LAYOUT).is_some()
+                || h.find(msg::DATATYPE).is_some() && h.find(msg::DATASPACE).is_some();
             if !is_dataset && h.find(msg::DATATYPE).is_some() {
                 continue; // committed datatype: not data
             }
@@ -84,7 +87,11 @@ impl Walker {
                 if let Some(links) = needs.take(self.links(ctx, &h).map_err(|e| e.at(&path)))? {
                     for l in links.iter() {
                         if let Some(t) = l.target {
-                            let child = if path.is_empty() { l.name.clone() } else { format!("{path}/{}", l.name) };
+                            let child = if path.is_empty() {
+                                l.name.clone()
+                            } else {
+                                format!("{path}/{}", l.name)
+                            };
                             queue.push_back((t, child));
                         }
                     }
@@ -100,7 +107,12 @@ impl Walker {
                 None
             };
             if let Some(attrs) = attrs {
-                out.push(Object { addr, path, attrs: attrs.to_vec(), dataset: dataset.map(|d| (*d).clone()) });
+                out.push(Object {
+                    addr,
+                    path,
+                    attrs: attrs.to_vec(),
+                    dataset: dataset.map(|d| (*d).clone()),
+                });
             }
         }
         needs.check()?;
@@ -134,13 +146,20 @@ impl Walker {
             if m.is_shared() {
                 return Err(unsupported("shared attribute message"));
             }
-            raw.push((messages::attribute(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))?, i as u64));
+            raw.push((
+                messages::attribute(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))?,
+                i as u64,
+            ));
         }
         if let Some(m) = h.find(msg::ATTRIBUTE_INFO) {
-            let info = messages::dense_info(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), true)?;
+            let info =
+                messages::dense_info(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), true)?;
             if let (Some(heap), Some(index)) = (info.heap, info.name_index) {
                 for (o, order) in dense::objects(ctx, heap, index)? {
-                    raw.push((messages::attribute(&mut Cur::detached(o, heap, ctx.so, ctx.sl))?, order));
+                    raw.push((
+                        messages::attribute(&mut Cur::detached(o, heap, ctx.so, ctx.sl))?,
+                        order,
+                    ));
                 }
             }
         }
@@ -148,15 +167,22 @@ impl Walker {
         let mut needs = Needs::default();
         let mut out = Vec::with_capacity(raw.len());
         for (a, _) in raw {
-            let n = usize::try_from(a.space.n_elements()).map_err(|_| malformed(a.addr, "attribute too large"))?;
+            let n = usize::try_from(a.space.n_elements())
+                .map_err(|_| malformed(a.addr, "attribute too large"))?;
             let value = if a.space.dims.is_none() {
                 Some(AttrValue::Empty)
             } else {
                 let scalar = a.space.shape().is_empty();
-                needs.take(values::decode(ctx, &a.dtype, &a.data, n, scalar, a.addr).map_err(|e| attr_context(e, &a.name)))?
+                needs.take(
+                    values::decode(ctx, &a.dtype, &a.data, n, scalar, a.addr)
+                        .map_err(|e| attr_context(e, &a.name)),
+                )?
             };
             if let Some(value) = value {
-                out.push(Attr { name: a.name, value });
+                out.push(Attr {
+                    name: a.name,
+                    value,
+                });
             }
         }
         needs.check()?;
@@ -170,9 +196,13 @@ impl Walker {
             return Ok(d.clone());
         }
         let body = |kind: u16, what: &str| -> PResult<Cur<'_>> {
-            let m = h.find(kind).ok_or_else(|| malformed(h.addr, format!("dataset without {what} message")))?;
+            let m = h
+                .find(kind)
+                .ok_or_else(|| malformed(h.addr, format!("dataset without {what} message")))?;
             if m.is_shared() {
-                return Err(unsupported(format!("shared {what} message (committed datatype)")));
+                return Err(unsupported(format!(
+                    "shared {what} message (committed datatype)"
+                )));
             }
             Ok(Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))
         };
@@ -194,7 +224,10 @@ impl Walker {
             None
         };
         let fill = match fill_raw {
-            Some(raw) if raw.len() == dtype.size() && !matches!(dtype, DType::VlenString { .. } | DType::Vlen(_)) => {
+            Some(raw)
+                if raw.len() == dtype.size()
+                    && !matches!(dtype, DType::VlenString { .. } | DType::Vlen(_)) =>
+            {
                 Some(values::one(ctx, &dtype, &raw, h.addr)?)
             }
             _ => None,
@@ -203,11 +236,25 @@ impl Walker {
         let elem = dtype.size() as u64;
         let chunk_refs = match &layout {
             Layout::Chunked { chunk, index, .. } => {
-                let g = Geometry { shape: &shape, chunk, element_size: elem, filtered: !filters.is_empty() };
+                let g = Geometry {
+                    shape: &shape,
+                    chunk,
+                    element_size: elem,
+                    filtered: !filters.is_empty(),
+                };
                 chunks::list(ctx, index, &g)?
             }
-            Layout::Contiguous { addr: Some(a), size } if *size > 0 => {
-                vec![ChunkRef { index: vec![0; shape.len()], offset: ctx.base + a, size: *size, filter_mask: 0, url: None }]
+            Layout::Contiguous {
+                addr: Some(a),
+                size,
+            } if *size > 0 => {
+                vec![ChunkRef {
+                    index: vec![0; shape.len()],
+                    offset: ctx.base + a,
+                    size: *size,
+                    filter_mask: 0,
+                    url: None,
+                }]
             }
             Layout::Contiguous { .. } | Layout::Compact { .. } => Vec::new(),
             Layout::Virtual => return Err(unsupported("virtual dataset")),
@@ -217,7 +264,15 @@ impl Walker {
         } else {
             None
         };
-        let d = Arc::new(Dataset { dtype, space, layout, filters, fill, chunks: chunk_refs, strings });
+        let d = Arc::new(Dataset {
+            dtype,
+            space,
+            layout,
+            filters,
+            fill,
+            chunks: chunk_refs,
+            strings,
+        });
         self.datasets.insert(h.addr, d.clone());
         Ok(d)
     }
@@ -226,7 +281,10 @@ impl Walker {
 fn attr_context(e: Fail, name: &str) -> Fail {
     match e {
         Fail::Bad(crate::error::Bad::Format { address, message }, o) => Fail::Bad(
-            crate::error::Bad::Format { address, message: format!("attribute {name:?}: {message}") },
+            crate::error::Bad::Format {
+                address,
+                message: format!("attribute {name:?}: {message}"),
+            },
             o,
         ),
         other => other,

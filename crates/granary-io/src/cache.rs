@@ -25,7 +25,11 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { initial_read: 64 * 1024, min_read: 16 * 1024, coalesce_gap: 32 * 1024 }
+        Self {
+            initial_read: 64 * 1024,
+            min_read: 16 * 1024,
+            coalesce_gap: 32 * 1024,
+        }
     }
 }
 
@@ -40,7 +44,11 @@ pub struct RangeCache {
 impl RangeCache {
     /// An empty cache for an object of `size` bytes.
     pub fn new(size: u64, opts: ReadOptions) -> Self {
-        Self { segments: BTreeMap::new(), size, opts }
+        Self {
+            segments: BTreeMap::new(),
+            size,
+            opts,
+        }
     }
 
     /// A cache holding a whole object already in memory.
@@ -75,9 +83,14 @@ impl RangeCache {
     pub fn plan(&self, needs: &[Range<u64>]) -> Vec<Range<u64>> {
         let mut wanted: Vec<Range<u64>> = needs
             .iter()
-            .filter(|r| r.start < self.size && !self.contains(r.start, r.end.saturating_sub(r.start)))
+            .filter(|r| {
+                r.start < self.size && !self.contains(r.start, r.end.saturating_sub(r.start))
+            })
             .map(|r| {
-                let end = r.end.max(r.start.saturating_add(self.opts.min_read)).min(self.size);
+                let end = r
+                    .end
+                    .max(r.start.saturating_add(self.opts.min_read))
+                    .min(self.size);
                 r.start..end
             })
             .collect();
@@ -95,12 +108,20 @@ impl RangeCache {
     }
 
     /// Fetches the planned ranges for `needs` in one wave and caches them.
-    pub async fn fetch(&mut self, source: &ObjectSource, needs: &[Range<u64>]) -> Result<(), IoError> {
+    pub async fn fetch(
+        &mut self,
+        source: &ObjectSource,
+        needs: &[Range<u64>],
+    ) -> Result<(), IoError> {
         let plan = self.plan(needs);
         if plan.is_empty() {
             return Ok(());
         }
-        tracing::trace!(url = source.url(), requests = plan.len(), "Fetching metadata wave.");
+        tracing::trace!(
+            url = source.url(),
+            requests = plan.len(),
+            "Fetching metadata wave."
+        );
         let data = source.read_ranges(&plan).await?;
         for (r, b) in plan.iter().zip(data) {
             self.insert(r.start, b);
@@ -163,7 +184,11 @@ mod tests {
 
     #[test]
     fn plan_widens_clamps_and_coalesces() {
-        let opts = ReadOptions { initial_read: 0, min_read: 10, coalesce_gap: 5 };
+        let opts = ReadOptions {
+            initial_read: 0,
+            min_read: 10,
+            coalesce_gap: 5,
+        };
         let c = RangeCache::new(100, opts);
         let plan = c.plan(&[0..2, 12..13, 40..41, 95..99, 200..210]);
         assert_eq!(plan, vec![0..22, 40..50, 95..100]);

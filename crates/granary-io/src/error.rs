@@ -9,11 +9,28 @@ pub enum IoError {
     #[error("no object store registered for scheme {scheme:?} (in {url})")]
     UnsupportedScheme { url: String, scheme: String },
     #[error("cannot stat {url}: {source}")]
-    Head { url: String, #[source] source: object_store::Error },
+    Head {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
     #[error("cannot read bytes {}..{} of {url}: {source}", range.start, range.end)]
-    Read { url: String, range: Range<u64>, #[source] source: object_store::Error },
+    Read {
+        url: String,
+        range: Range<u64>,
+        #[source]
+        source: object_store::Error,
+    },
     #[error("cannot list {url}: {source}")]
-    List { url: String, #[source] source: object_store::Error },
+    List {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
     #[error("short read of {url}: asked bytes {}..{}, got {got}", range.start, range.end)]
-    ShortRead { url: String, range: Range<u64>, got: u64 },
+    ShortRead {
+        url: String,
+        range: Range<u64>,
+        got: u64,
+    },
 }

@@ -35,11 +35,15 @@ impl StoreRegistry {
     /// Normalises a local path or URL into an absolute URL.
     pub fn normalize(location: &str) -> Result<Url, IoError> {
         if location.contains("://") {
-            return Url::parse(location)
-                .map_err(|e| IoError::BadLocation { location: location.into(), reason: e.to_string() });
+            return Url::parse(location).map_err(|e| IoError::BadLocation {
+                location: location.into(),
+                reason: e.to_string(),
+            });
         }
-        let path = std::path::absolute(location)
-            .map_err(|e| IoError::BadLocation { location: location.into(), reason: e.to_string() })?;
+        let path = std::path::absolute(location).map_err(|e| IoError::BadLocation {
+            location: location.into(),
+            reason: e.to_string(),
+        })?;
         Url::from_file_path(&path).map_err(|()| IoError::BadLocation {
             location: location.into(),
             reason: "not an absolute path".into(),
@@ -48,9 +52,16 @@ impl StoreRegistry {
 
     /// Resolves a URL into a store and the object's path in it.
     pub fn resolve(&self, url: &Url) -> Result<(Arc<dyn ObjectStore>, Path), IoError> {
-        if let Some(store) = self.stores.read().ok().and_then(|m| m.get(&key(url)).cloned()) {
-            let path = Path::from_url_path(url.path())
-                .map_err(|e| IoError::BadLocation { location: url.to_string(), reason: e.to_string() })?;
+        if let Some(store) = self
+            .stores
+            .read()
+            .ok()
+            .and_then(|m| m.get(&key(url)).cloned())
+        {
+            let path = Path::from_url_path(url.path()).map_err(|e| IoError::BadLocation {
+                location: url.to_string(),
+                reason: e.to_string(),
+            })?;
             return Ok((store, path));
         }
         match url.scheme() {
@@ -59,11 +70,17 @@ impl StoreRegistry {
                     location: url.to_string(),
                     reason: "not a local file URL".into(),
                 })?;
-                let path = Path::from_absolute_path(&fs_path)
-                    .map_err(|e| IoError::BadLocation { location: url.to_string(), reason: e.to_string() })?;
+                let path =
+                    Path::from_absolute_path(&fs_path).map_err(|e| IoError::BadLocation {
+                        location: url.to_string(),
+                        reason: e.to_string(),
+                    })?;
                 Ok((Arc::new(LocalFileSystem::new()), path))
             }
-            other => Err(IoError::UnsupportedScheme { url: url.to_string(), scheme: other.into() }),
+            other => Err(IoError::UnsupportedScheme {
+                url: url.to_string(),
+                scheme: other.into(),
+            }),
         }
     }
 }
@@ -87,6 +104,9 @@ mod tests {
     #[test]
     fn unknown_scheme_is_an_error() {
         let u = Url::parse("gopher://x/y").unwrap();
-        assert!(matches!(StoreRegistry::new().resolve(&u), Err(IoError::UnsupportedScheme { .. })));
+        assert!(matches!(
+            StoreRegistry::new().resolve(&u),
+            Err(IoError::UnsupportedScheme { .. })
+        ));
     }
 }

@@ -21,14 +21,33 @@ pub struct ObjectSource {
 
 impl ObjectSource {
     /// Opens an object, asking the store for its size.
-    pub async fn open(store: Arc<dyn ObjectStore>, path: Path, url: String) -> Result<Self, IoError> {
-        let meta = store.head(&path).await.map_err(|source| IoError::Head { url: url.clone(), source })?;
-        Ok(Self { store, path, url, size: meta.size, stats: Arc::new(IoStats::default()) })
+    pub async fn open(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        url: String,
+    ) -> Result<Self, IoError> {
+        let meta = store.head(&path).await.map_err(|source| IoError::Head {
+            url: url.clone(),
+            source,
+        })?;
+        Ok(Self {
+            store,
+            path,
+            url,
+            size: meta.size,
+            stats: Arc::new(IoStats::default()),
+        })
     }
 
     /// Opens an object whose size is already known (e.g. from a listing).
     pub fn with_size(store: Arc<dyn ObjectStore>, path: Path, url: String, size: u64) -> Self {
-        Self { store, path, url, size, stats: Arc::new(IoStats::default()) }
+        Self {
+            store,
+            path,
+            url,
+            size,
+            stats: Arc::new(IoStats::default()),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -54,14 +73,22 @@ impl ObjectSource {
         if ranges.is_empty() {
             return Ok(Vec::new());
         }
-        let out = self.store.get_ranges(&self.path, ranges).await.map_err(|source| IoError::Read {
-            url: self.url.clone(),
-            range: ranges[0].start..ranges[ranges.len() - 1].end,
-            source,
-        })?;
+        let out = self
+            .store
+            .get_ranges(&self.path, ranges)
+            .await
+            .map_err(|source| IoError::Read {
+                url: self.url.clone(),
+                range: ranges[0].start..ranges[ranges.len() - 1].end,
+                source,
+            })?;
         for (r, b) in ranges.iter().zip(&out) {
             if (b.len() as u64) < r.end - r.start {
-                return Err(IoError::ShortRead { url: self.url.clone(), range: r.clone(), got: b.len() as u64 });
+                return Err(IoError::ShortRead {
+                    url: self.url.clone(),
+                    range: r.clone(),
+                    got: b.len() as u64,
+                });
             }
         }
         let bytes = out.iter().map(|b| b.len() as u64).sum();
@@ -72,6 +99,10 @@ impl ObjectSource {
     /// Reads one range.
     pub async fn read_range(&self, range: Range<u64>) -> Result<Bytes, IoError> {
         let mut v = self.read_ranges(std::slice::from_ref(&range)).await?;
-        v.pop().ok_or(IoError::ShortRead { url: self.url.clone(), range, got: 0 })
+        v.pop().ok_or(IoError::ShortRead {
+            url: self.url.clone(),
+            range,
+            got: 0,
+        })
     }
 }

@@ -3,9 +3,17 @@
 #[non_exhaustive]
 pub enum RefsError {
     #[error("{url}: array {array:?}: {reason}")]
-    Unrepresentable { url: String, array: String, reason: String },
+    Unrepresentable {
+        url: String,
+        array: String,
+        reason: String,
+    },
     #[error("cannot serialise references: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write {path}: {source}")]
-    Write { path: String, #[source] source: std::io::Error },
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -8,9 +8,9 @@ use std::io::Write;
 use base64::Engine;
 use granary_core::GranuleManifest;
 
+use crate::RefsError;
 use crate::jsontext;
 use crate::zarr::{ChunkValue, map_array};
-use crate::RefsError;
 
 /// Writer settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,14 +29,21 @@ pub struct RefSet {
 }
 
 fn prefixed(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}/{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}/{key}")
+    }
 }
 
 /// The reference set of one granule, with consolidated metadata.
 pub fn single_granule_refs(m: &GranuleManifest) -> Result<RefSet, RefsError> {
     let mut keys = BTreeMap::new();
     for g in m.root.walk() {
-        keys.insert(prefixed(&g.path, ".zgroup"), ChunkValue::Meta("{\"zarr_format\":2}".into()));
+        keys.insert(
+            prefixed(&g.path, ".zgroup"),
+            ChunkValue::Meta("{\"zarr_format\":2}".into()),
+        );
         let mut attrs = String::from("{");
         for (i, a) in g.attrs.iter().enumerate() {
             if i > 0 {
@@ -69,7 +76,8 @@ impl RefSet {
         let mut out = String::from("{\"zarr_consolidated_format\":1,\"metadata\":{");
         let mut first = true;
         for (k, v) in &self.keys {
-            let is_meta = k.ends_with(".zgroup") || k.ends_with(".zattrs") || k.ends_with(".zarray");
+            let is_meta =
+                k.ends_with(".zgroup") || k.ends_with(".zattrs") || k.ends_with(".zarray");
             if let (true, ChunkValue::Meta(text)) = (is_meta, v) {
                 if !first {
                     out.push(',');
@@ -89,7 +97,11 @@ impl RefSet {
         self.keys
             .values()
             .filter_map(|v| match v {
-                ChunkValue::Range { url, offset, length } if *length < threshold => Some((url.clone(), *offset, *length)),
+                ChunkValue::Range {
+                    url,
+                    offset,
+                    length,
+                } if *length < threshold => Some((url.clone(), *offset, *length)),
                 _ => None,
             })
             .collect()
@@ -98,7 +110,12 @@ impl RefSet {
     /// Replaces ranges by their bytes where `bytes` has them.
     pub fn inline(&mut self, bytes: &InlineChunks) {
         for v in self.keys.values_mut() {
-            if let ChunkValue::Range { url, offset, length } = v {
+            if let ChunkValue::Range {
+                url,
+                offset,
+                length,
+            } = v
+            {
                 if let Some(b) = bytes.get(&(url.clone(), *offset, *length)) {
                     *v = ChunkValue::Bytes(b.clone());
                 }
@@ -108,7 +125,10 @@ impl RefSet {
 
     /// Writes kerchunk JSON v1, one key per line.
     pub fn write_json<W: Write>(&self, mut w: W) -> Result<(), RefsError> {
-        let io = |e: std::io::Error| RefsError::Write { path: "references".into(), source: e };
+        let io = |e: std::io::Error| RefsError::Write {
+            path: "references".into(),
+            source: e,
+        };
         w.write_all(b"{\"version\":1,\"refs\":{\n").map_err(io)?;
         let mut line = String::new();
         for (i, (k, v)) in self.keys.iter().enumerate() {
@@ -148,7 +168,11 @@ fn value(out: &mut String, v: &ChunkValue) {
             out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
             out.push('"');
         }
-        ChunkValue::Range { url, offset, length } => {
+        ChunkValue::Range {
+            url,
+            offset,
+            length,
+        } => {
             out.push('[');
             jsontext::string(out, url);
             out.push_str(&format!(",{offset},{length}]"));

@@ -70,7 +70,10 @@ mod tests {
     #[test]
     fn nan_is_a_bare_token() {
         let mut s = String::new();
-        attr_value(&mut s, &AttrValue::Array(vec![AttrValue::Float(f64::NAN), AttrValue::Float(1.5)]));
+        attr_value(
+            &mut s,
+            &AttrValue::Array(vec![AttrValue::Float(f64::NAN), AttrValue::Float(1.5)]),
+        );
         assert_eq!(s, "[NaN,1.5]");
     }
 

@@ -16,7 +16,11 @@ pub enum ChunkValue {
     /// Literal bytes (inlined chunks).
     Bytes(Vec<u8>),
     /// `[url, offset, length]`.
-    Range { url: String, offset: u64, length: u64 },
+    Range {
+        url: String,
+        offset: u64,
+        length: u64,
+    },
 }
 
 /// The keys of one array, relative to the array path.
@@ -29,29 +33,45 @@ pub struct ArrayRefs {
 }
 
 fn unrepresentable(url: &str, a: &ArrayMeta, reason: impl Into<String>) -> RefsError {
-    RefsError::Unrepresentable { url: url.to_string(), array: a.path.clone(), reason: reason.into() }
+    RefsError::Unrepresentable {
+        url: url.to_string(),
+        array: a.path.clone(),
+        reason: reason.into(),
+    }
 }
 
 /// The `.zarray` fill value for `dtype` (JSON text).
 pub fn fill_value_json(dtype: &DType, fill: Option<&AttrValue>) -> String {
-    let Some(fill) = fill else { return "null".into() };
+    let Some(fill) = fill else {
+        return "null".into();
+    };
     let mut out = String::new();
     match dtype {
         DType::Enum { base, .. } => return fill_value_json(base, Some(fill)),
         DType::Int { .. } | DType::Bitfield { .. } => match fill {
             AttrValue::Int(i) => out.push_str(&i.to_string()),
             AttrValue::UInt(u) => out.push_str(&u.to_string()),
-            AttrValue::Float(f) if f.fract() == 0.0 && f.is_finite() => out.push_str(&(*f as i64).to_string()),
+            AttrValue::Float(f) if f.fract() == 0.0 && f.is_finite() => {
+                out.push_str(&(*f as i64).to_string())
+            }
             AttrValue::Bool(b) => out.push_str(if *b { "1" } else { "0" }),
             _ => out.push_str("null"),
         },
         DType::Float { .. } => match fill.as_f64() {
             Some(f) if f.is_nan() => out.push_str("\"NaN\""),
-            Some(f) if f.is_infinite() => out.push_str(if f > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }),
+            Some(f) if f.is_infinite() => out.push_str(if f > 0.0 {
+                "\"Infinity\""
+            } else {
+                "\"-Infinity\""
+            }),
             Some(f) => jsontext::float(&mut out, f),
             None => out.push_str("null"),
         },
-        DType::Bool => out.push_str(if fill.as_i64().unwrap_or(0) != 0 { "true" } else { "false" }),
+        DType::Bool => out.push_str(if fill.as_i64().unwrap_or(0) != 0 {
+            "true"
+        } else {
+            "false"
+        }),
         DType::FixedString { size, .. } => {
             let bytes: Vec<u8> = match fill {
                 AttrValue::Str(s) => s.as_bytes().to_vec(),
@@ -60,7 +80,10 @@ pub fn fill_value_json(dtype: &DType, fill: Option<&AttrValue>) -> String {
             };
             let mut b = bytes;
             b.truncate(*size);
-            jsontext::string(&mut out, &base64::engine::general_purpose::STANDARD.encode(&b));
+            jsontext::string(
+                &mut out,
+                &base64::engine::general_purpose::STANDARD.encode(&b),
+            );
         }
         _ => out.push_str("null"),
     }
@@ -72,16 +95,29 @@ fn effective_codecs(url: &str, a: &ArrayMeta) -> Result<Vec<Codec>, RefsError> {
     let chunks = a.chunks();
     let mask = chunks.first().map_or(0, |c| c.filter_mask);
     if chunks.iter().any(|c| c.filter_mask != mask) {
-        return Err(unrepresentable(url, a, "chunks skip different filters (per-chunk filter masks differ); zarr v2 has one codec list per array"));
+        return Err(unrepresentable(
+            url,
+            a,
+            "chunks skip different filters (per-chunk filter masks differ); zarr v2 has one codec list per array",
+        ));
     }
-    Ok(a.codecs.iter().enumerate().filter(|(i, _)| mask & (1 << i) == 0).map(|(_, c)| c.clone()).collect())
+    Ok(a.codecs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) == 0)
+        .map(|(_, c)| c.clone())
+        .collect())
 }
 
 fn chunk_key(index: &[u64]) -> String {
     if index.is_empty() {
         return "0".into();
     }
-    index.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+    index
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// numcodecs VLenUTF8 payload: u32 count, then u32 length + UTF-8 bytes per item.
@@ -100,13 +136,24 @@ fn vlen_utf8(items: &[Option<String>]) -> Vec<u8> {
 pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
     let strings = matches!(a.data, ArrayData::Strings(_));
     let (dtype_json, filters_json, fill_json) = if strings {
-        ("\"|O\"".to_string(), "[{\"id\":\"vlen-utf8\"}]".to_string(), "null".to_string())
+        (
+            "\"|O\"".to_string(),
+            "[{\"id\":\"vlen-utf8\"}]".to_string(),
+            "null".to_string(),
+        )
     } else {
-        let dt = a
-            .dtype
-            .zarr_dtype()
-            .ok_or_else(|| unrepresentable(url, a, format!("datatype {} has no zarr v2 equivalent", a.dtype.name())))?;
-        (dt.to_string(), String::new(), fill_value_json(&a.dtype, a.fill_value.as_ref()))
+        let dt = a.dtype.zarr_dtype().ok_or_else(|| {
+            unrepresentable(
+                url,
+                a,
+                format!("datatype {} has no zarr v2 equivalent", a.dtype.name()),
+            )
+        })?;
+        (
+            dt.to_string(),
+            String::new(),
+            fill_value_json(&a.dtype, a.fill_value.as_ref()),
+        )
     };
     let mut trim = 0u64;
     let filters_json = if strings {
@@ -117,17 +164,33 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
         for (i, c) in codecs.iter().enumerate() {
             if *c == Codec::Fletcher32 {
                 if i + 1 != codecs.len() {
-                    return Err(unrepresentable(url, a, "fletcher32 is not the last filter of the pipeline"));
+                    return Err(unrepresentable(
+                        url,
+                        a,
+                        "fletcher32 is not the last filter of the pipeline",
+                    ));
                 }
                 trim = 4;
                 continue;
             }
             let j = c.numcodecs().ok_or_else(|| {
-                unrepresentable(url, a, format!("filter {} (HDF5 id {}) has no numcodecs equivalent", c.label(), c.hdf5_id()))
+                unrepresentable(
+                    url,
+                    a,
+                    format!(
+                        "filter {} (HDF5 id {}) has no numcodecs equivalent",
+                        c.label(),
+                        c.hdf5_id()
+                    ),
+                )
             })?;
             parts.push(j.to_string());
         }
-        if parts.is_empty() { "null".into() } else { format!("[{}]", parts.join(",")) }
+        if parts.is_empty() {
+            "null".into()
+        } else {
+            format!("[{}]", parts.join(","))
+        }
     };
     let shape = serde_json::to_string(&a.shape)?;
     let chunks = serde_json::to_string(&a.chunk_shape)?;
@@ -136,7 +199,11 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
     );
     let mut zattrs = String::from("{\"_ARRAY_DIMENSIONS\":");
     zattrs.push_str(&serde_json::to_string(&a.dims)?);
-    for at in a.attrs.iter().filter(|at| at.name != "_FillValue" && at.name != "_ARRAY_DIMENSIONS") {
+    for at in a
+        .attrs
+        .iter()
+        .filter(|at| at.name != "_FillValue" && at.name != "_ARRAY_DIMENSIONS")
+    {
         zattrs.push(',');
         jsontext::string(&mut zattrs, &at.name);
         zattrs.push(':');
@@ -149,16 +216,31 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
             .iter()
             .map(|c| {
                 if c.size < trim {
-                    return Err(unrepresentable(url, a, format!("chunk at byte {} is shorter than its checksum", c.offset)));
+                    return Err(unrepresentable(
+                        url,
+                        a,
+                        format!("chunk at byte {} is shorter than its checksum", c.offset),
+                    ));
                 }
                 let url = c.url.clone().unwrap_or_else(|| url.to_string());
-                Ok((chunk_key(&c.index), ChunkValue::Range { url, offset: c.offset, length: c.size - trim }))
+                Ok((
+                    chunk_key(&c.index),
+                    ChunkValue::Range {
+                        url,
+                        offset: c.offset,
+                        length: c.size - trim,
+                    },
+                ))
             })
             .collect::<Result<Vec<_>, _>>()?,
         ArrayData::Inline(b) => vec![(chunk_key(&zero), ChunkValue::Bytes(b.clone()))],
         ArrayData::Strings(s) => vec![(chunk_key(&zero), ChunkValue::Bytes(vlen_utf8(s)))],
     };
-    Ok(ArrayRefs { zarray, zattrs, chunks })
+    Ok(ArrayRefs {
+        zarray,
+        zattrs,
+        chunks,
+    })
 }
 
 #[cfg(test)]
@@ -168,13 +250,35 @@ mod tests {
 
     #[test]
     fn fill_values_by_dtype() {
-        let f4 = DType::Float { size: 4, order: ByteOrder::Little };
-        assert_eq!(fill_value_json(&f4, Some(&AttrValue::Float(f64::NAN))), "\"NaN\"");
-        assert_eq!(fill_value_json(&f4, Some(&AttrValue::Float(-9999.0))), "-9999.0");
-        let i4 = DType::Int { size: 4, signed: true, order: ByteOrder::Little };
-        assert_eq!(fill_value_json(&i4, Some(&AttrValue::Int(2147483647))), "2147483647");
-        let s1 = DType::FixedString { size: 1, utf8: false };
-        assert_eq!(fill_value_json(&s1, Some(&AttrValue::Str("*".into()))), "\"Kg==\"");
+        let f4 = DType::Float {
+            size: 4,
+            order: ByteOrder::Little,
+        };
+        assert_eq!(
+            fill_value_json(&f4, Some(&AttrValue::Float(f64::NAN))),
+            "\"NaN\""
+        );
+        assert_eq!(
+            fill_value_json(&f4, Some(&AttrValue::Float(-9999.0))),
+            "-9999.0"
+        );
+        let i4 = DType::Int {
+            size: 4,
+            signed: true,
+            order: ByteOrder::Little,
+        };
+        assert_eq!(
+            fill_value_json(&i4, Some(&AttrValue::Int(2147483647))),
+            "2147483647"
+        );
+        let s1 = DType::FixedString {
+            size: 1,
+            utf8: false,
+        };
+        assert_eq!(
+            fill_value_json(&s1, Some(&AttrValue::Str("*".into()))),
+            "\"Kg==\""
+        );
         assert_eq!(fill_value_json(&i4, None), "null");
     }
 
