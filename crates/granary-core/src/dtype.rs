@@ -121,16 +121,41 @@ impl DType {
             DType::Enum { base, .. } => return base.typestr(),
             DType::Opaque { size, .. } => format!("|V{size}"),
             DType::Bitfield { size, order } => format!("{}u{}", order.prefix(*size), size),
-            DType::Vlen(_)
-            | DType::Compound { .. }
-            | DType::Array { .. }
-            | DType::Reference { .. } => return None,
+            DType::Compound { .. } => return self.complex_typestr(),
+            DType::Vlen(_) | DType::Array { .. } | DType::Reference { .. } => return None,
         })
+    }
+
+    /// `Some(typestr)` for a compound of two equal floats named `r` and `i` (h5py's complex).
+    pub fn complex_typestr(&self) -> Option<String> {
+        let DType::Compound { size, fields } = self else {
+            return None;
+        };
+        match fields.as_slice() {
+            [r, i]
+                if r.name == "r"
+                    && i.name == "i"
+                    && r.offset == 0
+                    && r.dtype == i.dtype
+                    && i.offset * 2 == *size =>
+            {
+                match &r.dtype {
+                    DType::Float { size: s, order } if *s == 4 || *s == 8 => {
+                        Some(format!("{}c{}", order.prefix(2), s * 2))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     /// The zarr v2 `.zarray` `dtype` value: a typestr, or a list of `[name, typestr]` pairs for
     /// compound types with a C-contiguous layout. `None` if zarr v2 cannot express it.
     pub fn zarr_dtype(&self) -> Option<serde_json::Value> {
+        if let Some(c) = self.complex_typestr() {
+            return Some(serde_json::Value::String(c));
+        }
         if let DType::Compound { size, fields } = self {
             let mut out = Vec::new();
             let mut expected = 0usize;

@@ -107,7 +107,7 @@ fn parse_depth(c: &mut Cur<'_>, depth: usize) -> PResult<DType> {
                             dtype = parse_depth(c, depth + 1)?;
                         }
                     }
-                    3 => {
+                    3..=5 => {
                         let n = crate::cursor::enc_size(size as u64);
                         offset = c.uint(n)? as usize;
                         dtype = parse_depth(c, depth + 1)?;

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use crate::btree_v2;
 use crate::cursor::{Ctx, Cur, enc_size};
 use crate::error::{Needs, PResult, malformed, unsupported};
 
@@ -17,6 +18,7 @@ struct Heap {
     max_direct: u64,
     root: Option<u64>,
     root_rows: u64,
+    huge_btree: Option<u64>,
 }
 
 fn heap_header(ctx: &Ctx<'_>, addr: u64) -> PResult<Heap> {
@@ -30,7 +32,7 @@ fn heap_header(ctx: &Ctx<'_>, addr: u64) -> PResult<Heap> {
     let flags = c.u8()?;
     let max_managed = u64::from(c.u32()?);
     c.length()?; // next huge id
-    c.addr()?; // huge object B-tree
+    let huge_btree = c.addr()?;
     c.length()?; // free space
     c.addr()?; // free space manager
     for _ in 0..8 {
@@ -66,6 +68,7 @@ fn heap_header(ctx: &Ctx<'_>, addr: u64) -> PResult<Heap> {
         max_direct,
         root,
         root_rows,
+        huge_btree,
     })
 }
 
@@ -153,8 +156,10 @@ impl Heap {
 
     fn object<'a>(
         &self,
+        ctx: &Ctx<'a>,
         heap_addr: u64,
         blocks: &[(u64, &'a [u8])],
+        huge: &[(u64, u64, u64)],
         id: &'a [u8],
     ) -> PResult<&'a [u8]> {
         let first = *id
@@ -191,80 +196,27 @@ impl Heap {
                 id.get(from..from + len)
                     .ok_or_else(|| malformed(heap_addr, "tiny heap object too long"))
             }
-            1 => Err(unsupported("huge objects in a fractal heap")),
+            1 => {
+                let (so, sl) = (usize::from(ctx.so), usize::from(ctx.sl));
+                let mut c = Cur::detached(id, heap_addr, ctx.so, ctx.sl);
+                c.skip(1)?;
+                if self.id_len > so + sl {
+                    // Directly accessed huge object: the ID holds address and length.
+                    let addr = c
+                        .addr()?
+                        .ok_or_else(|| malformed(heap_addr, "huge object without address"))?;
+                    let len = c.length()?;
+                    return ctx.bytes(addr, len);
+                }
+                let key = c.uint((self.id_len - 1).min(8))?;
+                let (addr, len, _) = huge.iter().find(|(_, _, k)| *k == key).ok_or_else(|| {
+                    malformed(heap_addr, format!("huge object {key} not in its B-tree"))
+                })?;
+                ctx.bytes(*addr, *len)
+            }
             _ => Err(malformed(heap_addr, "invalid heap ID type")),
         }
     }
-}
-
-/// Every record of the v2 B-tree at `addr`.
-fn btree_records<'a>(ctx: &Ctx<'a>, addr: u64) -> PResult<(u8, Vec<&'a [u8]>)> {
-    let so = u64::from(ctx.so);
-    let sl = u64::from(ctx.sl);
-    let mut c = ctx.cur(addr, 4 + 1 + 1 + 4 + 2 + 2 + 2 + so + 2 + sl + 4)?;
-    c.sig(b"BTHD")?;
-    c.skip(1)?;
-    let btype = c.u8()?;
-    let node_size = u64::from(c.u32()?);
-    let rec_size = u64::from(c.u16()?);
-    let depth = c.u16()? as usize;
-    c.skip(2)?;
-    let root = c.addr()?;
-    let root_nrec = u64::from(c.u16()?);
-    let Some(root) = root else {
-        return Ok((btype, Vec::new()));
-    };
-    if rec_size == 0 || node_size <= 10 || depth > 32 {
-        return Err(malformed(addr, "invalid v2 B-tree header"));
-    }
-    // Node geometry (H5B2__hdr_init).
-    let leaf_max = (node_size - 10) / rec_size;
-    let max_nrec_size = enc_size(leaf_max) as u64;
-    let mut cum = vec![leaf_max];
-    let mut cum_size = vec![0u64];
-    for d in 1..=depth {
-        let ptr = so + max_nrec_size + if d > 1 { cum_size[d - 1] } else { 0 };
-        let max = (node_size.saturating_sub(10 + ptr)) / (rec_size + ptr);
-        let c = (max + 1).saturating_mul(cum[d - 1]).saturating_add(max);
-        cum.push(c);
-        cum_size.push(enc_size(c) as u64);
-    }
-    let mut out = Vec::new();
-    let mut frontier = vec![(root, root_nrec, depth)];
-    let mut seen = HashSet::new();
-    while !frontier.is_empty() {
-        let mut needs = Needs::default();
-        let mut next = Vec::new();
-        for (naddr, nrec, d) in &frontier {
-            if !seen.insert(*naddr) {
-                return Err(malformed(*naddr, "v2 B-tree node visited twice (cycle)"));
-            }
-            let Some(b) = needs.take(ctx.bytes(*naddr, node_size))? else {
-                continue;
-            };
-            let mut c = Cur::new(b, *naddr, *ctx);
-            c.sig(if *d == 0 { b"BTLF" } else { b"BTIN" })?;
-            c.skip(2)?;
-            for _ in 0..*nrec {
-                out.push(c.take(rec_size as usize)?);
-            }
-            if *d > 0 {
-                for _ in 0..=*nrec {
-                    let child = c
-                        .addr()?
-                        .ok_or_else(|| malformed(*naddr, "v2 B-tree child undefined"))?;
-                    let n = c.uint(max_nrec_size as usize)?;
-                    if *d > 1 {
-                        c.uint(cum_size[d - 1] as usize)?;
-                    }
-                    next.push((child, n, d - 1));
-                }
-            }
-        }
-        needs.check()?;
-        frontier = next;
-    }
-    Ok((btype, out))
 }
 
 /// The heap objects listed by a name index (B-tree type 5 for links, 8 for attributes), with the
@@ -276,12 +228,17 @@ pub(crate) fn objects<'a>(
 ) -> PResult<Vec<(&'a [u8], u64)>> {
     let mut needs = Needs::default();
     let heap = needs.take(heap_header(ctx, heap_addr))?;
-    let records = needs.take(btree_records(ctx, btree_addr))?;
+    let records = needs.take(btree_v2::records(ctx, btree_addr))?;
     needs.check()?;
     let (Some(heap), Some((btype, records))) = (heap, records) else {
         return Err(malformed(heap_addr, "dense storage incomplete"));
     };
     let blocks = heap.direct_blocks(ctx)?;
+    let huge = match heap.huge_btree {
+        Some(b) if records.iter().any(|r| is_huge(btype, heap.id_len, r)) => huge_objects(ctx, b)?,
+        _ => Vec::new(),
+    };
+    let mut needs = Needs::default();
     let mut out = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
         let (id, order) = match btype {
@@ -303,7 +260,40 @@ pub(crate) fn objects<'a>(
         };
         let id =
             id.ok_or_else(|| malformed(btree_addr, "v2 B-tree record shorter than a heap ID"))?;
-        out.push((heap.object(heap_addr, &blocks, id)?, order));
+        if let Some(o) = needs.take(heap.object(ctx, heap_addr, &blocks, &huge, id))? {
+            out.push((o, order));
+        }
     }
+    needs.check()?;
     Ok(out)
+}
+
+fn is_huge(btype: u8, id_len: usize, record: &[u8]) -> bool {
+    let at = match btype {
+        5 => 4,
+        6 => 8,
+        _ => 0,
+    };
+    record.get(at).is_some_and(|b| (b >> 4) & 0x03 == 1) && id_len > 0
+}
+
+/// Records of a huge-object B-tree (type 1, unfiltered, indirectly accessed): (address,
+/// length, id).
+fn huge_objects(ctx: &Ctx<'_>, btree: u64) -> PResult<Vec<(u64, u64, u64)>> {
+    let (btype, records) = btree_v2::records(ctx, btree)?;
+    if btype != 1 {
+        return Err(unsupported(format!(
+            "huge objects indexed by v2 B-tree type {btype} (filtered heap)"
+        )));
+    }
+    records
+        .iter()
+        .map(|r| {
+            let mut c = Cur::new(r, btree, *ctx);
+            let addr = c
+                .addr()?
+                .ok_or_else(|| malformed(btree, "huge object without address"))?;
+            Ok((addr, c.length()?, c.length()?))
+        })
+        .collect()
 }

@@ -20,11 +20,11 @@ pub(crate) fn links(ctx: &Ctx<'_>, header: &ObjectHeader) -> PResult<Vec<Link>> 
     if let Some(m) = header.find(msg::LINK_INFO) {
         let info =
             messages::dense_info(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), false)?;
-        if let (Some(heap), Some(index)) = (info.heap, info.name_index) {
-            if let Some(objs) = needs.take(dense::objects(ctx, heap, index))? {
-                for (o, _) in objs {
-                    out.push(messages::link(&mut Cur::detached(o, heap, ctx.so, ctx.sl))?);
-                }
+        if let (Some(heap), Some(index)) = (info.heap, info.name_index)
+            && let Some(objs) = needs.take(dense::objects(ctx, heap, index))?
+        {
+            for (o, _) in objs {
+                out.push(messages::link(&mut Cur::detached(o, heap, ctx.so, ctx.sl))?);
             }
         }
     }
@@ -80,9 +80,8 @@ fn symbol_table_links(ctx: &Ctx<'_>, btree: u64, heap: u64) -> PResult<Vec<Link>
         let mut c = Cur::new(b, addr + 8, *ctx);
         for _ in 0..n {
             let name_off = c.length_as_offset()?;
-            let target = c
-                .addr()?
-                .ok_or_else(|| malformed(addr, "symbol with undefined object address"))?;
+            // Soft links (cache type 2) have no object header address.
+            let target = c.addr()?;
             c.skip(24)?;
             let name_bytes = heap_data
                 .get(name_off as usize..)
@@ -94,7 +93,7 @@ fn symbol_table_links(ctx: &Ctx<'_>, btree: u64, heap: u64) -> PResult<Vec<Link>
             let name = String::from_utf8_lossy(&name_bytes[..end]).into_owned();
             out.push(Link {
                 name,
-                target: Some(target),
+                target,
                 creation_order: None,
             });
         }

@@ -12,6 +12,7 @@
 //! of variables. Everything not supported is a typed [`Hdf5Error`] naming the object.
 
 mod btree_v1;
+mod btree_v2;
 mod chunks;
 mod cursor;
 mod datatype;
@@ -19,6 +20,7 @@ mod dense;
 mod error;
 mod global_heap;
 mod groups;
+mod index_v4;
 mod messages;
 mod netcdf;
 mod object_header;

@@ -424,7 +424,8 @@ pub(crate) fn symbol_table(c: &mut Cur<'_>) -> PResult<(u64, u64)> {
 #[derive(Debug, Clone)]
 pub(crate) struct RawAttribute {
     pub name: String,
-    pub dtype: DType,
+    /// The datatype, or the address of the committed datatype it shares.
+    pub dtype: Result<DType, u64>,
     pub space: Dataspace,
     pub data: Vec<u8>,
     /// Address of the data (for error messages).
@@ -435,8 +436,8 @@ pub(crate) fn attribute(c: &mut Cur<'_>) -> PResult<RawAttribute> {
     let at = c.here();
     let version = c.u8()?;
     let flags = c.u8()?;
-    if flags & 0x03 != 0 {
-        return Err(unsupported("attribute with a shared datatype or dataspace"));
+    if flags & 0x02 != 0 {
+        return Err(unsupported("attribute with a shared dataspace"));
     }
     let name_len = c.u16()? as usize;
     let dt_len = c.u16()? as usize;
@@ -459,11 +460,28 @@ pub(crate) fn attribute(c: &mut Cur<'_>) -> PResult<RawAttribute> {
     let (so, sl) = c.sizes();
     let dt_at = c.here();
     let dt_raw = c.take(pad(dt_len))?;
-    let dtype = datatype::parse(&mut Cur::detached(dt_raw, dt_at, so, sl))?;
+    let mut dc = Cur::detached(dt_raw, dt_at, so, sl);
+    let dtype = if flags & 0x01 != 0 {
+        Err(shared_address(&mut dc)?)
+    } else {
+        Ok(datatype::parse(&mut dc)?)
+    };
     let ds_at = c.here();
     let ds_raw = c.take(pad(ds_len))?;
     let space = dataspace(&mut Cur::detached(ds_raw, ds_at, so, sl))?;
-    let n = usize::try_from(space.n_elements().saturating_mul(dtype.size() as u64))
+    let Ok(dt) = &dtype else {
+        // Committed type: its size is not known here; the walker re-reads the value.
+        let addr = c.here();
+        let rest = c.take(c.remaining())?.to_vec();
+        return Ok(RawAttribute {
+            name,
+            dtype,
+            space,
+            data: rest,
+            addr,
+        });
+    };
+    let n = usize::try_from(space.n_elements().saturating_mul(dt.size() as u64))
         .map_err(|_| malformed(at, "attribute too large"))?;
     let addr = c.here();
     let data = c.take(n)?.to_vec();
@@ -474,4 +492,24 @@ pub(crate) fn attribute(c: &mut Cur<'_>) -> PResult<RawAttribute> {
         data,
         addr,
     })
+}
+
+/// The object header address a shared message points at (IV.A.2, "Shared Message").
+pub(crate) fn shared_address(c: &mut Cur<'_>) -> PResult<u64> {
+    let at = c.here();
+    let version = c.u8()?;
+    let kind = c.u8()?;
+    match version {
+        1 => c.skip(6)?,
+        2 => {}
+        3 if kind == 2 => {}
+        3 => {
+            return Err(unsupported(
+                "message shared through the shared object header message heap",
+            ));
+        }
+        v => return Err(malformed(at, format!("shared message version {v}"))),
+    }
+    c.addr()?
+        .ok_or_else(|| malformed(at, "shared message with undefined address"))
 }

@@ -93,12 +93,11 @@ fn fill_ids(ids: &mut [Option<Vec<u8>>], data: &[u8], index: &[u64], chunk: &[u6
             flat += global * stride;
         }
         let from = k as usize * HEAP_ID;
-        if inside {
-            if let (Some(slot), Some(b)) =
+        if inside
+            && let (Some(slot), Some(b)) =
                 (ids.get_mut(flat as usize), data.get(from..from + HEAP_ID))
-            {
-                *slot = Some(b.to_vec());
-            }
+        {
+            *slot = Some(b.to_vec());
         }
     }
 }

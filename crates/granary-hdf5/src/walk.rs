@@ -83,17 +83,17 @@ impl Walker {
             if !is_dataset && h.find(msg::DATATYPE).is_some() {
                 continue; // committed datatype: not data
             }
-            if !is_dataset {
-                if let Some(links) = needs.take(self.links(ctx, &h).map_err(|e| e.at(&path)))? {
-                    for l in links.iter() {
-                        if let Some(t) = l.target {
-                            let child = if path.is_empty() {
-                                l.name.clone()
-                            } else {
-                                format!("{path}/{}", l.name)
-                            };
-                            queue.push_back((t, child));
-                        }
+            if !is_dataset
+                && let Some(links) = needs.take(self.links(ctx, &h).map_err(|e| e.at(&path)))?
+            {
+                for l in links.iter() {
+                    if let Some(t) = l.target {
+                        let child = if path.is_empty() {
+                            l.name.clone()
+                        } else {
+                            format!("{path}/{}", l.name)
+                        };
+                        queue.push_back((t, child));
                     }
                 }
             }
@@ -166,7 +166,16 @@ impl Walker {
         raw.sort_by_key(|(_, order)| *order);
         let mut needs = Needs::default();
         let mut out = Vec::with_capacity(raw.len());
-        for (a, _) in raw {
+        for (mut a, _) in raw {
+            if let Err(addr) = a.dtype {
+                let Some(dt) = needs.take(self.committed_type(ctx, addr))? else {
+                    continue;
+                };
+                let n = a.space.n_elements().saturating_mul(dt.size() as u64) as usize;
+                a.data.truncate(n);
+                a.dtype = Ok(dt);
+            }
+            let Ok(dtype) = &a.dtype else { continue };
             let n = usize::try_from(a.space.n_elements())
                 .map_err(|_| malformed(a.addr, "attribute too large"))?;
             let value = if a.space.dims.is_none() {
@@ -174,7 +183,7 @@ impl Walker {
             } else {
                 let scalar = a.space.shape().is_empty();
                 needs.take(
-                    values::decode(ctx, &a.dtype, &a.data, n, scalar, a.addr)
+                    values::decode(ctx, dtype, &a.data, n, scalar, a.addr)
                         .map_err(|e| attr_context(e, &a.name)),
                 )?
             };
@@ -189,6 +198,21 @@ impl Walker {
         let out = Arc::new(out);
         self.attrs.insert(h.addr, out.clone());
         Ok(out)
+    }
+
+    /// The datatype stored in a committed datatype object.
+    fn committed_type(&mut self, ctx: &Ctx<'_>, addr: u64) -> PResult<DType> {
+        let h = self.header(ctx, addr)?;
+        let m = h
+            .find(msg::DATATYPE)
+            .ok_or_else(|| malformed(addr, "committed datatype without a datatype message"))?;
+        if m.is_shared() {
+            return Err(malformed(
+                addr,
+                "committed datatype refers to another shared datatype",
+            ));
+        }
+        datatype::parse(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))
     }
 
     fn dataset(&mut self, ctx: &Ctx<'_>, h: &ObjectHeader) -> PResult<Arc<Dataset>> {
@@ -206,7 +230,14 @@ impl Walker {
             }
             Ok(Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))
         };
-        let dtype = datatype::parse(&mut body(msg::DATATYPE, "datatype")?)?;
+        let dtype = match h.find(msg::DATATYPE) {
+            Some(m) if m.is_shared() => {
+                let addr =
+                    messages::shared_address(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl))?;
+                self.committed_type(ctx, addr)?
+            }
+            _ => datatype::parse(&mut body(msg::DATATYPE, "datatype")?)?,
+        };
         let space = messages::dataspace(&mut body(msg::DATASPACE, "dataspace")?)?;
         let layout = messages::layout(&mut body(msg::LAYOUT, "layout")?)?;
         if h.find(msg::EXTERNAL).is_some() {
@@ -236,12 +267,13 @@ impl Walker {
         let elem = dtype.size() as u64;
         let chunk_refs = match &layout {
             Layout::Chunked { chunk, index, .. } => {
-                let g = Geometry {
-                    shape: &shape,
+                let g = Geometry::new(
+                    &shape,
+                    space.max.as_deref(),
                     chunk,
-                    element_size: elem,
-                    filtered: !filters.is_empty(),
-                };
+                    elem,
+                    !filters.is_empty(),
+                );
                 chunks::list(ctx, index, &g)?
             }
             Layout::Contiguous {

@@ -1,10 +1,11 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Differential test against libhdf5: every dataset's dtype, shape, chunk shape, filters, fill
 //! value and full chunk table (grid position, byte offset, stored size, filter mask) must equal
 //! the golden tables that `tests/golden/make_golden.py` wrote with h5py (HDF5 2.0).
 
 use std::path::{Path, PathBuf};
 
-use granary_core::{ArrayData, AttrValue, GranuleManifest};
+use granary_core::{ArrayData, AttrValue, DType, GranuleManifest};
 use serde_json::Value;
 
 fn data_dir() -> PathBuf {
@@ -24,7 +25,15 @@ fn goldens(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Files granary must reject, with the reason its typed error must give. Everything else must
 /// match libhdf5 exactly.
-const EXPECTED_ERRORS: &[(&str, &str)] = &[("hdf5gen/matrix_latest.h5", "fixed array chunk index")];
+const EXPECTED_ERRORS: &[(&str, &str)] = &[(
+    "corpus/hdf5/hdf5-json/h5ex_d_extern.h5",
+    "external raw data storage",
+)];
+
+/// Files libhdf5 refuses to open although their bytes are valid (corpus README): granary reads
+/// them; there is no golden table to compare with.
+const LIBHDF5_REFUSES: &[&str] =
+    &["corpus/hdf5/jhdf/test_byteshuffle_compressed_datasets_latest.hdf5"];
 
 /// Datasets that libhdf5 lists but granary deliberately does not emit as arrays.
 fn not_emitted(info: &Value) -> bool {
@@ -38,7 +47,8 @@ fn fill_matches(expected: &Value, got: Option<&AttrValue>) -> bool {
         (Value::Number(n), Some(v)) => v.as_f64() == n.as_f64(),
         (Value::Bool(b), Some(v)) => v.as_i64() == Some(i64::from(*b)),
         (Value::Object(_), Some(_)) => true, // byte fills: compared through the JSON writer tests
-        (Value::Null, Some(v)) => v.as_f64() == Some(0.0), // undefined fill reads as zeros
+        (Value::Null, Some(AttrValue::Compound(_))) => true, // h5py returns no Python value for compound fills
+        (Value::Null, Some(v)) => v.as_f64() == Some(0.0),   // undefined fill reads as zeros
         _ => false,
     }
 }
@@ -61,11 +71,28 @@ fn compare(rel: &str, m: &GranuleManifest, golden: &Value) -> Vec<String> {
             }
         };
         let dtype = match &info["dtype"] {
-            Value::String(s) => {
-                a.dtype.typestr() == Some(s.clone())
-                    || matches!(a.data, ArrayData::Strings(_)) && s == "|O"
-            }
-            list => a.dtype.zarr_dtype().as_ref() == Some(list),
+            // h5py shows every variable-length or reference type as a Python object.
+            Value::String(s) if s == "|O" => matches!(
+                a.dtype,
+                DType::VlenString { .. } | DType::Vlen(_) | DType::Reference { .. }
+            ),
+            Value::String(s) => a.dtype.typestr() == Some(s.clone()),
+            // Compounds: same member names and sizes (h5py shows array members as |V<n>).
+            Value::Array(members) => match &a.dtype {
+                DType::Compound { fields, .. } => {
+                    fields.len() == members.len()
+                        && fields.iter().zip(members).all(|(f, m)| {
+                            let t = m[1].as_str().unwrap_or("");
+                            m[0].as_str() == Some(f.name.as_str())
+                                && (f.dtype.typestr().as_deref() == Some(t)
+                                    || format!("{:?}", f.dtype).contains("Vlen")
+                                    || t.get(2..).and_then(|n| n.parse::<usize>().ok())
+                                        == Some(f.dtype.size()))
+                        })
+                }
+                _ => false,
+            },
+            _ => false,
         };
         check(
             "dtype",
@@ -200,6 +227,7 @@ fn manifests_match_libhdf5_golden_tables() {
             }
             (Err(e), Some(reason), _) if e.to_string().contains(reason) => files_ok += 1,
             (Err(_), None, Some(_)) => files_ok += 1, // libhdf5 cannot open it either
+            (Ok(_), None, Some(_)) if LIBHDF5_REFUSES.contains(&rel.as_str()) => files_ok += 1,
             (Ok(_), None, Some(err)) => failures.push(format!(
                 "{rel}: granary read a file libhdf5 rejects ({err})"
             )),

@@ -115,10 +115,9 @@ impl RefSet {
                 offset,
                 length,
             } = v
+                && let Some(b) = bytes.get(&(url.clone(), *offset, *length))
             {
-                if let Some(b) = bytes.get(&(url.clone(), *offset, *length)) {
-                    *v = ChunkValue::Bytes(b.clone());
-                }
+                *v = ChunkValue::Bytes(b.clone());
             }
         }
     }
