@@ -162,8 +162,9 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("{} granule(s) failed:", failures.len());
-    for (url, e) in &failures {
-        eprintln!("  {url}: {e:#}");
+    // Every error already names its granule URL and object.
+    for (_, e) in &failures {
+        eprintln!("  {e:#}");
     }
     Ok(ExitCode::from(1))
 }

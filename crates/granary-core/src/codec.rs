@@ -138,7 +138,7 @@ impl Codec {
     }
 
     /// The numcodecs configuration for zarr v2, or `None` if no standard numcodecs codec reads
-    /// it. Fletcher32 has no codec: writers reference `length - 4` bytes instead.
+    /// it. Writers reference `length - 4` bytes instead when Fletcher32 is the last filter.
     pub fn numcodecs(&self) -> Option<serde_json::Value> {
         use serde_json::json;
         match self {
@@ -146,6 +146,7 @@ impl Codec {
                 Some(json!({"id": "shuffle", "elementsize": element_size}))
             }
             Codec::Deflate { level } => Some(json!({"id": "zlib", "level": level})),
+            Codec::Fletcher32 => Some(json!({"id": "fletcher32"})),
             Codec::Zstd { level } => Some(json!({"id": "zstd", "level": level, "checksum": false})),
             Codec::Blosc {
                 cname,

@@ -163,11 +163,15 @@ impl DType {
                 if f.offset != expected {
                     return None; // padding between members has no zarr v2 spelling here
                 }
+                // zarr-python 3 reads flat structured dtypes only: members that are arrays,
+                // variable-length or nested compounds have no zarr v2 spelling it accepts.
                 let member = match &f.dtype {
-                    DType::Array { base, dims } => {
-                        serde_json::json!([f.name, base.typestr()?, dims])
-                    }
-                    other => serde_json::json!([f.name, other.zarr_dtype()?]),
+                    DType::Array { .. }
+                    | DType::VlenString { .. }
+                    | DType::Vlen(_)
+                    | DType::Compound { .. }
+                    | DType::Reference { .. } => return None,
+                    other => serde_json::json!([f.name, other.typestr()?]),
                 };
                 out.push(member);
                 expected += f.dtype.size();

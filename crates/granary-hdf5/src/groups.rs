@@ -94,6 +94,7 @@ fn symbol_table_links(ctx: &Ctx<'_>, btree: u64, heap: u64) -> PResult<Vec<Link>
             out.push(Link {
                 name,
                 target,
+                soft: None,
                 creation_order: None,
             });
         }

@@ -348,6 +348,8 @@ pub(crate) struct Link {
     pub name: String,
     /// Hard link target; `None` for soft and external links.
     pub target: Option<u64>,
+    /// Soft link value (a path); `None` for hard and external links.
+    pub soft: Option<String>,
     pub creation_order: Option<u64>,
 }
 
@@ -376,9 +378,20 @@ pub(crate) fn link(c: &mut Cur<'_>) -> PResult<Link> {
         ),
         _ => None,
     };
+    let soft = if ltype == 1 {
+        let n = c.u16()? as usize;
+        Some(
+            String::from_utf8_lossy(c.take(n)?)
+                .trim_end_matches('\0')
+                .to_string(),
+        )
+    } else {
+        None
+    };
     Ok(Link {
         name,
         target,
+        soft,
         creation_order,
     })
 }

@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use granary_core::{
-    ArrayData, ArrayMeta, AttrValue, Attribute, Dimension, GranuleManifest, Group, StorageLayout,
+    ArrayData, ArrayMeta, AttrValue, Attribute, DType, Dimension, GranuleManifest, Group,
+    StorageLayout,
 };
 
 use crate::error::{PResult, malformed};
@@ -105,15 +106,20 @@ pub(crate) fn assemble(
     size: Option<u64>,
     objects: &[Object],
 ) -> PResult<GranuleManifest> {
-    let path_of: HashMap<u64, &str> = objects.iter().map(|o| (o.addr, o.path.as_str())).collect();
+    // The first (shortest, breadth-first) path of each object names it in dimension lists.
+    let mut path_of: HashMap<u64, &str> = HashMap::new();
+    for o in objects {
+        path_of.entry(o.addr).or_insert(o.path.as_str());
+    }
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for o in objects.iter().filter(|o| o.dataset.is_none()) {
         let mut g = Group::new(o.path.clone());
-        g.attrs = visible(&o.attrs);
+        g.attrs = visible(&o.attrs, &path_of);
         groups.insert(o.path.clone(), g);
     }
     // Dimensions from dimension scales, and netCDF dimension ids.
-    let mut dimid: HashMap<i64, String> = HashMap::new();
+    let mut dimid: HashMap<i64, (String, u64)> = HashMap::new();
+    let mut scale_len: HashMap<u64, u64> = HashMap::new();
     for o in objects.iter().filter(|o| is_scale(o)) {
         let Some(d) = &o.dataset else { continue };
         let (group, name) = split(&o.path);
@@ -122,8 +128,12 @@ pub(crate) fn assemble(
             .unwrap_or(name)
             .to_string();
         if let Some(id) = attr(&o.attrs, "_Netcdf4Dimid").and_then(AttrValue::as_i64) {
-            dimid.insert(id, name.clone());
+            dimid.insert(
+                id,
+                (name.clone(), d.space.shape().first().copied().unwrap_or(0)),
+            );
         }
+        scale_len.insert(o.addr, d.space.shape().first().copied().unwrap_or(0));
         if let Some(g) = groups.get_mut(group) {
             g.dims.push(Dimension {
                 name,
@@ -166,10 +176,14 @@ pub(crate) fn assemble(
             .get_mut(group_path)
             .ok_or_else(|| malformed(o.addr, format!("dataset {path:?} outside any group")))?;
         for (axis, len) in shape.iter().enumerate() {
+            // A scale whose length differs from the axis would make the dimension inconsistent
+            // (netCDF-C pads such variables to the dimension length; granary keeps the stored
+            // extent and names the axis as a phony dimension instead).
             let from_list = dim_list
                 .as_ref()
                 .and_then(|l| l.get(axis))
                 .and_then(|refs| refs.first())
+                .filter(|a| scale_len.get(*a).is_some_and(|l| l == len))
                 .and_then(|a| path_of.get(a))
                 .map(|p| {
                     let n = split(p).1;
@@ -179,7 +193,9 @@ pub(crate) fn assemble(
             let from_ids = coords
                 .as_ref()
                 .and_then(|c| c.get(axis))
-                .and_then(|id| dimid.get(id).cloned());
+                .and_then(|id| dimid.get(id))
+                .filter(|(_, l)| l == len)
+                .map(|(n, _)| n.clone());
             let n = match from_list.or(from_self).or(from_ids) {
                 Some(n) => n,
                 None => phony.name(group_path, *len, &dims, &mut group.dims),
@@ -226,7 +242,7 @@ pub(crate) fn assemble(
             chunk_shape,
             codecs: messages::codecs(&d.filters, element_size),
             fill_value,
-            attrs: visible(&o.attrs),
+            attrs: visible(&o.attrs, &path_of),
             data,
         });
     }
@@ -241,13 +257,33 @@ pub(crate) fn assemble(
     })
 }
 
-fn visible(attrs: &[Attr]) -> Vec<Attribute> {
+fn visible(attrs: &[Attr], path_of: &HashMap<u64, &str>) -> Vec<Attribute> {
     attrs
         .iter()
         .filter(|a| !HIDDEN_ATTRIBUTES.contains(&a.name.as_str()))
         .filter(|a| a.value.as_str() != Some("DIMENSION_SCALE"))
-        .map(|a| Attribute::new(a.name.clone(), a.value.clone()))
+        .map(|a| {
+            let value = match a.dtype {
+                DType::Reference { region: false, .. } => object_paths(&a.value, path_of),
+                _ => a.value.clone(),
+            };
+            Attribute::new(a.name.clone(), value)
+        })
         .collect()
+}
+
+/// Object references (addresses) as the absolute path of the object they point at; a
+/// reference to an object outside the tree becomes an empty string.
+fn object_paths(v: &AttrValue, path_of: &HashMap<u64, &str>) -> AttrValue {
+    match v {
+        AttrValue::UInt(addr) => {
+            AttrValue::Str(path_of.get(addr).map_or(String::new(), |p| format!("/{p}")))
+        }
+        AttrValue::Array(items) => {
+            AttrValue::Array(items.iter().map(|x| object_paths(x, path_of)).collect())
+        }
+        other => other.clone(),
+    }
 }
 
 fn build_tree(groups: &mut BTreeMap<String, Group>, path: &str) -> Option<Group> {

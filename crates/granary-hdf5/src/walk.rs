@@ -23,6 +23,7 @@ use crate::values;
 #[derive(Debug, Clone)]
 pub(crate) struct Attr {
     pub name: String,
+    pub dtype: DType,
     pub value: AttrValue,
 }
 
@@ -67,12 +68,12 @@ impl Walker {
         let mut needs = Needs::default();
         let mut out = Vec::new();
         let mut queue = VecDeque::from([(root, String::new())]);
-        let mut seen = HashSet::new();
+        let mut seen_groups = HashSet::new();
+        let mut soft_links = Vec::new();
+        let mut visited = 0usize;
         while let Some((addr, path)) = queue.pop_front() {
-            if !seen.insert(addr) {
-                continue; // a second hard link to an object already listed
-            }
-            if seen.len() > MAX_OBJECTS {
+            visited += 1;
+            if visited > MAX_OBJECTS {
                 return Err(malformed(addr, "more than a million objects"));
             }
             let Some(h) = needs.take(self.header(ctx, addr).map_err(|e| e.at(&path)))? else {
@@ -83,17 +84,24 @@ impl Walker {
             if !is_dataset && h.find(msg::DATATYPE).is_some() {
                 continue; // committed datatype: not data
             }
+            // A dataset reached by several hard links is listed at each path; a group only once
+            // (links back to an ancestor would otherwise loop).
+            if !is_dataset && !seen_groups.insert(addr) {
+                continue;
+            }
             if !is_dataset
                 && let Some(links) = needs.take(self.links(ctx, &h).map_err(|e| e.at(&path)))?
             {
                 for l in links.iter() {
+                    let child = if path.is_empty() {
+                        l.name.clone()
+                    } else {
+                        format!("{path}/{}", l.name)
+                    };
                     if let Some(t) = l.target {
-                        let child = if path.is_empty() {
-                            l.name.clone()
-                        } else {
-                            format!("{path}/{}", l.name)
-                        };
                         queue.push_back((t, child));
+                    } else if let Some(target) = &l.soft {
+                        soft_links.push((child, resolve_soft(&path, target)));
                     }
                 }
             }
@@ -116,6 +124,14 @@ impl Walker {
             }
         }
         needs.check()?;
+        // Soft links to datasets are listed under their own path too; dangling links and links
+        // to groups are not followed.
+        for (path, target) in soft_links {
+            if let Some(o) = out.iter().find(|o| o.path == target && o.dataset.is_some()) {
+                let alias = Object { path, ..o.clone() };
+                out.push(alias);
+            }
+        }
         Ok(out)
     }
 
@@ -188,8 +204,10 @@ impl Walker {
                 )?
             };
             if let Some(value) = value {
+                let value = nest(value, a.space.shape());
                 out.push(Attr {
                     name: a.name,
+                    dtype: dtype.clone(),
                     value,
                 });
             }
@@ -321,4 +339,42 @@ fn attr_context(e: Fail, name: &str) -> Fail {
         ),
         other => other,
     }
+}
+
+/// Gives a flat attribute array the nesting of its dataspace (row-major).
+fn nest(v: AttrValue, dims: &[u64]) -> AttrValue {
+    match v {
+        AttrValue::Array(items)
+            if dims.len() > 1 && items.len() as u64 == dims.iter().product::<u64>() =>
+        {
+            let inner: u64 = dims[1..].iter().product();
+            let mut rows = Vec::with_capacity(dims[0] as usize);
+            let mut it = items.into_iter();
+            for _ in 0..dims[0] {
+                let row: Vec<AttrValue> = it.by_ref().take(inner as usize).collect();
+                rows.push(nest(AttrValue::Array(row), &dims[1..]));
+            }
+            AttrValue::Array(rows)
+        }
+        other => other,
+    }
+}
+
+/// The object path (no leading slash) a soft link value names, from the group at `group`.
+fn resolve_soft(group: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') || group.is_empty() {
+        Vec::new()
+    } else {
+        group.split('/').collect()
+    };
+    for p in target.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            name => parts.push(name),
+        }
+    }
+    parts.join("/")
 }

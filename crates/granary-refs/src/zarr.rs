@@ -162,14 +162,10 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
         let codecs = effective_codecs(url, a)?;
         let mut parts = Vec::new();
         for (i, c) in codecs.iter().enumerate() {
-            if *c == Codec::Fletcher32 {
-                if i + 1 != codecs.len() {
-                    return Err(unrepresentable(
-                        url,
-                        a,
-                        "fletcher32 is not the last filter of the pipeline",
-                    ));
-                }
+            // Fletcher32 last in the pipeline: its 4-byte checksum trails the stored chunk, so
+            // the reference simply ends before it. Elsewhere numcodecs' HDF5-compatible
+            // `fletcher32` codec verifies and strips it.
+            if *c == Codec::Fletcher32 && i + 1 == codecs.len() {
                 trim = 4;
                 continue;
             }
@@ -193,7 +189,12 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
         }
     };
     let shape = serde_json::to_string(&a.shape)?;
-    let chunks = serde_json::to_string(&a.chunk_shape)?;
+    // Embedded data (compact storage, variable-length strings) is one chunk spanning the array.
+    let chunk_shape = match a.data {
+        ArrayData::Chunks(_) => &a.chunk_shape,
+        ArrayData::Inline(_) | ArrayData::Strings(_) => &a.shape,
+    };
+    let chunks = serde_json::to_string(chunk_shape)?;
     let zarray = format!(
         "{{\"shape\":{shape},\"chunks\":{chunks},\"dtype\":{dtype_json},\"fill_value\":{fill_json},\"order\":\"C\",\"filters\":{filters_json},\"dimension_separator\":\".\",\"compressor\":null,\"zarr_format\":2}}"
     );
