@@ -92,9 +92,9 @@ impl DType {
             DType::Bool => 1,
             DType::VlenString { .. } | DType::Vlen(_) => 16,
             DType::Enum { base, .. } => base.size(),
-            DType::Array { base, dims } => {
-                base.size() * dims.iter().map(|d| *d as usize).product::<usize>()
-            }
+            DType::Array { base, dims } => dims
+                .iter()
+                .fold(base.size(), |a, d| a.saturating_mul(*d as usize)),
         }
     }
 

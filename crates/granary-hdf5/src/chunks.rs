@@ -84,8 +84,7 @@ impl Geometry<'_> {
     fn chunk_bytes(&self) -> u64 {
         self.chunk
             .iter()
-            .product::<u64>()
-            .saturating_mul(self.element_size)
+            .fold(self.element_size, |a, x| a.saturating_mul(*x))
     }
 }
 
@@ -171,12 +170,12 @@ fn implicit(ctx: &Ctx<'_>, addr: u64, g: &Geometry<'_>) -> PResult<Vec<ChunkRef>
         return Err(malformed(addr, "implicit chunk index with filters"));
     }
     let e = g.elements(false);
-    let n: u64 = e.index_grid.iter().product();
+    let n: u64 = e.index_grid.iter().fold(1u64, |a, x| a.saturating_mul(*x));
     let bytes = g.chunk_bytes();
-    if n.saturating_mul(bytes) > ctx.cache.object_size() {
+    if bytes == 0 || n.saturating_mul(bytes) > ctx.cache.object_size() {
         return Err(malformed(addr, "implicit chunk index larger than the file"));
     }
-    let mut out = Vec::with_capacity(n as usize);
+    let mut out = Vec::new();
     for i in 0..n {
         let mut index = vec![0; e.index_grid.len()];
         let mut rest = i;

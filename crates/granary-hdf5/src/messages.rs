@@ -23,7 +23,7 @@ impl Dataspace {
     pub fn n_elements(&self) -> u64 {
         match &self.dims {
             None => 0,
-            Some(d) => d.iter().product(),
+            Some(d) => d.iter().fold(1u64, |a, x| a.saturating_mul(*x)),
         }
     }
 
@@ -182,7 +182,7 @@ pub(crate) fn layout(c: &mut Cur<'_>) -> PResult<Layout> {
                 }
                 1 => Ok(Layout::Contiguous {
                     addr,
-                    size: dims.iter().product(),
+                    size: dims.iter().fold(1u64, |a, x| a.saturating_mul(*x)),
                 }),
                 2 => {
                     dims.pop();

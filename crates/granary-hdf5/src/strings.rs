@@ -23,8 +23,11 @@ pub(crate) fn read(
     filters: &[Filter],
     shape: &[u64],
 ) -> PResult<Vec<Option<String>>> {
-    let n = usize::try_from(shape.iter().product::<u64>())
-        .map_err(|_| malformed(0, "too many strings"))?;
+    // Bound: 2^26 strings (each one heap ID read from the file) is far beyond real granules.
+    let n = usize::try_from(shape.iter().fold(1u64, |a, x| a.saturating_mul(*x)))
+        .ok()
+        .filter(|n| *n <= 1 << 26)
+        .ok_or_else(|| unsupported("variable-length string dataset of more than 2^26 strings"))?;
     let mut ids = vec![None::<Vec<u8>>; n];
     let id_len = 4 + usize::from(ctx.so) + 4;
     let mut needs = Needs::default();
@@ -77,7 +80,10 @@ pub(crate) fn read(
 
 /// Copies the heap IDs of one chunk into their places in the C-order array.
 fn fill_ids(ids: &mut [Option<Vec<u8>>], data: &[u8], index: &[u64], chunk: &[u64], shape: &[u64]) {
-    let per_chunk: u64 = chunk.iter().product();
+    let per_chunk = chunk
+        .iter()
+        .fold(1u64, |a, x| a.saturating_mul(*x))
+        .min((data.len() / HEAP_ID) as u64);
     for k in 0..per_chunk {
         let mut rest = k;
         let mut flat = 0u64;
@@ -85,12 +91,14 @@ fn fill_ids(ids: &mut [Option<Vec<u8>>], data: &[u8], index: &[u64], chunk: &[u6
         for d in (0..chunk.len()).rev() {
             let local = rest % chunk[d];
             rest /= chunk[d];
-            let global = index[d] * chunk[d] + local;
+            let global = index[d].saturating_mul(chunk[d]).saturating_add(local);
             if global >= shape[d] {
                 inside = false;
             }
-            let stride: u64 = shape[d + 1..].iter().product();
-            flat += global * stride;
+            let stride = shape[d + 1..]
+                .iter()
+                .fold(1u64, |a, x| a.saturating_mul(*x));
+            flat = flat.saturating_add(global.saturating_mul(stride));
         }
         let from = k as usize * HEAP_ID;
         if inside

@@ -309,6 +309,21 @@ impl Walker {
             Layout::Contiguous { .. } | Layout::Compact { .. } => Vec::new(),
             Layout::Virtual => return Err(unsupported("virtual dataset")),
         };
+        // A reference past the end of the object would read garbage or fail later: the file is
+        // truncated or corrupt.
+        let size = ctx.cache.object_size();
+        if let Some(c) = chunk_refs
+            .iter()
+            .find(|c| c.offset.saturating_add(c.size) > size)
+        {
+            return Err(malformed(
+                c.offset,
+                format!(
+                    "chunk of {} bytes at byte {} extends past the end of the file ({size} bytes)",
+                    c.size, c.offset
+                ),
+            ));
+        }
         let strings = if matches!(dtype, DType::VlenString { .. }) {
             Some(strings::read(ctx, &layout, &chunk_refs, &filters, &shape)?)
         } else {
@@ -345,7 +360,8 @@ fn attr_context(e: Fail, name: &str) -> Fail {
 fn nest(v: AttrValue, dims: &[u64]) -> AttrValue {
     match v {
         AttrValue::Array(items)
-            if dims.len() > 1 && items.len() as u64 == dims.iter().product::<u64>() =>
+            if dims.len() > 1
+                && items.len() as u64 == dims.iter().fold(1u64, |a, x| a.saturating_mul(*x)) =>
         {
             let inner: u64 = dims[1..].iter().product();
             let mut rows = Vec::with_capacity(dims[0] as usize);

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every granary test on a fresh machine:
+#   1. the Rust unit and integration tests (dev profile), including the differential test
+#      against libhdf5's golden chunk tables;
+#   2. the interop tests: references written by `granary scan`, opened with xarray/fsspec/zarr
+#      in a pinned Python venv (created here from tests/requirements.txt), compared value by
+#      value with netCDF4-python/h5py reading the source files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${GRANARY_VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ] || ! cmp -s tests/requirements.txt "$VENV/.granary-requirements"; then
+  echo "== creating the pinned test venv in $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+  cp tests/requirements.txt "$VENV/.granary-requirements"
+fi
+
+echo "== cargo test (workspace)"
+cargo build --quiet -p granary-cli
+cargo test --workspace
+
+echo "== interop tests (xarray/fsspec/zarr vs netCDF4/h5py)"
+target_dir="${CARGO_TARGET_DIR:-target}"
+GRANARY_BIN="$target_dir/debug/granary" "$VENV/bin/python" -m pytest tests/interop -q -p no:cacheprovider
