@@ -79,7 +79,8 @@ impl RangeCache {
         self.get(start, len).is_some()
     }
 
-    /// Turns missing ranges into the requests of one wave: widened, clamped, merged.
+    /// Turns missing ranges into the requests of one wave: cached prefixes skipped, widened to
+    /// `min_read` without re-reading cached bytes, clamped to the object, merged when close.
     pub fn plan(&self, needs: &[Range<u64>]) -> Vec<Range<u64>> {
         let mut wanted: Vec<Range<u64>> = needs
             .iter()
@@ -87,12 +88,20 @@ impl RangeCache {
                 r.start < self.size && !self.contains(r.start, r.end.saturating_sub(r.start))
             })
             .map(|r| {
-                let end = r
-                    .end
-                    .max(r.start.saturating_add(self.opts.min_read))
-                    .min(self.size);
-                r.start..end
+                let start = self
+                    .cached_end(r.start)
+                    .unwrap_or(r.start)
+                    .min(r.end.max(r.start));
+                let needed_end = r.end.min(self.size).max(start);
+                let widened = start.saturating_add(self.opts.min_read).min(self.size);
+                let next_cached = self
+                    .segments
+                    .range(start + 1..)
+                    .next()
+                    .map_or(u64::MAX, |(s, _)| *s);
+                start..needed_end.max(widened.min(next_cached))
             })
+            .filter(|r| r.end > r.start)
             .collect();
         wanted.sort_by_key(|r| r.start);
         let mut out: Vec<Range<u64>> = Vec::with_capacity(wanted.len());
@@ -105,6 +114,13 @@ impl RangeCache {
             }
         }
         out
+    }
+
+    /// If `at` lies in a cached segment, the end of that segment.
+    fn cached_end(&self, at: u64) -> Option<u64> {
+        let (s, b) = self.segments.range(..=at).next_back()?;
+        let end = s + b.len() as u64;
+        (end > at).then_some(end)
     }
 
     /// Fetches the planned ranges for `needs` in one wave and caches them.
@@ -192,6 +208,20 @@ mod tests {
         let c = RangeCache::new(100, opts);
         let plan = c.plan(&[0..2, 12..13, 40..41, 95..99, 200..210]);
         assert_eq!(plan, vec![0..22, 40..50, 95..100]);
+    }
+
+    #[test]
+    fn plan_does_not_reread_cached_bytes() {
+        let opts = ReadOptions {
+            initial_read: 0,
+            min_read: 100,
+            coalesce_gap: 0,
+        };
+        let mut c = RangeCache::new(1000, opts);
+        c.insert(0, Bytes::from(vec![0u8; 50]));
+        c.insert(120, Bytes::from(vec![0u8; 10]));
+        // Needed 40..60: the cached prefix is skipped, readahead stops at the next segment.
+        assert_eq!(c.plan(&[40..60]), vec![50..120]);
     }
 
     #[test]
