@@ -21,33 +21,54 @@ fn granules() -> Vec<(String, Bytes)> {
         PathBuf::from,
     );
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|_| panic!("no benchmark data in {}: run benches/make_bench_data.sh", dir.display()))
+        .unwrap_or_else(|_| {
+            panic!(
+                "no benchmark data in {}: run benches/make_bench_data.sh",
+                dir.display()
+            )
+        })
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "nc"))
         .collect();
     files.sort();
     files
         .into_iter()
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), Bytes::from(std::fs::read(&p).unwrap())))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                Bytes::from(std::fs::read(&p).unwrap()),
+            )
+        })
         .collect()
 }
 
 fn bench_scan(c: &mut Criterion) {
     let data = granules();
     let n = data.len() as u64;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     rt.block_on(async {
         for (name, b) in &data {
-            store.put(&StorePath::from(name.as_str()), PutPayload::from(b.clone())).await.unwrap();
+            store
+                .put(&StorePath::from(name.as_str()), PutPayload::from(b.clone()))
+                .await
+                .unwrap();
         }
     });
     let opts = ScanOptions::default();
     let scan_all = |stats: &Arc<IoStats>| {
         rt.block_on(async {
             for (name, b) in &data {
-                let src = ObjectSource::with_size(store.clone(), StorePath::from(name.as_str()), format!("memory:///{name}"), b.len() as u64)
-                    .with_stats(stats.clone());
+                let src = ObjectSource::with_size(
+                    store.clone(),
+                    StorePath::from(name.as_str()),
+                    format!("memory:///{name}"),
+                    b.len() as u64,
+                )
+                .with_stats(stats.clone());
                 let m = scan(&src, &opts).await.unwrap();
                 assert_eq!(m.arrays().count(), 95);
             }
@@ -76,7 +97,9 @@ fn bench_scan(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("object_store_waves_1_core", |b| b.iter(|| scan_all(&Arc::new(IoStats::default()))));
+    g.bench_function("object_store_waves_1_core", |b| {
+        b.iter(|| scan_all(&Arc::new(IoStats::default())))
+    });
     g.bench_function("scan_and_kerchunk_json_1_core", |b| {
         b.iter(|| {
             for (name, bytes) in &data {

@@ -22,17 +22,24 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     let url = StoreRegistry::normalize(&args.input)?;
     let stats = Arc::new(IoStats::default());
     let (m, _) = scan_url(&StoreRegistry::new(), &url, &stats).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&m)?);
+    let text = if args.json {
+        serde_json::to_string_pretty(&m)? + "\n"
     } else {
-        print!("{}", summary(&m));
         let s = stats.snapshot();
-        println!(
-            "io: {} requests, {} bytes, {} round trips",
-            s.requests, s.bytes, s.round_trips
-        );
+        format!(
+            "{}io: {} requests, {} bytes, {} round trips\n",
+            summary(&m),
+            s.requests,
+            s.bytes,
+            s.round_trips
+        )
+    };
+    // A closed pipe (`granary inspect f | head`) is not an error worth a panic.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e.into()),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn summary(m: &GranuleManifest) -> String {

@@ -44,7 +44,18 @@ impl StoreRegistry {
             location: location.into(),
             reason: e.to_string(),
         })?;
-        Url::from_file_path(&path).map_err(|()| IoError::BadLocation {
+        // Lexical normalisation: `a/../b` becomes `b` (URLs and object paths have no `..`).
+        let mut clean = std::path::PathBuf::new();
+        for c in path.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    clean.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => clean.push(other),
+            }
+        }
+        Url::from_file_path(&clean).map_err(|()| IoError::BadLocation {
             location: location.into(),
             reason: "not an absolute path".into(),
         })
@@ -99,6 +110,12 @@ mod tests {
         assert_eq!(u.as_str(), "file:///tmp/x.nc");
         let (_, p) = StoreRegistry::new().resolve(&u).unwrap();
         assert_eq!(p.as_ref(), "tmp/x.nc");
+    }
+
+    #[test]
+    fn dot_dot_is_resolved() {
+        let u = StoreRegistry::normalize("/tmp/a/../b/./x.nc").unwrap();
+        assert_eq!(u.as_str(), "file:///tmp/b/x.nc");
     }
 
     #[test]

@@ -1,0 +1,129 @@
+//! The `granary` binary end to end: outputs, exit codes, failure summaries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_granary"))
+}
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("granary-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn scan_directory_writes_one_json_per_granule() {
+    let out = tmp("dir");
+    let status = bin()
+        .args(["scan"])
+        .arg(data().join("swot"))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let written: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 11);
+    for p in written {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(v["version"], 1);
+        let refs = v["refs"].as_object().unwrap();
+        assert!(refs.contains_key(".zmetadata") && refs.contains_key("ssha_karin/.zarray"));
+        let chunk = refs["ssha_karin/0.0"].as_array().unwrap();
+        assert!(
+            chunk[0].as_str().unwrap().starts_with("file:///"),
+            "absolute URLs"
+        );
+    }
+}
+
+#[test]
+fn one_bad_granule_does_not_stop_the_run_and_sets_the_exit_code() {
+    let input = tmp("mixed-in");
+    let good = std::fs::read_dir(data().join("swot"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "nc"))
+        .unwrap();
+    std::fs::copy(&good, input.join("good.nc")).unwrap();
+    std::fs::write(input.join("broken.nc"), b"this is not HDF5").unwrap();
+    let mut truncated = std::fs::read(&good).unwrap();
+    truncated.truncate(30_000);
+    std::fs::write(input.join("truncated.nc"), truncated).unwrap();
+    let out = tmp("mixed-out");
+    let r = bin()
+        .arg("scan")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(stderr.contains("2 granule(s) failed"), "{stderr}");
+    assert!(
+        stderr.contains("broken.nc") && stderr.contains("not an HDF5 file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("truncated.nc"), "{stderr}");
+    assert!(out.join("good.nc.json").exists());
+    assert!(!out.join("broken.nc.json").exists());
+}
+
+#[test]
+fn single_input_writes_the_named_file_and_inlines_small_chunks() {
+    let out = tmp("single").join("refs.json");
+    let src = data().join("hdf5gen/netcdf4.nc");
+    let status = bin()
+        .arg("scan")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .args(["--inline-threshold", "100000"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    // Every chunk is smaller than the threshold: no range references remain.
+    let ranges = v["refs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|x| x.is_array())
+        .count();
+    assert_eq!(ranges, 0);
+}
+
+#[test]
+fn inspect_prints_dims_and_arrays() {
+    let r = bin()
+        .arg("inspect")
+        .arg(data().join("hdf5gen/netcdf4.nc"))
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    let s = String::from_utf8_lossy(&r.stdout);
+    assert!(s.contains("dim time = 5 (unlimited)"), "{s}");
+    assert!(s.contains("ssh(time, x)"), "{s}");
+}
+
+#[test]
+fn missing_input_fails_naming_its_path() {
+    let r = bin()
+        .args(["scan", "/nonexistent/file.nc", "-o", "/tmp/x.json"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("/nonexistent/file.nc"));
+}
