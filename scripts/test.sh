@@ -2,7 +2,9 @@
 # Runs every granary test on a fresh machine:
 #   1. the Rust unit and integration tests (dev profile), including the differential test
 #      against libhdf5's golden chunk tables;
-#   2. the interop tests: references written by `granary scan`, opened with xarray/fsspec/zarr
+#   2. the differential test against libhdf5 linked from Rust (hdf5-metno + Debian's
+#      libhdf5-dev, installed here when missing);
+#   3. the interop tests: references written by `granary scan`, opened with xarray/fsspec/zarr
 #      in a pinned Python venv (created here from tests/requirements.txt), compared value by
 #      value with netCDF4-python/h5py reading the source files.
 set -euo pipefail
@@ -16,9 +18,23 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s tests/requirements.txt "$VENV/.granar
   cp tests/requirements.txt "$VENV/.granary-requirements"
 fi
 
+if ! pkg-config --exists hdf5 2>/dev/null; then
+  echo "== installing libhdf5-dev (Debian) for the libhdf5 differential test"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config >/dev/null
+fi
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+
 echo "== cargo test (workspace)"
 cargo build --quiet -p granary-cli
 cargo test --workspace
+
+echo "== differential test against libhdf5 (hdf5-metno)"
+cargo test -p granary-hdf5 --features libhdf5 --test libhdf5_diff
 
 echo "== interop tests (xarray/fsspec/zarr vs netCDF4/h5py)"
 target_dir="${CARGO_TARGET_DIR:-target}"

@@ -21,6 +21,8 @@ mod error;
 mod global_heap;
 mod groups;
 mod index_v4;
+#[cfg(feature = "libhdf5")]
+pub mod libhdf5;
 mod messages;
 mod netcdf;
 mod object_header;
