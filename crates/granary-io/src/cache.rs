@@ -21,6 +21,9 @@ pub struct ReadOptions {
     pub min_read: u64,
     /// Two planned ranges closer than this are merged into one request.
     pub coalesce_gap: u64,
+    /// Every miss is also widened this many bytes backwards: HDF5 writers often allocate a
+    /// structure's children just before it.
+    pub lookbehind: u64,
 }
 
 impl Default for ReadOptions {
@@ -29,6 +32,7 @@ impl Default for ReadOptions {
             initial_read: 64 * 1024,
             min_read: 16 * 1024,
             coalesce_gap: 32 * 1024,
+            lookbehind: 0,
         }
     }
 }
@@ -88,12 +92,15 @@ impl RangeCache {
                 r.start < self.size && !self.contains(r.start, r.end.saturating_sub(r.start))
             })
             .map(|r| {
+                let behind = r.start.saturating_sub(self.opts.lookbehind);
+                let behind = self.cached_end_before(behind, r.start);
                 let start = self
-                    .cached_end(r.start)
-                    .unwrap_or(r.start)
+                    .cached_end(behind)
+                    .unwrap_or(behind)
                     .min(r.end.max(r.start));
                 let needed_end = r.end.min(self.size).max(start);
-                let widened = start.saturating_add(self.opts.min_read).min(self.size);
+                // Readahead counts from the needed start, not from the look-behind start.
+                let widened = r.start.saturating_add(self.opts.min_read).min(self.size);
                 let next_cached = self
                     .segments
                     .range(start + 1..)
@@ -116,6 +123,16 @@ impl RangeCache {
         out
     }
 
+    /// The last cached byte boundary in `[from, to)`, so look-behind never re-reads cached bytes.
+    fn cached_end_before(&self, from: u64, to: u64) -> u64 {
+        self.segments
+            .range(..to)
+            .next_back()
+            .map(|(s, b)| s + b.len() as u64)
+            .filter(|end| *end > from && *end <= to)
+            .unwrap_or(from)
+    }
+
     /// If `at` lies in a cached segment, the end of that segment.
     fn cached_end(&self, at: u64) -> Option<u64> {
         let (s, b) = self.segments.range(..=at).next_back()?;
@@ -136,6 +153,9 @@ impl RangeCache {
         tracing::trace!(
             url = source.url(),
             requests = plan.len(),
+            needed = needs.len(),
+            bytes = plan.iter().map(|r| r.end - r.start).sum::<u64>(),
+            ranges = ?plan,
             "Fetching metadata wave."
         );
         let data = source.read_ranges(&plan).await?;
@@ -204,6 +224,7 @@ mod tests {
             initial_read: 0,
             min_read: 10,
             coalesce_gap: 5,
+            lookbehind: 0,
         };
         let c = RangeCache::new(100, opts);
         let plan = c.plan(&[0..2, 12..13, 40..41, 95..99, 200..210]);
@@ -216,12 +237,23 @@ mod tests {
             initial_read: 0,
             min_read: 100,
             coalesce_gap: 0,
+            lookbehind: 0,
         };
         let mut c = RangeCache::new(1000, opts);
         c.insert(0, Bytes::from(vec![0u8; 50]));
         c.insert(120, Bytes::from(vec![0u8; 10]));
         // Needed 40..60: the cached prefix is skipped, readahead stops at the next segment.
         assert_eq!(c.plan(&[40..60]), vec![50..120]);
+    }
+
+    #[test]
+    fn lookbehind_stops_at_cached_bytes() {
+        let opts = ReadOptions { initial_read: 0, min_read: 10, coalesce_gap: 0, lookbehind: 50 };
+        let mut c = RangeCache::new(1000, opts);
+        c.insert(0, Bytes::from(vec![0u8; 80]));
+        assert_eq!(c.plan(&[100..105]), vec![80..110]);
+        // Nothing cached nearby: the full look-behind.
+        assert_eq!(c.plan(&[500..505]), vec![450..510]);
     }
 
     #[test]
