@@ -16,7 +16,9 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).expect("usage: read_policy DIR [initial min gap behind]");
+    let dir = args
+        .get(1)
+        .expect("usage: read_policy DIR [initial min gap behind]");
     let num = |i: usize, d: u64| args.get(i).map_or(d, |s| s.parse().unwrap());
     let mut opts = ScanOptions::default();
     opts.read.initial_read = num(2, opts.read.initial_read);
@@ -30,7 +32,10 @@ async fn main() {
         if p.extension().is_some_and(|x| x == "nc" || x == "h5") {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             let bytes = std::fs::read(&p).unwrap();
-            store.put(&StorePath::from(name.as_str()), PutPayload::from(bytes)).await.unwrap();
+            store
+                .put(&StorePath::from(name.as_str()), PutPayload::from(bytes))
+                .await
+                .unwrap();
             names.push(name);
         }
     }
@@ -38,7 +43,9 @@ async fn main() {
     let (mut waves, mut requests, mut bytes, mut size, mut max_waves) = (0, 0, 0, 0, 0);
     for name in &names {
         let path = StorePath::from(name.as_str());
-        let src = ObjectSource::open(store.clone(), path, format!("memory:///{name}")).await.unwrap();
+        let src = ObjectSource::open(store.clone(), path, format!("memory:///{name}"))
+            .await
+            .unwrap();
         let stats = Arc::new(IoStats::default());
         let src = src.with_stats(stats.clone());
         scan(&src, &opts).await.unwrap();

@@ -248,7 +248,12 @@ mod tests {
 
     #[test]
     fn lookbehind_stops_at_cached_bytes() {
-        let opts = ReadOptions { initial_read: 0, min_read: 10, coalesce_gap: 0, lookbehind: 50 };
+        let opts = ReadOptions {
+            initial_read: 0,
+            min_read: 10,
+            coalesce_gap: 0,
+            lookbehind: 50,
+        };
         let mut c = RangeCache::new(1000, opts);
         c.insert(0, Bytes::from(vec![0u8; 80]));
         assert_eq!(c.plan(&[100..105]), vec![80..110]);

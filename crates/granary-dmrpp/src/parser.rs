@@ -1,0 +1,501 @@
+//! Streaming quick-xml reader of DMR++ documents (research/dmrpp-format.md sections 2-3).
+//! Elements and attributes are matched by local name, whatever namespace URI (or none) their
+//! prefix is bound to. Only the predefined XML entities and character references are expanded;
+//! a DTD's custom entities are never expanded (an entity-expansion attack is an error).
+
+use granary_core::{AttrValue, Attribute};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
+
+use crate::DmrppError;
+use crate::document::{ChunkElem, ChunksElem, DimRef, Document, GroupDoc, Variable};
+use crate::types;
+
+/// What the current text belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    None,
+    Value,
+    ChunkSizes,
+    Compact,
+    Missing,
+    Vlsa { count: usize, zipped: bool },
+}
+
+struct AttrBuilder {
+    name: String,
+    dap: String,
+    values: Vec<String>,
+    children: Vec<Attribute>,
+}
+
+/// Bound on attribute nesting, against hostile documents.
+const MAX_DEPTH: usize = 64;
+
+struct State<'u> {
+    url: &'u str,
+    doc: Document,
+    groups: Vec<usize>,
+    var: Option<Variable>,
+    /// Nesting of Structure/Sequence elements (their members are not variables of the group).
+    struct_depth: usize,
+    attrs: Vec<AttrBuilder>,
+    capture: Capture,
+    text: String,
+}
+
+fn attrs_of(e: &BytesStart<'_>, url: &str) -> Result<Vec<(String, String)>, DmrppError> {
+    let mut out = Vec::new();
+    for a in e.attributes().with_checks(false) {
+        let a = a.map_err(|err| DmrppError::Xml {
+            url: url.into(),
+            position: 0,
+            message: err.to_string(),
+        })?;
+        let key = a.key.local_name().as_ref().to_string();
+        let value = a
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|err| DmrppError::Xml {
+                url: url.into(),
+                position: 0,
+                message: format!("attribute {key}: {err}"),
+            })?
+            .into_owned();
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+fn get<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+impl State<'_> {
+    fn invalid(&self, message: impl Into<String>) -> DmrppError {
+        DmrppError::Invalid {
+            url: self.url.into(),
+            message: message.into(),
+        }
+    }
+
+    fn group(&mut self) -> Result<&mut GroupDoc, DmrppError> {
+        let i = *self.groups.last().ok_or_else(|| DmrppError::Invalid {
+            url: self.url.into(),
+            message: "content outside <Dataset>".into(),
+        })?;
+        Ok(&mut self.doc.groups[i])
+    }
+
+    fn parse_u64(&self, v: Option<&str>, what: &str) -> Result<u64, DmrppError> {
+        v.and_then(|s| s.trim().parse::<u64>().ok())
+            .ok_or_else(|| self.invalid(format!("{what} is missing or not an unsigned integer")))
+    }
+
+    fn start(&mut self, e: &BytesStart<'_>, empty: bool) -> Result<(), DmrppError> {
+        let local = e.local_name();
+        let name = local.as_ref().to_string();
+        let a = attrs_of(e, self.url)?;
+        let in_var = self.var.is_some();
+        match name.as_str() {
+            "Dataset" => {
+                self.doc.href = get(&a, "href").map(str::to_string);
+                self.doc.version = get(&a, "version").map(str::to_string);
+                self.doc.groups.push(GroupDoc::default());
+                self.groups.push(self.doc.groups.len() - 1);
+            }
+            "Group" if !in_var => {
+                let parent = self.group()?.path.clone();
+                let n = get(&a, "name").ok_or_else(|| self.invalid("<Group> without a name"))?;
+                let path = if parent.is_empty() {
+                    n.to_string()
+                } else {
+                    format!("{parent}/{n}")
+                };
+                self.doc.groups.push(GroupDoc {
+                    path,
+                    ..Default::default()
+                });
+                self.groups.push(self.doc.groups.len() - 1);
+                if empty {
+                    self.groups.pop();
+                }
+            }
+            "Dimension" if !in_var => {
+                let n = get(&a, "name")
+                    .ok_or_else(|| self.invalid("<Dimension> without a name"))?
+                    .to_string();
+                let size = self.parse_u64(get(&a, "size"), "Dimension size")?;
+                self.group()?.dims.push((n, size));
+            }
+            "Enumeration" if !in_var => {
+                let n = get(&a, "name").unwrap_or_default().to_string();
+                let base = get(&a, "basetype").unwrap_or("Int32").to_string();
+                self.group()?.enums.push((n, base));
+            }
+            "Structure" | "Sequence" => {
+                if self.struct_depth == 0 && self.var.is_none() {
+                    let g = self.group()?.path.clone();
+                    let n = get(&a, "name").unwrap_or_default();
+                    let p = if g.is_empty() {
+                        n.to_string()
+                    } else {
+                        format!("{g}/{n}")
+                    };
+                    self.doc
+                        .unsupported
+                        .push((p, format!("DAP4 {name} (HDF5 compound) variables")));
+                }
+                if !empty {
+                    self.struct_depth += 1;
+                }
+            }
+            t if types::is_variable(t) && self.struct_depth == 0 && self.var.is_none() => {
+                let v = Variable {
+                    dap_type: t.to_string(),
+                    name: get(&a, "name")
+                        .ok_or_else(|| self.invalid(format!("<{t}> without a name")))?
+                        .to_string(),
+                    enum_type: get(&a, "enum").map(str::to_string),
+                    ..Default::default()
+                };
+                self.var = Some(v);
+                if empty {
+                    self.end_variable()?;
+                }
+            }
+            _ if self.struct_depth > 0 => {}
+            "Dim" => {
+                let d = match (get(&a, "name"), get(&a, "size")) {
+                    (Some(n), None) => DimRef::Named(n.to_string()),
+                    (None, Some(s)) => DimRef::Size(self.parse_u64(Some(s), "Dim size")?),
+                    _ => return Err(self.invalid("<Dim> needs exactly one of name= and size=")),
+                };
+                if let Some(v) = self.var.as_mut() {
+                    v.dims.push(d);
+                }
+            }
+            "Attribute" => {
+                if self.attrs.len() >= MAX_DEPTH {
+                    return Err(self.invalid("attribute containers nested too deeply"));
+                }
+                self.attrs.push(AttrBuilder {
+                    name: get(&a, "name").unwrap_or_default().to_string(),
+                    dap: get(&a, "type").unwrap_or("String").to_string(),
+                    values: Vec::new(),
+                    children: Vec::new(),
+                });
+                if empty {
+                    self.end_attribute()?;
+                }
+            }
+            "Value" => {
+                self.begin(Capture::Value);
+                if empty {
+                    self.end_text()?;
+                }
+            }
+            "chunks" => {
+                let c = ChunksElem {
+                    compression: get(&a, "compressionType").unwrap_or_default().to_string(),
+                    deflate_levels: get(&a, "deflateLevel").unwrap_or_default().to_string(),
+                    fill_value: get(&a, "fillValue").map(str::to_string),
+                    byte_order: get(&a, "byteOrder").map(str::to_string),
+                    ..Default::default()
+                };
+                if let Some(v) = self.var.as_mut() {
+                    v.chunks = Some(c);
+                }
+            }
+            "chunkDimensionSizes" => self.begin(Capture::ChunkSizes),
+            "chunk" => {
+                let position = match get(&a, "chunkPositionInArray") {
+                    Some(p) => Some(
+                        p.trim_matches(|c| c == '[' || c == ']')
+                            .split(',')
+                            .map(|x| x.trim().parse::<u64>())
+                            .collect::<Result<Vec<u64>, _>>()
+                            .map_err(|_| self.invalid(format!("bad chunkPositionInArray {p:?}")))?,
+                    ),
+                    None => None,
+                };
+                let c = ChunkElem {
+                    offset: self.parse_u64(get(&a, "offset"), "chunk offset")?,
+                    nbytes: self.parse_u64(get(&a, "nBytes"), "chunk nBytes")?,
+                    position,
+                    filter_mask: get(&a, "fm").and_then(|m| m.parse().ok()).unwrap_or(0),
+                    href: get(&a, "href").map(str::to_string),
+                };
+                if let Some(v) = self.var.as_mut() {
+                    match v.chunks.as_mut() {
+                        Some(ch) => ch.chunks.push(c),
+                        None => v.bare_chunks.push(c),
+                    }
+                }
+            }
+            "block" => {
+                if let Some(ch) = self.var.as_mut().and_then(|v| v.chunks.as_mut()) {
+                    ch.has_blocks = true;
+                }
+            }
+            "compact" => self.begin(Capture::Compact),
+            "missingdata" => self.begin(Capture::Missing),
+            "vlsa" => {
+                if let Some(v) = self.var.as_mut() {
+                    v.vlsa = Some(Vec::new());
+                }
+            }
+            "v" => {
+                let count = get(&a, "c")
+                    .and_then(|c| c.parse::<usize>().ok())
+                    .unwrap_or(1);
+                self.begin(Capture::Vlsa {
+                    count,
+                    zipped: get(&a, "s").is_some(),
+                });
+                if empty {
+                    self.end_text()?;
+                }
+            }
+            "FixedLengthStringArray" => {
+                let len = self.parse_u64(get(&a, "string_length"), "string_length")? as usize;
+                let pad = get(&a, "pad").unwrap_or("null_term").to_string();
+                if let Some(v) = self.var.as_mut() {
+                    v.fixed_string = Some((len, pad));
+                }
+            }
+            "specialstructuredata" => {
+                if let Some(v) = self.var.as_mut() {
+                    v.special_structure = true;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self, c: Capture) {
+        self.capture = c;
+        self.text.clear();
+    }
+
+    fn end_text(&mut self) -> Result<(), DmrppError> {
+        let text = std::mem::take(&mut self.text);
+        let capture = std::mem::replace(&mut self.capture, Capture::None);
+        match capture {
+            Capture::None => {}
+            Capture::Value => {
+                if let Some(a) = self.attrs.last_mut() {
+                    a.values.push(text);
+                }
+            }
+            Capture::ChunkSizes => {
+                let sizes = text
+                    .split_whitespace()
+                    .map(|s| s.parse::<u64>())
+                    .collect::<Result<Vec<u64>, _>>()
+                    .map_err(|_| self.invalid(format!("bad chunkDimensionSizes {text:?}")))?;
+                if let Some(c) = self.var.as_mut().and_then(|v| v.chunks.as_mut()) {
+                    if c.chunk_sizes.is_none() {
+                        c.chunk_sizes = Some(sizes);
+                    }
+                }
+            }
+            Capture::Compact => {
+                if let Some(v) = self.var.as_mut() {
+                    v.compact = Some(text);
+                }
+            }
+            Capture::Missing => {
+                if let Some(v) = self.var.as_mut() {
+                    v.missing_data = Some(text);
+                }
+            }
+            Capture::Vlsa { count, zipped } => {
+                let value = if zipped {
+                    crate::inline::zlib_base64_text(&text).map_err(|m| self.invalid(m))?
+                } else {
+                    text
+                };
+                if count > 1 << 26 {
+                    return Err(self.invalid("vlsa repeat count too large"));
+                }
+                if let Some(list) = self.var.as_mut().and_then(|v| v.vlsa.as_mut()) {
+                    list.extend(std::iter::repeat_n(Some(value), count));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn end_attribute(&mut self) -> Result<(), DmrppError> {
+        let Some(b) = self.attrs.pop() else {
+            return Ok(());
+        };
+        let value = if b.dap == "Container" {
+            AttrValue::Compound(b.children.into_iter().map(|a| (a.name, a.value)).collect())
+        } else {
+            let mut vals: Vec<AttrValue> = b
+                .values
+                .iter()
+                .map(|t| types::narrow(&b.dap, types::value(&b.dap, t)))
+                .collect();
+            if vals.len() == 1 {
+                vals.swap_remove(0)
+            } else {
+                AttrValue::Array(vals)
+            }
+        };
+        let attr = Attribute::new(b.name, value);
+        if let Some(parent) = self.attrs.last_mut() {
+            parent.children.push(attr);
+            return Ok(());
+        }
+        if let Some(v) = self.var.as_mut() {
+            v.attrs.push(attr);
+            return Ok(());
+        }
+        let g = self.group()?;
+        match attr.name.as_str() {
+            // Builder provenance, not granule metadata.
+            "build_dmrpp_metadata" => {}
+            "DODS_EXTRA" => {
+                if let AttrValue::Compound(fields) = &attr.value {
+                    for (k, v) in fields {
+                        if k == "Unlimited_Dimension" {
+                            if let Some(s) = v.as_str() {
+                                g.unlimited.push(s.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            // Some handler modes put global attributes in a container.
+            "HDF5_GLOBAL" => {
+                if let AttrValue::Compound(fields) = attr.value {
+                    g.attrs
+                        .extend(fields.into_iter().map(|(k, v)| Attribute::new(k, v)));
+                }
+            }
+            _ => g.attrs.push(attr),
+        }
+        Ok(())
+    }
+
+    fn end_variable(&mut self) -> Result<(), DmrppError> {
+        if let Some(v) = self.var.take() {
+            self.group()?.variables.push(v);
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, name: &str) -> Result<(), DmrppError> {
+        match name {
+            "Structure" | "Sequence" => self.struct_depth = self.struct_depth.saturating_sub(1),
+            _ if self.struct_depth > 0 => {}
+            "Group" if self.var.is_none() => {
+                self.groups.pop();
+            }
+            "Attribute" => self.end_attribute()?,
+            "Value" | "chunkDimensionSizes" | "compact" | "missingdata" | "v" => self.end_text()?,
+            t if types::is_variable(t) => self.end_variable()?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Reads a DMR++ document into its raw [`Document`].
+pub(crate) fn read(xml: &[u8], url: &str) -> Result<Document, DmrppError> {
+    let mut reader = Reader::from_reader(xml);
+    reader.config_mut().trim_text(false);
+    let mut st = State {
+        url,
+        doc: Document::default(),
+        groups: Vec::new(),
+        var: None,
+        struct_depth: 0,
+        attrs: Vec::new(),
+        capture: Capture::None,
+        text: String::new(),
+    };
+    let xml_err = |reader: &Reader<&[u8]>, message: String| DmrppError::Xml {
+        url: url.into(),
+        position: reader.buffer_position(),
+        message,
+    };
+    let mut seen_root = false;
+    loop {
+        let ev = reader
+            .read_event()
+            .map_err(|e| xml_err(&reader, e.to_string()))?;
+        match ev {
+            Event::Start(e) => {
+                seen_root |= e.local_name().as_ref() == "Dataset";
+                st.start(&e, false).map_err(|e| with_position(e, &reader))?;
+            }
+            Event::Empty(e) => {
+                seen_root |= e.local_name().as_ref() == "Dataset";
+                st.start(&e, true).map_err(|e| with_position(e, &reader))?;
+            }
+            Event::End(e) => st
+                .end(e.local_name().as_ref())
+                .map_err(|e| with_position(e, &reader))?,
+            Event::Text(t) => {
+                if st.capture != Capture::None {
+                    let s = t.xml_content(XmlVersion::Implicit1_0);
+                    st.text.push_str(&s);
+                }
+            }
+            Event::CData(t) => {
+                if st.capture != Capture::None {
+                    st.text.push_str(&t.into_inner());
+                }
+            }
+            Event::GeneralRef(r) => {
+                let resolved = match r
+                    .resolve_char_ref()
+                    .map_err(|e| xml_err(&reader, e.to_string()))?
+                {
+                    Some(c) => c.to_string(),
+                    None => {
+                        let name: &str = &r;
+                        let name = name.to_string();
+                        quick_xml::escape::resolve_predefined_entity(&name)
+                            .ok_or_else(|| xml_err(&reader, format!("undefined entity &{name}; (custom entities are never expanded)")))?
+                            .to_string()
+                    }
+                };
+                if st.capture != Capture::None {
+                    st.text.push_str(&resolved);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !seen_root {
+        return Err(DmrppError::Invalid {
+            url: url.into(),
+            message: "no <Dataset> root element".into(),
+        });
+    }
+    Ok(st.doc)
+}
+
+fn with_position(e: DmrppError, reader: &Reader<&[u8]>) -> DmrppError {
+    match e {
+        DmrppError::Xml {
+            url,
+            position: 0,
+            message,
+        } => DmrppError::Xml {
+            url,
+            position: reader.buffer_position(),
+            message,
+        },
+        other => other,
+    }
+}

@@ -1,0 +1,108 @@
+//! DAP4 atomic types (research/dmrpp-format.md section 4) as granary dtypes, and typed parsing
+//! of attribute and fill-value text.
+
+use granary_core::{AttrValue, ByteOrder, DType};
+
+/// The dtype of a DAP4 variable element, `None` for types without a fixed element layout
+/// (`String`, `URL`, `Opaque`, `Structure`, `Sequence`), which callers handle themselves.
+pub fn dtype(dap: &str, order: ByteOrder) -> Option<DType> {
+    let int = |size: usize, signed: bool| DType::Int {
+        size,
+        signed,
+        order,
+    };
+    Some(match dap {
+        "Byte" | "UInt8" | "Char" => int(1, false),
+        "Int8" => int(1, true),
+        "Int16" => int(2, true),
+        "UInt16" => int(2, false),
+        "Int32" => int(4, true),
+        "UInt32" => int(4, false),
+        "Int64" => int(8, true),
+        "UInt64" => int(8, false),
+        "Float32" => DType::Float { size: 4, order },
+        "Float64" => DType::Float { size: 8, order },
+        _ => return None,
+    })
+}
+
+/// Whether the element name is a DAP4 variable type.
+pub fn is_variable(name: &str) -> bool {
+    matches!(
+        name,
+        "Byte"
+            | "Char"
+            | "Int8"
+            | "UInt8"
+            | "Int16"
+            | "UInt16"
+            | "Int32"
+            | "UInt32"
+            | "Int64"
+            | "UInt64"
+            | "Float32"
+            | "Float64"
+            | "String"
+            | "URL"
+            | "Opaque"
+            | "Enum"
+            | "Structure"
+            | "Sequence"
+    )
+}
+
+/// Parses one attribute value of DAP type `dap` (text as written: `NaN`, `-nan`, `inf`, ...).
+pub fn value(dap: &str, text: &str) -> AttrValue {
+    let t = text.trim();
+    match dap {
+        "Byte" | "UInt8" | "UInt16" | "UInt32" | "UInt64" | "Char" => t
+            .parse::<u64>()
+            .map(AttrValue::UInt)
+            .unwrap_or_else(|_| AttrValue::Str(text.to_string())),
+        "Int8" | "Int16" | "Int32" | "Int64" => t
+            .parse::<i64>()
+            .map(AttrValue::Int)
+            .unwrap_or_else(|_| AttrValue::Str(text.to_string())),
+        "Float32" | "Float64" => float(t)
+            .map(AttrValue::Float)
+            .unwrap_or_else(|| AttrValue::Str(text.to_string())),
+        _ => AttrValue::Str(text.to_string()),
+    }
+}
+
+/// A float as C++ streams and libdap print it (`nan`, `-nan`, `inf`, `9.96921e+36`).
+pub fn float(t: &str) -> Option<f64> {
+    match t.to_ascii_lowercase().as_str() {
+        "nan" | "-nan" | "+nan" => Some(f64::NAN),
+        "inf" | "+inf" | "infinity" => Some(f64::INFINITY),
+        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+        other => other.parse::<f64>().ok(),
+    }
+}
+
+/// A float attribute value narrowed to float32 precision when the DAP type is Float32, so
+/// that it equals what the HDF5 file holds.
+pub fn narrow(dap: &str, v: AttrValue) -> AttrValue {
+    match (dap, v) {
+        ("Float32", AttrValue::Float(f)) => AttrValue::Float(f64::from(f as f32)),
+        (_, v) => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libdap_floats() {
+        assert!(float("-nan").unwrap().is_nan());
+        assert_eq!(float("9.96921e+36"), Some(9.96921e36));
+        assert_eq!(float("inf"), Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn float32_values_are_narrowed() {
+        let v = narrow("Float32", value("Float32", "0.1"));
+        assert_eq!(v, AttrValue::Float(f64::from(0.1f32)));
+    }
+}
