@@ -297,10 +297,10 @@ impl State<'_> {
                     .map(|s| s.parse::<u64>())
                     .collect::<Result<Vec<u64>, _>>()
                     .map_err(|_| self.invalid(format!("bad chunkDimensionSizes {text:?}")))?;
-                if let Some(c) = self.var.as_mut().and_then(|v| v.chunks.as_mut()) {
-                    if c.chunk_sizes.is_none() {
-                        c.chunk_sizes = Some(sizes);
-                    }
+                if let Some(c) = self.var.as_mut().and_then(|v| v.chunks.as_mut())
+                    && c.chunk_sizes.is_none()
+                {
+                    c.chunk_sizes = Some(sizes);
                 }
             }
             Capture::Compact => {
@@ -364,10 +364,10 @@ impl State<'_> {
             "DODS_EXTRA" => {
                 if let AttrValue::Compound(fields) = &attr.value {
                     for (k, v) in fields {
-                        if k == "Unlimited_Dimension" {
-                            if let Some(s) = v.as_str() {
-                                g.unlimited.push(s.to_string());
-                            }
+                        if k == "Unlimited_Dimension"
+                            && let Some(s) = v.as_str()
+                        {
+                            g.unlimited.push(s.to_string());
                         }
                     }
                 }
@@ -443,16 +443,12 @@ pub(crate) fn read(xml: &[u8], url: &str) -> Result<Document, DmrppError> {
             Event::End(e) => st
                 .end(e.local_name().as_ref())
                 .map_err(|e| with_position(e, &reader))?,
-            Event::Text(t) => {
-                if st.capture != Capture::None {
-                    let s = t.xml_content(XmlVersion::Implicit1_0);
-                    st.text.push_str(&s);
-                }
+            Event::Text(t) if st.capture != Capture::None => {
+                let s = t.xml_content(XmlVersion::Implicit1_0);
+                st.text.push_str(&s);
             }
-            Event::CData(t) => {
-                if st.capture != Capture::None {
-                    st.text.push_str(&t.into_inner());
-                }
+            Event::CData(t) if st.capture != Capture::None => {
+                st.text.push_str(&t.into_inner());
             }
             Event::GeneralRef(r) => {
                 let resolved = match r
