@@ -69,8 +69,8 @@ pub(crate) struct GroupDoc {
     pub dims: Vec<(String, u64)>,
     pub attrs: Vec<Attribute>,
     pub variables: Vec<Variable>,
-    /// Enumeration name → base type.
-    pub enums: Vec<(String, String)>,
+    /// Enumerations: name, base type, constants.
+    pub enums: Vec<(String, String, Vec<(String, i64)>)>,
     /// Dimension names listed in `DODS_EXTRA/Unlimited_Dimension`.
     pub unlimited: Vec<String>,
 }

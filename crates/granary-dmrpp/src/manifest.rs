@@ -37,6 +37,9 @@ pub struct Report {
     pub inferred_filter_order: Vec<String>,
     /// Variables dropped under `skip_unsupported`, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Variables whose DMR++ path differs from their HDF5 path (`fullnamepath` attribute of
+    /// CF-flattened documents): (DMR++ path, HDF5 path).
+    pub renamed: Vec<(String, String)>,
 }
 
 struct Ctx<'a> {
@@ -47,6 +50,8 @@ struct Ctx<'a> {
     dims: HashMap<String, u64>,
     phony_next: usize,
     phony: HashMap<(String, u64), Vec<String>>,
+    /// Enumeration basename → (base type, constants).
+    enums: HashMap<String, (String, Vec<(String, i64)>)>,
     report: Report,
 }
 
@@ -151,11 +156,21 @@ pub(crate) fn build(
         dims: HashMap::new(),
         phony_next: 0,
         phony: HashMap::new(),
+        enums: doc
+            .groups
+            .iter()
+            .flat_map(|g| {
+                g.enums
+                    .iter()
+                    .map(|(n, b, c)| (n.clone(), (b.clone(), c.clone())))
+            })
+            .collect(),
         report: Report {
             href_rule: rule,
             dmrpp_version: doc.version.clone(),
             inferred_filter_order: Vec::new(),
             skipped: doc.unsupported.clone(),
+            renamed: Vec::new(),
         },
     };
     for g in &doc.groups {
@@ -265,11 +280,16 @@ fn array(
             }
         }
     }
-    // The old PO.DAAC builder lists each netCDF dimension as a data-less variable of its name.
-    if !v.has_storage()
-        && shape.len() == 1
-        && g.dims.iter().any(|(n, s)| *n == v.name && *s == shape[0])
-    {
+    // Builders list each netCDF dimension as a data-less variable of its name (no storage, or
+    // an empty dmrpp:chunks, and no attributes but bookkeeping ones): a dimension, not data.
+    let data_less = !v.has_storage()
+        || (v.chunks.as_ref().is_some_and(|c| c.chunks.is_empty())
+            && v.bare_chunks.is_empty()
+            && v.compact.is_none()
+            && v.missing_data.is_none()
+            && v.vlsa.is_none()
+            && visible(&v.attrs).is_empty());
+    if data_less && shape.len() == 1 && g.dims.iter().any(|(n, s)| *n == v.name && *s == shape[0]) {
         return Ok(None);
     }
     if v.special_structure {
@@ -291,12 +311,17 @@ fn array(
             _ => return Err(ctx.unsupported(&g.path, v, "String variable described by raw chunks without dmrpp:FixedLengthStringArray or dmrpp:vlsa (pre-3.21 builder; the bytes may be heap IDs)")),
         },
         "Enum" => {
-            let base = v
-                .enum_type
-                .as_deref()
-                .and_then(|e| g.enums.iter().find(|(n, _)| n == basename(e)))
-                .map_or("Int32", |(_, b)| b.as_str());
-            types::dtype(base, order).ok_or_else(|| ctx.unsupported(&g.path, v, format!("enumeration base type {base}")))?
+            let e = v.enum_type.as_deref().and_then(|e| ctx.enums.get(basename(e)));
+            let base = e.map_or("Int32", |(b, _)| b.as_str());
+            let int = types::dtype(base, order)
+                .ok_or_else(|| ctx.unsupported(&g.path, v, format!("enumeration base type {base}")))?;
+            let consts = e.map(|(_, c)| c.clone()).unwrap_or_default();
+            // Booleans as h5py and netCDF store them: FALSE=0, TRUE=1 over a 1-byte integer.
+            let is_bool = int.size() == 1
+                && consts.len() == 2
+                && consts.iter().any(|(n, v)| n == "FALSE" && *v == 0)
+                && consts.iter().any(|(n, v)| n == "TRUE" && *v == 1);
+            if is_bool { DType::Bool } else { DType::Enum { base: Box::new(int), members: consts } }
         }
         t => types::dtype(t, order).ok_or_else(|| ctx.unsupported(&g.path, v, format!("DAP4 type {t}")))?,
     };
@@ -413,6 +438,11 @@ fn array(
         .and_then(|c| c.fill_value.as_deref())
         .filter(|t| !t.starts_with("unsupported"))
         .map(|t| match &dtype {
+            // Float32 fills are printed with 6 digits; narrowed to float32 they are exact again.
+            DType::Float { size: 4, .. } => types::float(t)
+                .map_or(AttrValue::Str(t.to_string()), |f| {
+                    AttrValue::Float(f64::from(f as f32))
+                }),
             DType::Float { .. } => {
                 types::float(t).map_or(AttrValue::Str(t.to_string()), AttrValue::Float)
             }
@@ -426,11 +456,26 @@ fn array(
                 .map_or(AttrValue::Str(t.to_string()), AttrValue::UInt),
             _ => AttrValue::Str(t.to_string()),
         });
+    // An empty fixed-string fill is the all-zero default.
+    let fill_text = fill_text
+        .filter(|f| !(matches!(dtype, DType::FixedString { .. }) && f.as_str() == Some("")));
     let fill_value = if matches!(dtype, DType::VlenString { .. }) {
         None
     } else {
         fill_attr.or(fill_text)
     };
+    let own = path(&g.path, &v.name);
+    if let Some(full) = v
+        .attrs
+        .iter()
+        .find(|a| a.name == "fullnamepath")
+        .and_then(|a| a.value.as_str())
+    {
+        let full = full.trim_start_matches('/').replace("_nc4_non_coord_", "");
+        if full != own {
+            ctx.report.renamed.push((own.clone(), full));
+        }
+    }
     Ok(Some(ArrayMeta {
         name: v.name.clone(),
         path: path(&g.path, &v.name),

@@ -133,7 +133,16 @@ impl State<'_> {
             "Enumeration" if !in_var => {
                 let n = get(&a, "name").unwrap_or_default().to_string();
                 let base = get(&a, "basetype").unwrap_or("Int32").to_string();
-                self.group()?.enums.push((n, base));
+                self.group()?.enums.push((n, base, Vec::new()));
+            }
+            "EnumConst" if !in_var => {
+                let n = get(&a, "name").unwrap_or_default().to_string();
+                let value = get(&a, "value")
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                    .unwrap_or(0);
+                if let Some(e) = self.group()?.enums.last_mut() {
+                    e.2.push((n, value));
+                }
             }
             "Structure" | "Sequence" => {
                 if self.struct_depth == 0 && self.var.is_none() {
