@@ -62,6 +62,9 @@ impl Variable {
     }
 }
 
+/// An `Enumeration`: name, base type, constants.
+pub(crate) type Enumeration = (String, String, Vec<(String, i64)>);
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GroupDoc {
     /// Path without leading slash (`""` for the root).
@@ -69,8 +72,7 @@ pub(crate) struct GroupDoc {
     pub dims: Vec<(String, u64)>,
     pub attrs: Vec<Attribute>,
     pub variables: Vec<Variable>,
-    /// Enumerations: name, base type, constants.
-    pub enums: Vec<(String, String, Vec<(String, i64)>)>,
+    pub enums: Vec<Enumeration>,
     /// Dimension names listed in `DODS_EXTRA/Unlimited_Dimension`.
     pub unlimited: Vec<String>,
 }
