@@ -34,8 +34,8 @@ def granules(sub):
     return sorted(p for p in (DATA / sub).rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
 
 
-def scan(src: Path, out: Path):
-    r = subprocess.run([BIN, "scan", str(src), "-o", str(out)], capture_output=True, text=True)
+def scan(src: Path, out: Path, *extra: str):
+    r = subprocess.run([BIN, "scan", str(src), "-o", str(out), *extra], capture_output=True, text=True)
     return r.returncode, r.stderr
 
 

@@ -69,6 +69,28 @@ def test_reference_set_equals_source(path, tmp_path):
     assert compare(path, out) == []
 
 
+def decoded(refs_path: Path) -> dict:
+    """References with metadata values parsed, so that key order inside them does not matter."""
+    refs = json.loads(refs_path.read_text())["refs"]
+    out = {}
+    for k, v in refs.items():
+        if k.endswith((".zarray", ".zattrs", ".zgroup", ".zmetadata")):
+            v = json.loads(v)
+        out[k] = v
+    return out
+
+
+@pytest.mark.parametrize("path", SWOT, ids=lambda p: p.name)
+def test_dmrpp_route_equals_source_and_hdf5_route(path, tmp_path):
+    via_dmrpp, via_hdf5 = tmp_path / "dmrpp.json", tmp_path / "hdf5.json"
+    code, err = scan(path, via_dmrpp, "--metadata", "dmrpp")
+    assert code == 0, err
+    code, err = scan(path, via_hdf5, "--metadata", "hdf5")
+    assert code == 0, err
+    assert compare(path, via_dmrpp) == []
+    assert decoded(via_dmrpp) == decoded(via_hdf5)
+
+
 def test_corpus_files_granary_supports(tmp_path):
     """Every corpus file granary writes references for must read back exactly."""
     compared, rejected, errors, written = 0, [], [], []

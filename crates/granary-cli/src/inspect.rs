@@ -7,12 +7,15 @@ use anyhow::Result;
 use granary_core::{ArrayData, GranuleManifest};
 use granary_io::{IoStats, StoreRegistry};
 
-use crate::scan::scan_url;
+use crate::extract::{Metadata, extract};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
     /// A local file or URL.
     input: String,
+    /// Where metadata comes from (see `granary scan --help`).
+    #[arg(long, value_enum, default_value_t = Metadata::Auto)]
+    metadata: Metadata,
     /// Print the full manifest as JSON instead of the summary.
     #[arg(long)]
     json: bool,
@@ -21,7 +24,7 @@ pub struct InspectArgs {
 pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     let url = StoreRegistry::normalize(&args.input)?;
     let stats = Arc::new(IoStats::default());
-    let (m, _) = scan_url(&StoreRegistry::new(), &url, &stats).await?;
+    let m = extract(&StoreRegistry::new(), &url, args.metadata, &stats).await?;
     let text = if args.json {
         serde_json::to_string_pretty(&m)? + "\n"
     } else {

@@ -1,5 +1,6 @@
 //! `granary`: build kerchunk reference sets for NetCDF-4/HDF5 granules in object storage.
 
+mod extract;
 mod inputs;
 mod inspect;
 mod scan;

@@ -7,13 +7,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use futures::StreamExt;
-use granary_core::GranuleManifest;
-use granary_hdf5::ScanOptions;
-use granary_io::{IoStats, ObjectSource, StoreRegistry};
-use granary_refs::{InlineChunks, single_granule_refs};
+use granary_io::{IoStats, StoreRegistry};
+use granary_refs::single_granule_refs;
 use indicatif::{ProgressBar, ProgressStyle};
 use url::Url;
 
+use crate::extract::{self, Metadata};
 use crate::inputs;
 
 #[derive(clap::Args)]
@@ -30,44 +29,28 @@ pub struct ScanArgs {
     /// Granules scanned at the same time.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Where metadata comes from: the DMR++ sidecar (`<granule>.dmrpp`), the HDF5 file, or the
+    /// sidecar when present and usable (auto).
+    #[arg(long, value_enum, default_value_t = Metadata::Auto)]
+    metadata: Metadata,
     /// Print I/O counters (requests, bytes, round trips) at the end.
     #[arg(long)]
     io_stats: bool,
-}
-
-/// Opens `url` and scans its HDF5 metadata.
-pub async fn scan_url(
-    registry: &StoreRegistry,
-    url: &Url,
-    stats: &Arc<IoStats>,
-) -> Result<(GranuleManifest, ObjectSource)> {
-    let (store, path) = registry.resolve(url)?;
-    let source = ObjectSource::open(store, path, url.to_string())
-        .await?
-        .with_stats(stats.clone());
-    let manifest = granary_hdf5::scan(&source, &ScanOptions::default()).await?;
-    Ok((manifest, source))
 }
 
 async fn one(
     registry: Arc<StoreRegistry>,
     url: Url,
     out: PathBuf,
-    inline: u64,
+    opts: (u64, Metadata),
     stats: Arc<IoStats>,
 ) -> Result<()> {
-    let (manifest, source) = scan_url(&registry, &url, &stats).await?;
+    let (inline, metadata) = opts;
+    let manifest = extract::extract(&registry, &url, metadata, &stats).await?;
     let mut refs = single_granule_refs(&manifest)?;
     if inline > 0 {
         let wanted = refs.inline_candidates(inline);
-        let ranges: Vec<_> = wanted.iter().map(|(_, o, l)| *o..*o + *l).collect();
-        let data = source.read_ranges(&ranges).await?;
-        let map: InlineChunks = wanted
-            .into_iter()
-            .zip(data)
-            .map(|(k, b)| (k, b.to_vec()))
-            .collect();
-        refs.inline(&map);
+        refs.inline(&extract::read_ranges(&registry, &wanted, &stats).await?);
     }
     let tmp = out.with_extension("json.partial");
     let file =
@@ -125,10 +108,10 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut failures: Vec<(Url, anyhow::Error)> = Vec::new();
     let tasks = urls.iter().cloned().zip(outs).map(|(url, out)| {
         let (registry, stats) = (registry.clone(), stats.clone());
-        let inline = args.inline_threshold;
+        let opts = (args.inline_threshold, args.metadata);
         let u = url.clone();
         async move {
-            let r = tokio::spawn(one(registry, url, out, inline, stats)).await;
+            let r = tokio::spawn(one(registry, url, out, opts, stats)).await;
             (
                 u,
                 r.map_err(|e| anyhow!("scan task failed: {e}"))

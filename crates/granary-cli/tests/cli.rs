@@ -127,3 +127,51 @@ fn missing_input_fails_naming_its_path() {
     assert_eq!(r.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&r.stderr).contains("/nonexistent/file.nc"));
 }
+
+#[test]
+fn metadata_routes() {
+    let src = data().join("hdf5gen/netcdf4.nc");
+    let out = tmp("routes").join("x.json");
+    // No sidecar: the DMR++ route fails with a clear error, auto falls back to the HDF5 scan.
+    let r = bin()
+        .arg("scan")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .args(["--metadata", "dmrpp"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no usable DMR++ sidecar"));
+    let r = bin()
+        .arg("scan")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .args(["--metadata", "auto"])
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    // A .dmrpp given directly: its template href resolves to the granule next to it.
+    let sidecar = std::fs::read_dir(data().join("swot"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "dmrpp"))
+        .unwrap();
+    let out = tmp("routes2").join("y.json");
+    let r = bin()
+        .arg("scan")
+        .arg(&sidecar)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let url = v["refs"]["ssha_karin/0.0"][0].as_str().unwrap();
+    assert_eq!(
+        url,
+        format!("file://{}", sidecar.with_extension("").display())
+            .replace("/crates/granary-cli/../..", "")
+    );
+}
