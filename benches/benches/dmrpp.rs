@@ -13,9 +13,17 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("dmrpp_parse");
     for file in [name.to_string(), format!("{name}.old")] {
         let bytes = std::fs::read(dir.join(&file)).unwrap();
-        let opts = DmrppOptions { dmrpp_url: format!("s3://bucket/{file}"), skip_unsupported: true, ..Default::default() };
+        let opts = DmrppOptions {
+            dmrpp_url: format!("s3://bucket/{file}"),
+            skip_unsupported: true,
+            ..Default::default()
+        };
         g.throughput(Throughput::Bytes(bytes.len() as u64));
-        let label = if file.ends_with(".old") { "swot_real_old_builder" } else { "swot_real_bes_3_20_13" };
+        let label = if file.ends_with(".old") {
+            "swot_real_old_builder"
+        } else {
+            "swot_real_bes_3_20_13"
+        };
         g.bench_function(label, |b| {
             b.iter(|| {
                 let (m, _) = parse(&bytes, &opts).unwrap();
