@@ -23,11 +23,12 @@ pub(crate) fn read(
     filters: &[Filter],
     shape: &[u64],
 ) -> PResult<Vec<Option<String>>> {
-    // Bound: 2^26 strings (each one heap ID read from the file) is far beyond real granules.
+    // Bound: embedding more than 2^20 strings in references is impractical (and a 9 KB file
+    // can claim 30 million of them).
     let n = usize::try_from(shape.iter().fold(1u64, |a, x| a.saturating_mul(*x)))
         .ok()
-        .filter(|n| *n <= 1 << 26)
-        .ok_or_else(|| unsupported("variable-length string dataset of more than 2^26 strings"))?;
+        .filter(|n| *n <= 1 << 20)
+        .ok_or_else(|| unsupported("variable-length string dataset of more than 2^20 strings"))?;
     let mut ids = vec![None::<Vec<u8>>; n];
     let id_len = 4 + usize::from(ctx.so) + 4;
     let mut needs = Needs::default();

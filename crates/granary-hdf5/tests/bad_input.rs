@@ -197,3 +197,24 @@ fn random_corruption_never_panics() {
     }
     assert_eq!(ok + failed, 1200);
 }
+
+/// Inputs the fuzzer found; each must finish with a value or a typed error, within bounds.
+#[test]
+fn fuzz_regressions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/fuzz-regressions");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("scan_hdf5-")
+        {
+            let bytes = std::fs::read(&p).unwrap();
+            let r = std::panic::catch_unwind(|| scan(bytes));
+            assert!(r.is_ok(), "{} panicked", p.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+}
