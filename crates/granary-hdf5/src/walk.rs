@@ -62,6 +62,9 @@ pub(crate) struct Walker {
 /// Bound on objects per file, against link cycles and absurd files.
 const MAX_OBJECTS: usize = 1_000_000;
 
+/// Bound on chunk references per file (summed over every path that reaches a dataset).
+const MAX_CHUNK_REFS: usize = 1 << 26;
+
 impl Walker {
     /// Runs one pass. `Err(Fail::Need)` lists every range the pass could not do without.
     pub(crate) fn pass(&mut self, ctx: &Ctx<'_>, root: u64) -> PResult<Vec<Object>> {
@@ -71,6 +74,7 @@ impl Walker {
         let mut seen_groups = HashSet::new();
         let mut soft_links = Vec::new();
         let mut visited = 0usize;
+        let mut chunk_refs = 0usize;
         while let Some((addr, path)) = queue.pop_front() {
             visited += 1;
             if visited > MAX_OBJECTS {
@@ -115,6 +119,11 @@ impl Walker {
                 None
             };
             if let Some(attrs) = attrs {
+                // Hard links can list one large dataset many times: bound the total.
+                chunk_refs += dataset.as_ref().map_or(0, |d| d.chunks.len());
+                if chunk_refs > MAX_CHUNK_REFS {
+                    return Err(malformed(addr, "more than 2^26 chunk references in one file"));
+                }
                 out.push(Object {
                     addr,
                     path,
