@@ -122,7 +122,10 @@ impl Walker {
                 // Hard links can list one large dataset many times: bound the total.
                 chunk_refs += dataset.as_ref().map_or(0, |d| d.chunks.len());
                 if chunk_refs > MAX_CHUNK_REFS {
-                    return Err(malformed(addr, "more than 2^26 chunk references in one file"));
+                    return Err(malformed(
+                        addr,
+                        "more than 2^26 chunk references in one file",
+                    ));
                 }
                 out.push(Object {
                     addr,
