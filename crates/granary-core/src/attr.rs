@@ -2,6 +2,26 @@
 
 use serde::Serialize;
 
+/// Attributes that are HDF5/netCDF-4 bookkeeping (dimension scales, netCDF ids and
+/// provenance), never user metadata: no extractor passes them on (kerchunk-formats.md 2.5).
+pub const BOOKKEEPING_ATTRIBUTES: &[&str] = &[
+    "REFERENCE_LIST",
+    "CLASS",
+    "DIMENSION_LIST",
+    "NAME",
+    "_Netcdf4Dimid",
+    "_Netcdf4Coordinates",
+    "_nc3_strict",
+    "_NCProperties",
+    "_SuperblockVersion",
+    "_IsNetcdf4",
+];
+
+/// Whether an attribute is bookkeeping: a listed name, or the `DIMENSION_SCALE` marker value.
+pub fn is_bookkeeping(a: &Attribute) -> bool {
+    BOOKKEEPING_ATTRIBUTES.contains(&a.name.as_str()) || a.value.as_str() == Some("DIMENSION_SCALE")
+}
+
 /// One attribute of a group or an array.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Attribute {

@@ -10,10 +10,12 @@ pub mod codec;
 pub mod dtype;
 pub mod inventory;
 pub mod manifest;
+pub mod phony;
 
-pub use attr::{AttrValue, Attribute};
+pub use attr::{AttrValue, Attribute, BOOKKEEPING_ATTRIBUTES, is_bookkeeping};
 pub use codec::Codec;
 pub use dtype::{ByteOrder, DType, Field};
 pub use manifest::{
     ArrayData, ArrayMeta, ChunkRef, Dimension, GranuleManifest, Group, StorageLayout,
 };
+pub use phony::PhonyDims;

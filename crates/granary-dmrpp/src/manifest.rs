@@ -7,26 +7,15 @@ use std::collections::HashMap;
 
 use granary_core::{
     ArrayData, ArrayMeta, AttrValue, Attribute, ByteOrder, ChunkRef, DType, Dimension,
-    GranuleManifest, Group, StorageLayout,
+    GranuleManifest, Group, PhonyDims, StorageLayout,
 };
 
 use crate::document::{ChunkElem, DimRef, Document, GroupDoc, Variable};
 use crate::href::{self, DmrppOptions, HrefRule};
 use crate::{DmrppError, filters, inline, types};
 
-/// Attributes that are HDF5/netCDF or DMR++ builder bookkeeping.
-const HIDDEN: &[&str] = &[
-    "REFERENCE_LIST",
-    "CLASS",
-    "DIMENSION_LIST",
-    "NAME",
-    "_Netcdf4Dimid",
-    "_Netcdf4Coordinates",
-    "_nc3_strict",
-    "_NCProperties",
-    "origname",
-    "fullnamepath",
-];
+/// DMR++ builder annotations (the HDF5 handler's), on top of the netCDF/HDF5 bookkeeping ones.
+const BUILDER_ATTRIBUTES: &[&str] = &["origname", "fullnamepath"];
 
 /// What the conversion found besides the manifest.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,8 +37,7 @@ struct Ctx<'a> {
     opts: &'a DmrppOptions,
     /// Fully qualified dimension name → size.
     dims: HashMap<String, u64>,
-    phony_next: usize,
-    phony: HashMap<(String, u64), Vec<String>>,
+    phony: PhonyDims,
     /// Enumeration basename → (base type, constants).
     enums: HashMap<String, (String, Vec<(String, i64)>)>,
     report: Report,
@@ -103,28 +91,6 @@ impl Ctx<'_> {
             }
         }
     }
-
-    fn phony(
-        &mut self,
-        group: &str,
-        len: u64,
-        taken: &[String],
-        dims: &mut Vec<Dimension>,
-    ) -> String {
-        let names = self.phony.entry((group.to_string(), len)).or_default();
-        if let Some(n) = names.iter().find(|n| !taken.contains(n)) {
-            return n.clone();
-        }
-        let n = format!("phony_dim_{}", self.phony_next);
-        self.phony_next += 1;
-        names.push(n.clone());
-        dims.push(Dimension {
-            name: n.clone(),
-            size: len,
-            unlimited: false,
-        });
-        n
-    }
 }
 
 fn path(group: &str, name: &str) -> String {
@@ -154,8 +120,7 @@ pub(crate) fn build(
         data_url,
         opts,
         dims: HashMap::new(),
-        phony_next: 0,
-        phony: HashMap::new(),
+        phony: PhonyDims::default(),
         enums: doc
             .groups
             .iter()
@@ -248,7 +213,7 @@ fn visible(attrs: &[Attribute]) -> Vec<Attribute> {
     attrs
         .iter()
         .filter(|a| {
-            !HIDDEN.contains(&a.name.as_str()) && a.value.as_str() != Some("DIMENSION_SCALE")
+            !granary_core::is_bookkeeping(a) && !BUILDER_ATTRIBUTES.contains(&a.name.as_str())
         })
         .cloned()
         .collect()
@@ -275,7 +240,7 @@ fn array(
             }
             DimRef::Size(s) => {
                 shape.push(*s);
-                let n = ctx.phony(&g.path, *s, &names, group_dims);
+                let n = ctx.phony.name(&g.path, *s, &names, group_dims);
                 names.push(n);
             }
         }

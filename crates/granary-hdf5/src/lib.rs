@@ -36,7 +36,6 @@ use granary_core::GranuleManifest;
 use granary_io::{ObjectSource, RangeCache, ReadOptions};
 
 pub use error::Hdf5Error;
-pub use netcdf::HIDDEN_ATTRIBUTES;
 
 use crate::cursor::Ctx;
 use crate::error::Fail;

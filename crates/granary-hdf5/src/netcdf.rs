@@ -7,26 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use granary_core::{
     ArrayData, ArrayMeta, AttrValue, Attribute, DType, Dimension, GranuleManifest, Group,
-    StorageLayout,
+    PhonyDims, StorageLayout,
 };
 
 use crate::error::{PResult, malformed};
 use crate::messages::{self, Layout};
 use crate::walk::{Attr, Object};
-
-/// Attributes that are HDF5/netCDF bookkeeping, never user metadata.
-pub const HIDDEN_ATTRIBUTES: &[&str] = &[
-    "REFERENCE_LIST",
-    "CLASS",
-    "DIMENSION_LIST",
-    "NAME",
-    "_Netcdf4Dimid",
-    "_Netcdf4Coordinates",
-    "_nc3_strict",
-    "_NCProperties",
-    "_SuperblockVersion",
-    "_IsNetcdf4",
-];
 
 const NON_COORD_PREFIX: &str = "_nc4_non_coord_";
 const DIM_ONLY_NAME: &str = "This is a netCDF dimension but not a netCDF variable";
@@ -65,38 +51,6 @@ fn int_list(v: &AttrValue) -> Vec<i64> {
     match v {
         AttrValue::Array(items) => items.iter().filter_map(AttrValue::as_i64).collect(),
         other => other.as_i64().into_iter().collect(),
-    }
-}
-
-/// Names phony dimensions the netCDF way: per group, one name per distinct length, numbered
-/// in order of first appearance across the file.
-#[derive(Default)]
-struct Phony {
-    next: usize,
-    by_len: HashMap<(String, u64), Vec<String>>,
-}
-
-impl Phony {
-    fn name(
-        &mut self,
-        group: &str,
-        len: u64,
-        taken: &[String],
-        dims: &mut Vec<Dimension>,
-    ) -> String {
-        let names = self.by_len.entry((group.to_string(), len)).or_default();
-        if let Some(n) = names.iter().find(|n| !taken.contains(n)) {
-            return n.clone();
-        }
-        let n = format!("phony_dim_{}", self.next);
-        self.next += 1;
-        names.push(n.clone());
-        dims.push(Dimension {
-            name: n.clone(),
-            size: len,
-            unlimited: false,
-        });
-        n
     }
 }
 
@@ -142,7 +96,7 @@ pub(crate) fn assemble(
             });
         }
     }
-    let mut phony = Phony::default();
+    let mut phony = PhonyDims::default();
     for o in objects {
         let Some(d) = &o.dataset else { continue };
         if is_dim_only(o) {
@@ -260,7 +214,7 @@ pub(crate) fn assemble(
 fn visible(attrs: &[Attr], path_of: &HashMap<u64, &str>) -> Vec<Attribute> {
     attrs
         .iter()
-        .filter(|a| !HIDDEN_ATTRIBUTES.contains(&a.name.as_str()))
+        .filter(|a| !granary_core::BOOKKEEPING_ATTRIBUTES.contains(&a.name.as_str()))
         .filter(|a| a.value.as_str() != Some("DIMENSION_SCALE"))
         .map(|a| {
             let value = match a.dtype {
