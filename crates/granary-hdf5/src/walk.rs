@@ -371,12 +371,15 @@ fn attr_context(e: Fail, name: &str) -> Fail {
 /// Gives a flat attribute array the nesting of its dataspace (row-major).
 fn nest(v: AttrValue, dims: &[u64]) -> AttrValue {
     match v {
+        // Only non-empty arrays whose size really is the product of the dims (no zero-length
+        // axis, which would let a huge other axis through).
         AttrValue::Array(items)
             if dims.len() > 1
+                && !items.is_empty()
                 && items.len() as u64 == dims.iter().fold(1u64, |a, x| a.saturating_mul(*x)) =>
         {
             let inner: u64 = dims[1..].iter().product();
-            let mut rows = Vec::with_capacity(dims[0] as usize);
+            let mut rows = Vec::with_capacity(items.len().min(dims[0] as usize));
             let mut it = items.into_iter();
             for _ in 0..dims[0] {
                 let row: Vec<AttrValue> = it.by_ref().take(inner as usize).collect();
