@@ -19,6 +19,10 @@ struct Heap {
     root: Option<u64>,
     root_rows: u64,
     huge_btree: Option<u64>,
+    /// Counts of managed, huge and tiny objects.
+    n_managed: u64,
+    n_huge: u64,
+    n_tiny: u64,
 }
 
 fn heap_header(ctx: &Ctx<'_>, addr: u64) -> PResult<Heap> {
@@ -35,9 +39,14 @@ fn heap_header(ctx: &Ctx<'_>, addr: u64) -> PResult<Heap> {
     let huge_btree = c.addr()?;
     c.length()?; // free space
     c.addr()?; // free space manager
-    for _ in 0..8 {
-        c.length()?;
-    }
+    c.length()?; // managed space
+    c.length()?; // allocated managed space
+    c.length()?; // direct block allocation iterator
+    let n_managed = c.length()?;
+    c.length()?; // huge size
+    let n_huge = c.length()?;
+    c.length()?; // tiny size
+    let n_tiny = c.length()?;
     let width = u64::from(c.u16()?);
     let start_block = c.length()?;
     let max_direct = c.length()?;
@@ -69,6 +78,9 @@ fn heap_header(ctx: &Ctx<'_>, addr: u64) -> PResult<Heap> {
         root,
         root_rows,
         huge_btree,
+        n_managed,
+        n_huge,
+        n_tiny,
     })
 }
 
@@ -219,21 +231,65 @@ impl Heap {
     }
 }
 
-/// The heap objects listed by a name index (B-tree type 5 for links, 8 for attributes), with the
-/// creation order from type-8 records when present.
+/// Length of one heap object (a link or attribute message) at the start of a byte slice, or
+/// `None` if the bytes are not one.
+pub(crate) type Measure = fn(&[u8], u8, u8) -> Option<usize>;
+
+/// The heap's objects read straight from its direct blocks, in allocation (creation) order.
+/// Link and attribute messages are self-delimiting and packed back to back; the result is used
+/// only when it accounts for exactly the heap's managed objects, and every one parses (a heap
+/// with freed or reused space fails that test and is read through its name index instead). This
+/// saves the name index's B-tree levels: round trips.
+fn sequential<'a>(
+    ctx: &Ctx<'a>,
+    heap: &Heap,
+    blocks: &[(u64, &'a [u8])],
+    measure: Measure,
+) -> Option<Vec<(&'a [u8], u64)>> {
+    if heap.n_huge != 0 || heap.n_tiny != 0 {
+        return None;
+    }
+    let header =
+        4 + 1 + usize::from(ctx.so) + heap.off_size + if heap.checksum_direct { 4 } else { 0 };
+    let mut ordered: Vec<&(u64, &[u8])> = blocks.iter().collect();
+    ordered.sort_by_key(|(offset, _)| *offset);
+    let mut out = Vec::new();
+    for (_, b) in ordered {
+        let mut pos = header;
+        while pos < b.len() && b[pos] != 0 {
+            let n = measure(&b[pos..], ctx.so, ctx.sl).filter(|n| *n > 0 && pos + n <= b.len())?;
+            out.push((&b[pos..pos + n], out.len() as u64));
+            if out.len() as u64 > heap.n_managed {
+                return None;
+            }
+            pos += n;
+        }
+    }
+    (out.len() as u64 == heap.n_managed).then_some(out)
+}
+
+/// The heap objects of dense storage with their creation order: through the name index (B-tree
+/// type 5 for links, 8 for attributes, whose records carry the creation order), or, when `direct`
+/// gives the object length and order does not matter (links are sorted by name), straight from
+/// the heap if that is provably complete. Heap order is allocation order, not creation order.
 pub(crate) fn objects<'a>(
     ctx: &Ctx<'a>,
     heap_addr: u64,
     btree_addr: u64,
+    direct: Option<Measure>,
 ) -> PResult<Vec<(&'a [u8], u64)>> {
     let mut needs = Needs::default();
     let heap = needs.take(heap_header(ctx, heap_addr))?;
-    let records = needs.take(btree_v2::records(ctx, btree_addr))?;
+    // The name index header is fetched in the same wave, in case it is needed.
+    let (so, sl) = (u64::from(ctx.so), u64::from(ctx.sl));
+    needs.take(ctx.bytes(btree_addr, 22 + so + sl))?;
     needs.check()?;
-    let (Some(heap), Some((btype, records))) = (heap, records) else {
-        return Err(malformed(heap_addr, "dense storage incomplete"));
-    };
+    let heap = heap.ok_or_else(|| malformed(heap_addr, "dense storage incomplete"))?;
     let blocks = heap.direct_blocks(ctx)?;
+    if let Some(objs) = direct.and_then(|m| sequential(ctx, &heap, &blocks, m)) {
+        return Ok(objs);
+    }
+    let (btype, records) = btree_v2::records(ctx, btree_addr)?;
     let huge = match heap.huge_btree {
         Some(b) if records.iter().any(|r| is_huge(btype, heap.id_len, r)) => huge_objects(ctx, b)?,
         _ => Vec::new(),

@@ -21,7 +21,7 @@ pub(crate) fn links(ctx: &Ctx<'_>, header: &ObjectHeader) -> PResult<Vec<Link>> 
         let info =
             messages::dense_info(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), false)?;
         if let (Some(heap), Some(index)) = (info.heap, info.name_index)
-            && let Some(objs) = needs.take(dense::objects(ctx, heap, index))?
+            && let Some(objs) = needs.take(dense::objects(ctx, heap, index, Some(link_len)))?
         {
             for (o, _) in objs {
                 out.push(messages::link(&mut Cur::detached(o, heap, ctx.so, ctx.sl))?);
@@ -108,4 +108,11 @@ impl Cur<'_> {
         let (so, _) = self.sizes();
         self.uint(usize::from(so))
     }
+}
+
+/// Length of the link message at the start of `b` (for reading dense link storage directly).
+fn link_len(b: &[u8], so: u8, sl: u8) -> Option<usize> {
+    let mut c = Cur::detached(b, 0, so, sl);
+    messages::link(&mut c).ok()?;
+    Some(c.pos())
 }

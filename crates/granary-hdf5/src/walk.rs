@@ -183,7 +183,7 @@ impl Walker {
             let info =
                 messages::dense_info(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), true)?;
             if let (Some(heap), Some(index)) = (info.heap, info.name_index) {
-                for (o, order) in dense::objects(ctx, heap, index)? {
+                for (o, order) in dense::objects(ctx, heap, index, None)? {
                     raw.push((
                         messages::attribute(&mut Cur::detached(o, heap, ctx.so, ctx.sl))?,
                         order,
