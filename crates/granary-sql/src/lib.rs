@@ -1,0 +1,14 @@
+//! granary-sql: the granule inventory as DataFusion tables (`granules`, `dimensions`,
+//! `variables`, `attributes`, `chunks`; `docs/inventory.md` and `docs/sql.md`), so that users
+//! choose the granules of a reference set by asking questions in SQL.
+
+mod error;
+mod session;
+mod tables;
+
+pub use error::SqlError;
+pub use session::{Format, query, render, session};
+pub use tables::{Inventory, pattern};
+
+/// The file-name pattern of SWOT L2 LR SSH granules: `cycle`, `pass`, `start` and `end`.
+pub const SWOT_NAME_PATTERN: &str = r"^SWOT_L2_LR_SSH_(?P<product>[A-Za-z]+)_(?P<cycle>\d{3})_(?P<pass>\d{3})_(?P<start>\d{8}T\d{6})_(?P<end>\d{8}T\d{6})_";

@@ -1,0 +1,132 @@
+//! The inventory tables as Arrow record batches (`docs/inventory.md`), with the columns that make
+//! shape and attribute questions natural in SQL: on `granules`, `name` (the file name), `dims`
+//! (map of root-group dimension name → length), `attrs` (map of global attribute name → value as
+//! text, so `CAST(attrs['cycle_number'] AS INT)` works), and one text column per named capture
+//! group of a file-name pattern (e.g. `cycle` and `pass` from SWOT file names).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, MapBuilder, RecordBatch, StringBuilder, UInt64Builder,
+};
+use datafusion::arrow::datatypes::{Field, Schema};
+use granary_core::{AttrValue, GranuleManifest, inventory};
+use regex::Regex;
+
+use crate::SqlError;
+
+/// The five inventory tables of a set of granules.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub granules: RecordBatch,
+    pub dimensions: RecordBatch,
+    pub variables: RecordBatch,
+    pub attributes: RecordBatch,
+    pub chunks: RecordBatch,
+}
+
+/// An attribute value as map text: strings as they are, everything else as JSON.
+fn attr_text(v: &AttrValue) -> String {
+    match v.as_str() {
+        Some(s) => s.to_string(),
+        None => v.to_json().to_string(),
+    }
+}
+
+fn file_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// Compiles a file-name pattern; its named groups become `granules` columns.
+pub fn pattern(p: &str) -> Result<Regex, SqlError> {
+    Regex::new(p).map_err(|e| SqlError::Pattern {
+        pattern: p.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+impl Inventory {
+    /// Builds the tables; `name_pattern` (matched against the file name) adds its named groups
+    /// as text columns of `granules` (null where the name does not match).
+    pub fn build(
+        manifests: &[GranuleManifest],
+        name_pattern: Option<&Regex>,
+    ) -> Result<Self, SqlError> {
+        let base = inventory::granules_batch(manifests)?;
+        let mut fields: Vec<Field> = base
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let mut columns: Vec<ArrayRef> = base.columns().to_vec();
+
+        let mut names = StringBuilder::new();
+        let mut dims = MapBuilder::new(None, StringBuilder::new(), UInt64Builder::new());
+        let mut attrs = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        for m in manifests {
+            names.append_value(file_name(&m.url));
+            for g in m.root.walk() {
+                for d in &g.dims {
+                    let key = if g.path.is_empty() {
+                        d.name.clone()
+                    } else {
+                        format!("{}/{}", g.path, d.name)
+                    };
+                    dims.keys().append_value(key);
+                    dims.values().append_value(d.size);
+                }
+            }
+            dims.append(true)?;
+            for a in &m.root.attrs {
+                attrs.keys().append_value(&a.name);
+                attrs.values().append_value(attr_text(&a.value));
+            }
+            attrs.append(true)?;
+        }
+        let names = names.finish();
+        let dims = dims.finish();
+        let attrs = attrs.finish();
+        fields.push(Field::new("name", names.data_type().clone(), false));
+        fields.push(Field::new("dims", dims.data_type().clone(), false));
+        fields.push(Field::new("attrs", attrs.data_type().clone(), false));
+        columns.push(Arc::new(names));
+        columns.push(Arc::new(dims));
+        columns.push(Arc::new(attrs));
+
+        if let Some(re) = name_pattern {
+            for group in re.capture_names().flatten() {
+                let mut col = StringBuilder::new();
+                for m in manifests {
+                    col.append_option(
+                        re.captures(file_name(&m.url))
+                            .and_then(|c| c.name(group))
+                            .map(|x| x.as_str()),
+                    );
+                }
+                let col = col.finish();
+                fields.push(Field::new(group, col.data_type().clone(), true));
+                columns.push(Arc::new(col));
+            }
+        }
+        let granules = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+        Ok(Self {
+            granules,
+            dimensions: inventory::dimensions_batch(manifests)?,
+            variables: inventory::variables_batch(manifests)?,
+            attributes: inventory::attributes_batch(manifests)?,
+            chunks: inventory::chunks_batch(manifests)?,
+        })
+    }
+
+    /// (table name, batch) pairs.
+    pub fn tables(&self) -> [(&'static str, &RecordBatch); 5] {
+        [
+            ("granules", &self.granules),
+            ("dimensions", &self.dimensions),
+            ("variables", &self.variables),
+            ("attributes", &self.attributes),
+            ("chunks", &self.chunks),
+        ]
+    }
+}
