@@ -4,6 +4,7 @@ mod extract;
 mod inputs;
 mod inspect;
 mod scan;
+mod sql;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,9 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Print a concise summary of a granule's manifest (groups, dims, arrays, chunks).
     Inspect(inspect::InspectArgs),
+    /// Query the inventory of granules with SQL (tables: granules, dimensions, variables,
+    /// attributes, chunks).
+    Sql(sql::SqlArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Scan(args) => scan::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,
+            Command::Sql(args) => sql::run(args).await,
         }
     });
     match result {

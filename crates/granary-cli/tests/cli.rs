@@ -175,3 +175,23 @@ fn metadata_routes() {
             .replace("/crates/granary-cli/../..", "")
     );
 }
+
+#[test]
+fn sql_over_scanned_granules() {
+    let r = bin()
+        .arg("sql")
+        .arg(data().join("swot"))
+        .args(["-c", "SELECT count(*) AS n FROM granules WHERE dims['num_pixels'] = 71; SELECT max(CAST(pass AS INT)) AS p FROM granules", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "n\n11\np\n6\n");
+    let r = bin()
+        .arg("sql")
+        .arg(data().join("swot"))
+        .args(["-c", "SELECT nope FROM granules"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("nope"));
+}
