@@ -2,6 +2,8 @@
 //! in-memory scan, in a number of sequential round trips that follows the file's depth.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -42,20 +44,11 @@ async fn async_scan_equals_in_memory_scan() {
             opts.read.min_read = min;
             opts.read.coalesce_gap = min;
             let (m, stats) = via_store(bytes.clone(), &opts).await;
-            // Compared through Debug text: NaN attribute values are equal there, not with ==.
-            let (a, b) = (format!("{m:?}"), format!("{expected:?}"));
-            if a != b {
-                let at = a
-                    .bytes()
-                    .zip(b.bytes())
-                    .position(|(x, y)| x != y)
-                    .unwrap_or(0);
-                panic!(
-                    "{rel} with initial read {initial}: manifests differ at {at}:\n  wave scan: {}\n  in memory: {}",
-                    &a[at.saturating_sub(150)..(at + 150).min(a.len())],
-                    &b[at.saturating_sub(150)..(at + 150).min(b.len())]
-                );
-            }
+            common::assert_same_debug(
+                &format!("{m:?}"),
+                &format!("{expected:?}"),
+                &format!("{rel} with initial read {initial}: wave scan vs in memory"),
+            );
             assert!(stats.round_trips >= 1 && stats.requests >= stats.round_trips);
         }
     }
@@ -63,14 +56,7 @@ async fn async_scan_equals_in_memory_scan() {
 
 #[tokio::test]
 async fn swot_granule_round_trips_are_bounded_by_depth() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/swot");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "nc"))
-        .collect();
-    files.sort();
-    let bytes = std::fs::read(&files[0]).unwrap();
+    let bytes = std::fs::read(common::swot_granule()).unwrap();
     let size = bytes.len() as u64;
     let (m, stats) = via_store(bytes, &ScanOptions::default()).await;
     assert_eq!(m.arrays().count(), 95);

@@ -3,29 +3,13 @@
 //! panic, a hang or an unbounded allocation.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use granary_hdf5::{Hdf5Error, scan_bytes};
 
-fn data(rel: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/data")
-            .join(rel),
-    )
-    .unwrap()
-}
+mod common;
 
-fn swot_granule() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/swot");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "nc"))
-        .collect();
-    files.sort();
-    files.remove(0)
-}
+use common::{data, swot_granule};
 
 fn scan(bytes: Vec<u8>) -> Result<granary_core::GranuleManifest, Hdf5Error> {
     scan_bytes("file:///test.h5", bytes.into())
@@ -171,18 +155,7 @@ fn dense_storage_read_directly_or_through_its_name_index_agree() {
     let a = format!("{:?}", scan(clean).unwrap());
     let b = format!("{:?}", scan(forced).unwrap());
     assert_eq!(a.len(), b.len());
-    if a != b {
-        let at = a
-            .bytes()
-            .zip(b.bytes())
-            .position(|(x, y)| x != y)
-            .unwrap_or(0);
-        panic!(
-            "the two paths disagree at {at}:\n  direct: {}\n  index:  {}",
-            &a[at.saturating_sub(200)..(at + 100).min(a.len())],
-            &b[at.saturating_sub(200)..(at + 100).min(b.len())]
-        );
-    }
+    common::assert_same_debug(&a, &b, "direct heap read vs name index");
     // A corrupted name index is then on the read path and reported.
     let mut bad = std::fs::read(swot_granule()).unwrap();
     for at in &heaps {

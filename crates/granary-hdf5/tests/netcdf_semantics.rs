@@ -3,6 +3,8 @@
 //! hidden, `_FillValue` as the fill value.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::Path;
 
 use granary_core::{ArrayData, AttrValue, DType, GranuleManifest};
@@ -86,15 +88,11 @@ fn netcdf4_file_dimensions_groups_and_attributes() {
 
 #[test]
 fn swot_like_granule_shape() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/swot");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "nc"))
-        .collect();
-    files.sort();
-    let m =
-        granary_hdf5::scan_bytes("file:///t", std::fs::read(&files[0]).unwrap().into()).unwrap();
+    let m = granary_hdf5::scan_bytes(
+        "file:///t",
+        std::fs::read(common::swot_granule()).unwrap().into(),
+    )
+    .unwrap();
     assert_eq!(m.arrays().count(), 95);
     let names: Vec<&str> = m.root.dims.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["num_lines", "num_pixels", "num_sides"]);
