@@ -1,13 +1,12 @@
 //! `granary inspect`: a concise print of one granule's manifest.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Result;
 use granary_core::{ArrayData, GranuleManifest};
-use granary_io::{IoStats, StoreRegistry};
+use granary_io::StoreRegistry;
 
-use crate::extract::{Metadata, extract};
+use crate::extract::{Metadata, extractor};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
@@ -23,8 +22,9 @@ pub struct InspectArgs {
 
 pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     let url = StoreRegistry::normalize(&args.input)?;
-    let stats = Arc::new(IoStats::default());
-    let m = extract(&StoreRegistry::new(), &url, args.metadata, &stats).await?;
+    let ex = extractor(args.metadata, 1);
+    let stats = ex.stats().clone();
+    let m = ex.extract(&url).await?;
     let text = if args.json {
         serde_json::to_string_pretty(&m)? + "\n"
     } else {
@@ -64,6 +64,7 @@ fn summary(m: &GranuleManifest) -> String {
                 ArrayData::Chunks(c) => format!("{} chunks, {} bytes", c.len(), a.stored_bytes()),
                 ArrayData::Inline(b) => format!("inline {} bytes", b.len()),
                 ArrayData::Strings(s) => format!("{} strings", s.len()),
+                ArrayData::Unread => "chunk index not read".to_string(),
             };
             out.push_str(&format!(
                 "  {} {}({}) {:?} chunks {:?} {} [{}] fill={} {}\n",

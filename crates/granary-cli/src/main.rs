@@ -1,8 +1,8 @@
 //! `granary`: build kerchunk reference sets for NetCDF-4/HDF5 granules in object storage.
 
 mod extract;
-mod inputs;
 mod inspect;
+mod inventory;
 mod scan;
 mod sql;
 
@@ -40,8 +40,11 @@ enum Command {
     /// Print a concise summary of a granule's manifest (groups, dims, arrays, chunks).
     Inspect(inspect::InspectArgs),
     /// Query the inventory of granules with SQL (tables: granules, dimensions, variables,
-    /// attributes, chunks).
+    /// attributes, chunks, errors; table functions hdf5_scan, dmrpp_scan).
     Sql(sql::SqlArgs),
+    /// Build or update a persisted inventory (Parquet tables).
+    #[command(subcommand)]
+    Inventory(inventory::InventoryCommand),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
             Command::Scan(args) => scan::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,
             Command::Sql(args) => sql::run(args).await,
+            Command::Inventory(cmd) => inventory::run(cmd).await,
         }
     });
     match result {

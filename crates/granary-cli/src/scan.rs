@@ -7,13 +7,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use futures::StreamExt;
-use granary_io::{IoStats, StoreRegistry};
+use granary_extract::{Extractor, inputs};
 use granary_refs::single_granule_refs;
 use indicatif::{ProgressBar, ProgressStyle};
 use url::Url;
 
-use crate::extract::{self, Metadata};
-use crate::inputs;
+use crate::extract::{Metadata, extractor};
 
 #[derive(clap::Args)]
 pub struct ScanArgs {
@@ -38,19 +37,12 @@ pub struct ScanArgs {
     io_stats: bool,
 }
 
-async fn one(
-    registry: Arc<StoreRegistry>,
-    url: Url,
-    out: PathBuf,
-    opts: (u64, Metadata),
-    stats: Arc<IoStats>,
-) -> Result<()> {
-    let (inline, metadata) = opts;
-    let manifest = extract::extract(&registry, &url, metadata, &stats).await?;
+async fn one(ex: Arc<Extractor>, url: Url, out: PathBuf, inline: u64) -> Result<()> {
+    let manifest = ex.extract(&url).await?;
     let mut refs = single_granule_refs(&manifest)?;
     if inline > 0 {
         let wanted = refs.inline_candidates(inline);
-        refs.inline(&extract::read_ranges(&registry, &wanted, &stats).await?);
+        refs.inline(&ex.read_ranges(&wanted).await?.into_iter().collect());
     }
     let tmp = out.with_extension("json.partial");
     let file =
@@ -92,8 +84,8 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         return Err(anyhow!("no granules found in {:?}", args.inputs));
     }
     let outs = output_for(&args, &urls)?;
-    let registry = Arc::new(StoreRegistry::new());
-    let stats = Arc::new(IoStats::default());
+    let ex = Arc::new(extractor(args.metadata, args.concurrency));
+    let stats = ex.stats().clone();
     let bar = if urls.len() > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = ProgressBar::new(urls.len() as u64);
         b.set_style(
@@ -107,11 +99,11 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let mut failures: Vec<(Url, anyhow::Error)> = Vec::new();
     let tasks = urls.iter().cloned().zip(outs).map(|(url, out)| {
-        let (registry, stats) = (registry.clone(), stats.clone());
-        let opts = (args.inline_threshold, args.metadata);
+        let ex = ex.clone();
+        let inline = args.inline_threshold;
         let u = url.clone();
         async move {
-            let r = tokio::spawn(one(registry, url, out, opts, stats)).await;
+            let r = tokio::spawn(one(ex, url, out, inline)).await;
             (
                 u,
                 r.map_err(|e| anyhow!("scan task failed: {e}"))

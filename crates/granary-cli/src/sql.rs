@@ -1,19 +1,22 @@
-//! `granary sql`: SQL over the inventory of granules scanned on the fly (the persisted inventory
-//! directory comes with the inventory issue). `-c SQL`, `-f FILE`, or statements read from
-//! standard input (separated by `;`).
+//! `granary sql`: SQL over an inventory directory, over granules inventoried on the fly, or over
+//! the table functions alone (`hdf5_scan`, `dmrpp_scan`). `-c SQL`, `-f FILE`, statements from a
+//! pipe, or an interactive prompt with line editing when standard input is a terminal.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
+use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use granary_core::GranuleManifest;
-use granary_io::{IoStats, StoreRegistry};
-use granary_sql::{Format, Inventory, SWOT_NAME_PATTERN, pattern, query, render, session};
+use granary_extract::inputs;
+use granary_sql::{
+    Format, Inventory, InventoryDir, SWOT_NAME_PATTERN, base_session, pattern, query, render,
+    session, session_for_dir,
+};
 
-use crate::extract::{self, Metadata};
-use crate::inputs;
+use crate::extract::{Metadata, extractor};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum OutputFormat {
@@ -25,8 +28,9 @@ enum OutputFormat {
 
 #[derive(clap::Args)]
 pub struct SqlArgs {
-    /// Granules to inventory: files, directories or URLs.
-    #[arg(required = true)]
+    /// An inventory directory (from `granary inventory build`), or granules to inventory now:
+    /// files, directories, globs or URLs. None: only the table functions `hdf5_scan(...)` and
+    /// `dmrpp_scan(...)` are available.
     sources: Vec<String>,
     /// Run this SQL.
     #[arg(short = 'c', long = "command", conflicts_with = "file")]
@@ -41,7 +45,7 @@ pub struct SqlArgs {
     /// (default: the SWOT L2 pattern with `cycle`, `pass`, `start`, `end`).
     #[arg(long, default_value = SWOT_NAME_PATTERN)]
     pattern: String,
-    /// Where metadata comes from.
+    /// Where metadata comes from (granules inventoried now).
     #[arg(long, value_enum, default_value_t = Metadata::Auto)]
     metadata: Metadata,
     /// Granules scanned at the same time.
@@ -49,7 +53,7 @@ pub struct SqlArgs {
     concurrency: usize,
 }
 
-/// Splits a script into statements at `;` outside quotes.
+/// Splits a script into statements at `;` outside quotes and `--` comments.
 fn statements(script: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -83,65 +87,106 @@ fn statements(script: &str) -> Vec<String> {
     out
 }
 
-pub async fn run(args: SqlArgs) -> Result<ExitCode> {
-    let script = match (&args.command, &args.file) {
-        (Some(c), _) => c.clone(),
-        (None, Some(f)) => {
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?
-        }
-        (None, None) => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read SQL from standard input")?;
-            s
-        }
-    };
+fn is_inventory(sources: &[String]) -> bool {
+    sources.len() == 1 && Path::new(&sources[0]).join("_inventory.json").is_file()
+}
+
+/// Inventories `sources` in memory; returns the session and the number of failed granules.
+async fn scan_session(args: &SqlArgs) -> Result<(SessionContext, usize)> {
     let urls = inputs::expand(&args.sources)?;
     if urls.is_empty() {
         return Err(anyhow!("no granules found in {:?}", args.sources));
     }
-    let registry = Arc::new(StoreRegistry::new());
-    let stats = Arc::new(IoStats::default());
+    let ex = extractor(args.metadata, args.concurrency);
     let mut manifests: Vec<GranuleManifest> = Vec::with_capacity(urls.len());
     let mut failed = 0usize;
-    let tasks = urls.iter().cloned().map(|url| {
-        let (registry, stats, metadata) = (registry.clone(), stats.clone(), args.metadata);
-        async move {
-            (
-                url.clone(),
-                tokio::spawn(
-                    async move { extract::extract(&registry, &url, metadata, &stats).await },
-                )
-                .await,
-            )
-        }
-    });
-    let mut results = futures::stream::iter(tasks).buffer_unordered(args.concurrency.max(1));
+    let mut results = std::pin::pin!(ex.extract_many(urls));
     while let Some((url, r)) = results.next().await {
-        match r
-            .map_err(|e| anyhow!("scan task failed: {e}"))
-            .and_then(|r| r)
-        {
+        match r {
             Ok(m) => manifests.push(m),
             Err(e) => {
                 failed += 1;
-                eprintln!("skipping {url}: {e:#}");
+                eprintln!("skipping {url}: {e}");
             }
         }
     }
     manifests.sort_by(|a, b| a.url.cmp(&b.url));
     let inv = Inventory::build(&manifests, Some(&pattern(&args.pattern)?))?;
-    let ctx = session(&inv)?;
+    Ok((session(&inv)?, failed))
+}
+
+async fn run_script(ctx: &SessionContext, script: &str, format: Format) -> Result<()> {
+    for stmt in statements(script) {
+        let batches = query(ctx, &stmt).await?;
+        print!("{}", render(&batches, format)?);
+    }
+    Ok(())
+}
+
+/// The interactive prompt: statements end with `;`; `\q` or Ctrl-D quits. Errors are printed
+/// and the prompt continues.
+async fn repl(ctx: &SessionContext, format: Format) -> Result<()> {
+    let mut editor = rustyline::DefaultEditor::new().context("cannot start the line editor")?;
+    let mut buffer = String::new();
+    eprintln!("granary sql: end statements with `;`, `\\q` quits.");
+    loop {
+        let prompt = if buffer.is_empty() {
+            "granary> "
+        } else {
+            "      -> "
+        };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if buffer.is_empty() && line.trim() == "\\q" {
+                    return Ok(());
+                }
+                buffer.push_str(&line);
+                buffer.push('\n');
+                if !line.trim_end().ends_with(';') {
+                    continue;
+                }
+                let _ = editor.add_history_entry(buffer.trim_end());
+                if let Err(e) = run_script(ctx, &std::mem::take(&mut buffer), format).await {
+                    eprintln!("error: {e:#}");
+                }
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => buffer.clear(),
+            Err(rustyline::error::ReadlineError::Eof) => return Ok(()),
+            Err(e) => return Err(e).context("cannot read from the terminal"),
+        }
+    }
+}
+
+pub async fn run(args: SqlArgs) -> Result<ExitCode> {
     let format = match args.format {
         OutputFormat::Table => Format::Table,
         OutputFormat::Csv => Format::Csv,
         OutputFormat::Json => Format::Json,
         OutputFormat::Ndjson => Format::NdJson,
     };
-    for stmt in statements(&script) {
-        let batches = query(&ctx, &stmt).await?;
-        print!("{}", render(&batches, format)?);
+    let (ctx, failed) = if args.sources.is_empty() {
+        (base_session(), 0)
+    } else if is_inventory(&args.sources) {
+        let dir = InventoryDir::open(Path::new(&args.sources[0]))?;
+        (session_for_dir(&dir, Some(&pattern(&args.pattern)?))?, 0)
+    } else {
+        scan_session(&args).await?
+    };
+    match (&args.command, &args.file) {
+        (Some(c), _) => run_script(&ctx, c, format).await?,
+        (None, Some(f)) => {
+            let script = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            run_script(&ctx, &script, format).await?
+        }
+        (None, None) if std::io::stdin().is_terminal() => repl(&ctx, format).await?,
+        (None, None) => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read SQL from standard input")?;
+            run_script(&ctx, &s, format).await?
+        }
     }
     if failed > 0 {
         eprintln!("{failed} granule(s) could not be read and are not in the inventory");

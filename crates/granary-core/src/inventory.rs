@@ -25,6 +25,7 @@ pub fn granules_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         utf8("url"),
         Field::new("size", DataType::UInt64, true),
+        Field::new("etag", DataType::Utf8, true),
         Field::new("n_groups", DataType::UInt32, false),
         Field::new("n_arrays", DataType::UInt32, false),
         Field::new("n_chunks", DataType::UInt64, false),
@@ -92,11 +93,13 @@ fn finish(schema: SchemaRef, cols: Vec<ArrayRef>) -> Result<RecordBatch, ArrowEr
 /// One row per granule.
 pub fn granules_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, ArrowError> {
     let (mut url, mut size) = (StringBuilder::new(), UInt64Builder::new());
+    let mut etag = StringBuilder::new();
     let (mut ng, mut na) = (UInt32Builder::new(), UInt32Builder::new());
     let (mut nc, mut sb) = (UInt64Builder::new(), UInt64Builder::new());
     for g in granules {
         url.append_value(&g.url);
         size.append_option(g.size);
+        etag.append_option(g.etag.as_deref());
         ng.append_value(g.root.walk().len() as u32);
         na.append_value(g.arrays().count() as u32);
         nc.append_value(g.arrays().map(|a| a.chunks().len() as u64).sum());
@@ -107,6 +110,7 @@ pub fn granules_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, Arrow
         vec![
             Arc::new(url.finish()),
             Arc::new(size.finish()),
+            Arc::new(etag.finish()),
             Arc::new(ng.finish()),
             Arc::new(na.finish()),
             Arc::new(nc.finish()),
@@ -331,6 +335,7 @@ mod tests {
         GranuleManifest {
             url: "file:///g.nc".into(),
             size: Some(1000),
+            etag: None,
             root,
         }
     }

@@ -11,6 +11,9 @@ pub struct GranuleManifest {
     pub url: String,
     /// Size of the object in bytes, when known.
     pub size: Option<u64>,
+    /// Entity tag of the object version described, when the store reported one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
     /// The root group (path `""`).
     pub root: Group,
 }
@@ -103,6 +106,9 @@ pub enum ArrayData {
     Inline(Vec<u8>),
     /// The values of a variable-length string array, in C order (`None` = null string).
     Strings(Vec<Option<String>>),
+    /// Not read: a metadata-only scan skipped the chunk index (or the string values). Such an
+    /// array has no references and cannot be written to a reference set.
+    Unread,
 }
 
 /// One array (a netCDF variable, an HDF5 dataset).
@@ -153,6 +159,7 @@ impl ArrayMeta {
             ArrayData::Chunks(c) => c.iter().map(|c| c.size).sum(),
             ArrayData::Inline(b) => b.len() as u64,
             ArrayData::Strings(s) => s.iter().flatten().map(|s| s.len() as u64).sum(),
+            ArrayData::Unread => 0,
         }
     }
 

@@ -189,6 +189,7 @@ pub(crate) fn build(
         GranuleManifest {
             url: ctx.data_url.clone(),
             size: None,
+            etag: None,
             root,
         },
         ctx.report,

@@ -46,6 +46,10 @@ pub struct ScanOptions {
     pub read: ReadOptions,
     /// Upper bound on sequential waves per file (guards against pathological files).
     pub max_waves: usize,
+    /// Metadata only: skip chunk indexes and variable-length string values, so that questions
+    /// about dims, dtypes and attributes cost no index reads. Arrays then carry
+    /// [`granary_core::ArrayData::Unread`] (compact data is still inline).
+    pub metadata_only: bool,
 }
 
 impl Default for ScanOptions {
@@ -53,6 +57,7 @@ impl Default for ScanOptions {
         Self {
             read: ReadOptions::default(),
             max_waves: 64,
+            metadata_only: false,
         }
     }
 }
@@ -64,10 +69,10 @@ struct Scan {
 }
 
 impl Scan {
-    fn new() -> Self {
+    fn new(metadata_only: bool) -> Self {
         Self {
             sb: None,
-            walker: walk::Walker::default(),
+            walker: walk::Walker::new(metadata_only),
         }
     }
 
@@ -105,7 +110,7 @@ pub async fn scan(source: &ObjectSource, opts: &ScanOptions) -> Result<GranuleMa
     let mut cache = RangeCache::new(source.size(), opts.read);
     let first = opts.read.initial_read.min(source.size()).max(1);
     cache.fetch(source, &[0..first]).await?;
-    let mut scan = Scan::new();
+    let mut scan = Scan::new(opts.metadata_only);
     for _ in 0..opts.max_waves {
         match scan.step(&cache, &url) {
             Ok(m) => return Ok(m),
@@ -128,5 +133,7 @@ pub async fn scan(source: &ObjectSource, opts: &ScanOptions) -> Result<GranuleMa
 /// Scans an HDF5 file held in memory (tests, fuzzing, small local files).
 pub fn scan_bytes(url: &str, bytes: Bytes) -> Result<GranuleManifest, Hdf5Error> {
     let cache = RangeCache::from_bytes(bytes);
-    Scan::new().step(&cache, url).map_err(|e| e.into_error(url))
+    Scan::new(false)
+        .step(&cache, url)
+        .map_err(|e| e.into_error(url))
 }

@@ -177,6 +177,7 @@ pub(crate) fn assemble(
         };
         let data = match &d.strings {
             Some(s) => ArrayData::Strings(s.clone()),
+            None if !d.data_read && !matches!(data, ArrayData::Inline(_)) => ArrayData::Unread,
             None => data,
         };
         let fill_value = attr(&o.attrs, "_FillValue")
@@ -207,6 +208,7 @@ pub(crate) fn assemble(
     Ok(GranuleManifest {
         url: url.to_string(),
         size,
+        etag: None,
         root,
     })
 }

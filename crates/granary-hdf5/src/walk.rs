@@ -38,6 +38,8 @@ pub(crate) struct Dataset {
     pub fill: Option<AttrValue>,
     pub chunks: Vec<ChunkRef>,
     pub strings: Option<Vec<Option<String>>>,
+    /// False when a metadata-only scan skipped the chunk index and string values.
+    pub data_read: bool,
 }
 
 /// One object reached from the root.
@@ -57,6 +59,8 @@ pub(crate) struct Walker {
     links: HashMap<u64, Arc<Vec<messages::Link>>>,
     attrs: HashMap<u64, Arc<Vec<Attr>>>,
     datasets: HashMap<u64, Arc<Dataset>>,
+    /// Skip chunk indexes and string values (metadata-only scans).
+    pub(crate) skip_data: bool,
 }
 
 /// Bound on objects per file, against link cycles and absurd files.
@@ -66,6 +70,14 @@ const MAX_OBJECTS: usize = 1_000_000;
 const MAX_CHUNK_REFS: usize = 1 << 26;
 
 impl Walker {
+    /// A walker; `skip_data` skips chunk indexes and string values (metadata-only scans).
+    pub(crate) fn new(skip_data: bool) -> Self {
+        Self {
+            skip_data,
+            ..Default::default()
+        }
+    }
+
     /// Runs one pass. `Err(Fail::Need)` lists every range the pass could not do without.
     pub(crate) fn pass(&mut self, ctx: &Ctx<'_>, root: u64) -> PResult<Vec<Object>> {
         let mut needs = Needs::default();
@@ -296,6 +308,8 @@ impl Walker {
         let shape = space.shape().to_vec();
         let elem = dtype.size() as u64;
         let chunk_refs = match &layout {
+            Layout::Virtual => return Err(unsupported("virtual dataset")),
+            Layout::Chunked { .. } if self.skip_data => Vec::new(),
             Layout::Chunked { chunk, index, .. } => {
                 let g = Geometry::new(
                     &shape,
@@ -319,7 +333,6 @@ impl Walker {
                 }]
             }
             Layout::Contiguous { .. } | Layout::Compact { .. } => Vec::new(),
-            Layout::Virtual => return Err(unsupported("virtual dataset")),
         };
         // A reference past the end of the object would read garbage or fail later: the file is
         // truncated or corrupt.
@@ -336,11 +349,14 @@ impl Walker {
                 ),
             ));
         }
-        let strings = if matches!(dtype, DType::VlenString { .. }) {
+        let strings = if matches!(dtype, DType::VlenString { .. }) && !self.skip_data {
             Some(strings::read(ctx, &layout, &chunk_refs, &filters, &shape)?)
         } else {
             None
         };
+        let data_read = !(self.skip_data
+            && (matches!(layout, Layout::Chunked { .. })
+                || matches!(dtype, DType::VlenString { .. })));
         let d = Arc::new(Dataset {
             dtype,
             space,
@@ -349,6 +365,7 @@ impl Walker {
             fill,
             chunks: chunk_refs,
             strings,
+            data_read,
         });
         self.datasets.insert(h.addr, d.clone());
         Ok(d)

@@ -69,3 +69,53 @@ async fn swot_granule_round_trips_are_bounded_by_depth() {
         stats.round_trips, stats.requests, stats.bytes
     );
 }
+
+#[tokio::test]
+async fn metadata_only_scan_skips_chunk_indexes_and_keeps_metadata() {
+    let bytes = std::fs::read(common::swot_granule()).unwrap();
+    let mut full = ScanOptions::default();
+    full.read.initial_read = 4096;
+    full.read.min_read = 1024;
+    full.read.coalesce_gap = 1024;
+    let meta = ScanOptions {
+        metadata_only: true,
+        ..full
+    };
+    let (m_full, s_full) = via_store(bytes.clone(), &full).await;
+    let (m_meta, s_meta) = via_store(bytes, &meta).await;
+    // Same groups, dims, dtypes, shapes, codecs, fills and attributes.
+    let strip = |m: &granary_core::GranuleManifest| {
+        m.arrays()
+            .map(|a| {
+                format!(
+                    "{} {:?} {:?} {:?} {:?} {:?} {:?}",
+                    a.path, a.dims, a.shape, a.dtype, a.codecs, a.chunk_shape, a.attrs
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&m_full), strip(&m_meta));
+    assert_eq!(
+        format!("{:?}", m_full.root.dims),
+        format!("{:?}", m_meta.root.dims)
+    );
+    assert_eq!(
+        format!("{:?}", m_full.root.attrs),
+        format!("{:?}", m_meta.root.attrs)
+    );
+    let chunked = m_meta
+        .arrays()
+        .filter(|a| a.layout == granary_core::StorageLayout::Chunked)
+        .count();
+    assert!(chunked > 10);
+    for a in m_meta.arrays() {
+        if a.layout == granary_core::StorageLayout::Chunked {
+            assert_eq!(a.data, granary_core::ArrayData::Unread, "{}", a.path);
+        }
+    }
+    assert!(
+        s_meta.bytes < s_full.bytes && s_meta.round_trips <= s_full.round_trips,
+        "metadata-only {s_meta:?} vs full {s_full:?}"
+    );
+    eprintln!("full: {s_full:?}\nmetadata only: {s_meta:?}");
+}

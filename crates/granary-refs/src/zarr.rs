@@ -193,6 +193,13 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
     let chunk_shape = match a.data {
         ArrayData::Chunks(_) => &a.chunk_shape,
         ArrayData::Inline(_) | ArrayData::Strings(_) => &a.shape,
+        ArrayData::Unread => {
+            return Err(unrepresentable(
+                url,
+                a,
+                "its chunk index was not read (metadata-only scan)".to_string(),
+            ));
+        }
     };
     let chunks = serde_json::to_string(chunk_shape)?;
     let zarray = format!(
@@ -236,6 +243,7 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
             .collect::<Result<Vec<_>, _>>()?,
         ArrayData::Inline(b) => vec![(chunk_key(&zero), ChunkValue::Bytes(b.clone()))],
         ArrayData::Strings(s) => vec![(chunk_key(&zero), ChunkValue::Bytes(vlen_utf8(s)))],
+        ArrayData::Unread => Vec::new(),
     };
     Ok(ArrayRefs {
         zarray,

@@ -6,6 +6,18 @@ pub enum SqlError {
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
+    #[error(transparent)]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    #[error("cannot list the sources: {0}")]
+    Source(String),
+    #[error("inventory {path}: {reason}")]
+    Inventory { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invalid file-name pattern {pattern:?}: {reason}")]
     Pattern { pattern: String, reason: String },
 }

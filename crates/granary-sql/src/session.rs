@@ -2,18 +2,92 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::Array;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::prelude::SessionContext;
+use granary_extract::Metadata;
+use granary_io::StoreRegistry;
+use regex::Regex;
 
-use crate::{Inventory, SqlError};
+use crate::{Inventory, InventoryDir, ScanFunction, SqlError, add_captures, errors_schema};
 
-/// A session in which `granules`, `dimensions`, `variables`, `attributes` and `chunks` exist.
-pub fn session(inv: &Inventory) -> Result<SessionContext, SqlError> {
+/// A session with only the table functions `hdf5_scan` and `dmrpp_scan` registered.
+pub fn base_session() -> SessionContext {
     let ctx = SessionContext::new();
+    let registry = Arc::new(StoreRegistry::new());
+    ctx.register_udtf(
+        "hdf5_scan",
+        Arc::new(ScanFunction::new(Metadata::Hdf5, registry.clone(), 64)),
+    );
+    ctx.register_udtf(
+        "dmrpp_scan",
+        Arc::new(ScanFunction::new(Metadata::Dmrpp, registry, 64)),
+    );
+    ctx
+}
+
+fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<(), SqlError> {
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+    ctx.register_table(name, Arc::new(table))?;
+    Ok(())
+}
+
+/// A session in which `granules`, `dimensions`, `variables`, `attributes` and `chunks` exist
+/// (in memory), besides the table functions.
+pub fn session(inv: &Inventory) -> Result<SessionContext, SqlError> {
+    let ctx = base_session();
     for (name, batch) in inv.tables() {
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]])?;
-        ctx.register_table(name, Arc::new(table))?;
+        register_batch(&ctx, name, batch.clone())?;
+    }
+    Ok(ctx)
+}
+
+/// A session over an inventory directory: `granules` is read into memory (with the captures of
+/// `name_pattern`), the other tables and `errors` are Parquet listing tables over the committed
+/// files (projection and predicate pushdown by DataFusion).
+pub fn session_for_dir(
+    dir: &InventoryDir,
+    name_pattern: Option<&Regex>,
+) -> Result<SessionContext, SqlError> {
+    let ctx = base_session();
+    let empty = Inventory::empty()?;
+    let schema = empty.granules.schema();
+    let mut granules = concat_batches(&schema, &dir.read_table("granules")?)?;
+    if let Some(re) = name_pattern {
+        granules = add_captures(&granules, re)?;
+    }
+    register_batch(&ctx, "granules", granules)?;
+    let mut others: Vec<(&str, SchemaRef)> = empty
+        .tables()
+        .iter()
+        .filter(|(n, _)| *n != "granules")
+        .map(|(n, b)| (*n, b.schema()))
+        .collect();
+    others.push(("errors", errors_schema()));
+    for (name, schema) in others {
+        let files = dir.files(name);
+        if files.is_empty() {
+            register_batch(&ctx, name, RecordBatch::new_empty(schema))?;
+            continue;
+        }
+        let urls = files
+            .iter()
+            .map(|f| ListingTableUrl::parse(f.to_string_lossy()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(
+                ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet"),
+            )
+            .with_schema(schema);
+        ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     }
     Ok(ctx)
 }
@@ -42,7 +116,7 @@ pub fn render(batches: &[RecordBatch], format: Format) -> Result<String, SqlErro
             {
                 let mut w = csv::Writer::new(&mut out);
                 for b in batches {
-                    w.write(b)?;
+                    w.write(&nested_as_text(b)?)?;
                 }
             }
             String::from_utf8_lossy(&out).into_owned()
@@ -64,4 +138,41 @@ pub fn render(batches: &[RecordBatch], format: Format) -> Result<String, SqlErro
             String::from_utf8_lossy(&w.into_inner()).into_owned()
         }
     })
+}
+
+/// CSV has no nested types: list, map and struct columns are written as their display text
+/// (`[a, b]`, `{k: v}`).
+fn nested_as_text(b: &RecordBatch) -> Result<RecordBatch, SqlError> {
+    use datafusion::arrow::array::{ArrayRef, StringBuilder};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    if !b
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.data_type().is_nested())
+    {
+        return Ok(b.clone());
+    }
+    let mut fields = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        if !f.data_type().is_nested() {
+            fields.push(f.as_ref().clone());
+            cols.push(c.clone());
+            continue;
+        }
+        let fmt = ArrayFormatter::try_new(c.as_ref(), &FormatOptions::default())?;
+        let mut text = StringBuilder::new();
+        for i in 0..c.len() {
+            if c.is_null(i) {
+                text.append_null();
+            } else {
+                text.append_value(fmt.value(i).to_string());
+            }
+        }
+        fields.push(Field::new(f.name(), DataType::Utf8, true));
+        cols.push(Arc::new(text.finish()));
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }

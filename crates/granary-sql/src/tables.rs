@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, MapBuilder, RecordBatch, StringBuilder, UInt64Builder,
+    Array, ArrayRef, MapBuilder, RecordBatch, StringArray, StringBuilder, UInt64Builder,
 };
 use datafusion::arrow::datatypes::{Field, Schema};
 use granary_core::{AttrValue, GranuleManifest, inventory};
@@ -46,12 +46,8 @@ pub fn pattern(p: &str) -> Result<Regex, SqlError> {
 }
 
 impl Inventory {
-    /// Builds the tables; `name_pattern` (matched against the file name) adds its named groups
-    /// as text columns of `granules` (null where the name does not match).
-    pub fn build(
-        manifests: &[GranuleManifest],
-        name_pattern: Option<&Regex>,
-    ) -> Result<Self, SqlError> {
+    /// Builds the tables as persisted in an inventory directory (no file-name captures).
+    pub fn from_manifests(manifests: &[GranuleManifest]) -> Result<Self, SqlError> {
         let base = inventory::granules_batch(manifests)?;
         let mut fields: Vec<Field> = base
             .schema()
@@ -93,22 +89,6 @@ impl Inventory {
         columns.push(Arc::new(names));
         columns.push(Arc::new(dims));
         columns.push(Arc::new(attrs));
-
-        if let Some(re) = name_pattern {
-            for group in re.capture_names().flatten() {
-                let mut col = StringBuilder::new();
-                for m in manifests {
-                    col.append_option(
-                        re.captures(file_name(&m.url))
-                            .and_then(|c| c.name(group))
-                            .map(|x| x.as_str()),
-                    );
-                }
-                let col = col.finish();
-                fields.push(Field::new(group, col.data_type().clone(), true));
-                columns.push(Arc::new(col));
-            }
-        }
         let granules = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
         Ok(Self {
             granules,
@@ -117,6 +97,24 @@ impl Inventory {
             attributes: inventory::attributes_batch(manifests)?,
             chunks: inventory::chunks_batch(manifests)?,
         })
+    }
+
+    /// Builds the tables; `name_pattern` (matched against the file name) adds its named groups
+    /// as text columns of `granules` (null where the name does not match).
+    pub fn build(
+        manifests: &[GranuleManifest],
+        name_pattern: Option<&Regex>,
+    ) -> Result<Self, SqlError> {
+        let mut inv = Self::from_manifests(manifests)?;
+        if let Some(re) = name_pattern {
+            inv.granules = add_captures(&inv.granules, re)?;
+        }
+        Ok(inv)
+    }
+
+    /// The empty tables (their schemas), as persisted.
+    pub fn empty() -> Result<Self, SqlError> {
+        Self::from_manifests(&[])
     }
 
     /// (table name, batch) pairs.
@@ -129,4 +127,45 @@ impl Inventory {
             ("chunks", &self.chunks),
         ]
     }
+}
+
+/// Appends one text column per named group of `re`, captured from the `name` column (null
+/// where the name does not match). Groups named like an existing column are an error.
+pub fn add_captures(granules: &RecordBatch, re: &Regex) -> Result<RecordBatch, SqlError> {
+    let schema = granules.schema();
+    let names = granules
+        .column_by_name("name")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| SqlError::Pattern {
+            pattern: re.as_str().to_string(),
+            reason: "the granules table has no text column `name`".to_string(),
+        })?;
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns: Vec<ArrayRef> = granules.columns().to_vec();
+    for group in re.capture_names().flatten() {
+        if schema.field_with_name(group).is_ok() {
+            return Err(SqlError::Pattern {
+                pattern: re.as_str().to_string(),
+                reason: format!("group {group:?} would replace the granules column of that name"),
+            });
+        }
+        let mut col = StringBuilder::new();
+        for i in 0..names.len() {
+            col.append_option(
+                names
+                    .is_valid(i)
+                    .then(|| re.captures(names.value(i)))
+                    .flatten()
+                    .and_then(|c| c.name(group))
+                    .map(|x| x.as_str()),
+            );
+        }
+        let col = col.finish();
+        fields.push(Field::new(group, col.data_type().clone(), true));
+        columns.push(Arc::new(col));
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }

@@ -1,0 +1,100 @@
+//! Expansion of user inputs into granule URLs: URLs are kept as given, local files are made
+//! absolute, local directories are listed recursively for HDF5/netCDF-4 files, and local glob
+//! patterns (`*`, `?`, `[...]`, `**`) are expanded. Results are sorted and free of duplicates.
+
+use std::path::{Path, PathBuf};
+
+use granary_io::StoreRegistry;
+use url::Url;
+
+use crate::ExtractError;
+
+/// File name endings treated as HDF5/netCDF-4 granules when a directory is given.
+pub const GRANULE_SUFFIXES: &[&str] = &[".nc", ".nc4", ".h5", ".hdf5", ".he5", ".hdf"];
+
+fn is_granule(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| GRANULE_SUFFIXES.iter().any(|s| n.ends_with(s)))
+}
+
+fn listing(input: &str, e: impl std::fmt::Display) -> ExtractError {
+    ExtractError::Listing {
+        input: input.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// The granule URLs named by `inputs`.
+pub fn expand(inputs: &[String]) -> Result<Vec<Url>, ExtractError> {
+    let mut out = Vec::new();
+    for i in inputs {
+        let local = !i.contains("://");
+        let p = Path::new(i);
+        if local && p.is_dir() {
+            let mut files = Vec::new();
+            walk(p, &mut files).map_err(|e| listing(i, e))?;
+            for f in files {
+                out.push(StoreRegistry::normalize(&f.to_string_lossy())?);
+            }
+        } else if local && i.contains(['*', '?', '[']) {
+            let paths = glob::glob(i).map_err(|e| listing(i, e))?;
+            for p in paths {
+                let p = p.map_err(|e| listing(i, e))?;
+                if p.is_file() {
+                    out.push(StoreRegistry::normalize(&p.to_string_lossy())?);
+                }
+            }
+        } else {
+            out.push(StoreRegistry::normalize(i)?);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if is_granule(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// The last path segment of a URL (the granule's file name).
+pub fn basename(url: &Url) -> String {
+    url.path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or("granule")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_globs_and_urls() {
+        let dir = std::env::temp_dir().join(format!("granary-inputs-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for f in ["a.nc", "b.h5", "notes.txt", "sub/c.nc"] {
+            std::fs::write(dir.join(f), b"x").unwrap();
+        }
+        let d = dir.to_string_lossy().to_string();
+        let all = expand(std::slice::from_ref(&d)).unwrap();
+        assert_eq!(all.len(), 3);
+        let globbed = expand(&[format!("{d}/*.nc")]).unwrap();
+        assert_eq!(globbed.len(), 1);
+        assert!(globbed[0].as_str().ends_with("/a.nc"));
+        let deep = expand(&[format!("{d}/**/*.nc"), format!("{d}/a.nc")]).unwrap();
+        assert_eq!(deep.len(), 2, "{deep:?}");
+        let url = expand(&["s3://bucket/k.nc".to_string()]).unwrap();
+        assert_eq!(url[0].as_str(), "s3://bucket/k.nc");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

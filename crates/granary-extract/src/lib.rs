@@ -1,0 +1,249 @@
+//! granary-extract: the manifest of one granule from its DMR++ sidecar or from the HDF5 file
+//! itself, and of many granules concurrently, one failure never stopping the others.
+//!
+//! Routing (`Metadata::Auto`): the `<granule>.dmrpp` sidecar when it exists and parses, else
+//! the HDF5 scan. A `.dmrpp` URL given directly is parsed with the data URL it names.
+
+mod error;
+pub mod inputs;
+
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use granary_core::GranuleManifest;
+use granary_dmrpp::DmrppOptions;
+use granary_hdf5::ScanOptions;
+use granary_io::{IoStats, ObjectSource, StoreRegistry};
+use object_store::ObjectStoreExt;
+use url::Url;
+
+pub use error::ExtractError;
+
+/// Where metadata comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Metadata {
+    /// The `<granule>.dmrpp` sidecar when it exists and parses, else the HDF5 file.
+    #[default]
+    Auto,
+    /// Only the DMR++ sidecar (an error when there is none).
+    Dmrpp,
+    /// Only the HDF5 file.
+    Hdf5,
+}
+
+/// Extraction settings.
+#[derive(Clone, Copy, Debug)]
+pub struct ExtractOptions {
+    pub metadata: Metadata,
+    /// Skip chunk indexes where the format allows it (HDF5 scans): for questions about
+    /// dims, dtypes and attributes only.
+    pub metadata_only: bool,
+    /// Granules extracted at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        Self {
+            metadata: Metadata::Auto,
+            metadata_only: false,
+            concurrency: 64,
+        }
+    }
+}
+
+/// An object found by a listing: its URL, size and entity tag (the version seen).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub url: Url,
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
+/// Extracts manifests through a store registry, counting I/O in one [`IoStats`].
+#[derive(Clone, Debug)]
+pub struct Extractor {
+    registry: Arc<StoreRegistry>,
+    stats: Arc<IoStats>,
+    opts: ExtractOptions,
+}
+
+impl Extractor {
+    pub fn new(registry: Arc<StoreRegistry>, opts: ExtractOptions) -> Self {
+        Self {
+            registry,
+            stats: Arc::new(IoStats::default()),
+            opts,
+        }
+    }
+
+    pub fn stats(&self) -> &Arc<IoStats> {
+        &self.stats
+    }
+
+    pub fn registry(&self) -> &Arc<StoreRegistry> {
+        &self.registry
+    }
+
+    pub fn options(&self) -> &ExtractOptions {
+        &self.opts
+    }
+
+    async fn open(&self, url: &Url) -> Result<ObjectSource, ExtractError> {
+        let (store, path) = self.registry.resolve(url)?;
+        Ok(ObjectSource::open(store, path, url.to_string())
+            .await?
+            .with_stats(self.stats.clone()))
+    }
+
+    /// Size and entity tag of the object at `url`.
+    pub async fn head(&self, url: &Url) -> Result<Listed, ExtractError> {
+        let (store, path) = self.registry.resolve(url)?;
+        let meta = store
+            .head(&path)
+            .await
+            .map_err(|source| granary_io::IoError::Head {
+                url: url.to_string(),
+                source,
+            })?;
+        Ok(Listed {
+            url: url.clone(),
+            size: meta.size,
+            etag: meta.e_tag,
+        })
+    }
+
+    /// Heads every URL, `concurrency` at a time, in input order.
+    pub async fn head_all(&self, urls: &[Url]) -> Vec<Result<Listed, ExtractError>> {
+        futures::stream::iter(urls.iter().map(|u| self.head(u)))
+            .buffered(self.opts.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Scans the HDF5 file at `url`.
+    pub async fn hdf5(&self, url: &Url) -> Result<GranuleManifest, ExtractError> {
+        let source = self.open(url).await?;
+        let opts = ScanOptions {
+            metadata_only: self.opts.metadata_only,
+            ..ScanOptions::default()
+        };
+        Ok(granary_hdf5::scan(&source, &opts).await?)
+    }
+
+    /// Parses the DMR++ document at `dmrpp`; `data` overrides its data URL.
+    pub async fn dmrpp(
+        &self,
+        dmrpp: &Url,
+        data: Option<&Url>,
+    ) -> Result<GranuleManifest, ExtractError> {
+        let source = self.open(dmrpp).await?;
+        let bytes = source.read_range(0..source.size()).await?;
+        let opts = DmrppOptions {
+            dmrpp_url: dmrpp.to_string(),
+            data_url: data.map(Url::to_string),
+            ..Default::default()
+        };
+        let (m, report) = granary_dmrpp::parse(&bytes, &opts)?;
+        if !report.inferred_filter_order.is_empty() {
+            tracing::warn!(url = %dmrpp, variables = report.inferred_filter_order.len(), "Unversioned DMR++: filter order inferred as bes does.");
+        }
+        Ok(m)
+    }
+
+    async fn sidecar_exists(&self, sidecar: &Url) -> bool {
+        match self.registry.resolve(sidecar) {
+            Ok((store, path)) => store.head(&path).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// The manifest of the granule at `url` (a data file, or a `.dmrpp` document).
+    pub async fn extract(&self, url: &Url) -> Result<GranuleManifest, ExtractError> {
+        if url.path().ends_with(".dmrpp") {
+            return self.dmrpp(url, None).await;
+        }
+        let sidecar =
+            Url::parse(&format!("{url}.dmrpp")).map_err(|e| granary_io::IoError::BadLocation {
+                location: format!("{url}.dmrpp"),
+                reason: e.to_string(),
+            })?;
+        match self.opts.metadata {
+            Metadata::Hdf5 => self.hdf5(url).await,
+            Metadata::Dmrpp => {
+                self.dmrpp(&sidecar, Some(url))
+                    .await
+                    .map_err(|e| ExtractError::NoSidecar {
+                        url: url.to_string(),
+                        source: Box::new(e),
+                    })
+            }
+            Metadata::Auto => {
+                if !self.sidecar_exists(&sidecar).await {
+                    return self.hdf5(url).await;
+                }
+                match self.dmrpp(&sidecar, Some(url)).await {
+                    Ok(m) => Ok(m),
+                    Err(e) => {
+                        tracing::warn!(url = %url, error = %e, "DMR++ sidecar unusable; scanning the HDF5 file instead.");
+                        self.hdf5(url).await
+                    }
+                }
+            }
+        }
+    }
+
+    /// Extracts every URL, `concurrency` at a time on the runtime's worker threads; results
+    /// arrive in completion order, each with its URL.
+    pub fn extract_many(
+        &self,
+        urls: Vec<Url>,
+    ) -> impl Stream<Item = (Url, Result<GranuleManifest, ExtractError>)> + Send + 'static {
+        let this = self.clone();
+        let concurrency = self.opts.concurrency.max(1);
+        futures::stream::iter(urls)
+            .map(move |url| {
+                let this = this.clone();
+                async move {
+                    let u = url.clone();
+                    let r = tokio::spawn(async move { this.extract(&u).await })
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(ExtractError::Task {
+                                url: url.to_string(),
+                                reason: e.to_string(),
+                            })
+                        });
+                    (url, r)
+                }
+            })
+            .buffer_unordered(concurrency)
+    }
+
+    /// Reads byte ranges `(url, offset, length)` of possibly several objects (for inlining
+    /// small chunks), grouped per object into one wave each.
+    pub async fn read_ranges(
+        &self,
+        wanted: &[(String, u64, u64)],
+    ) -> Result<Vec<((String, u64, u64), Vec<u8>)>, ExtractError> {
+        let mut by_url: std::collections::BTreeMap<&str, Vec<(u64, u64)>> = Default::default();
+        for (u, o, l) in wanted {
+            by_url.entry(u.as_str()).or_default().push((*o, *l));
+        }
+        let mut out = Vec::with_capacity(wanted.len());
+        for (u, ranges) in by_url {
+            let url = Url::parse(u).map_err(|e| granary_io::IoError::BadLocation {
+                location: u.to_string(),
+                reason: e.to_string(),
+            })?;
+            let source = self.open(&url).await?;
+            let data = source
+                .read_ranges(&ranges.iter().map(|(o, l)| *o..*o + *l).collect::<Vec<_>>())
+                .await?;
+            for ((o, l), b) in ranges.into_iter().zip(data) {
+                out.push(((u.to_string(), o, l), b.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,191 @@
+//! `granary inventory build`: scan a collection into an inventory directory, incrementally.
+//!
+//! Granules already committed with the same URL, size and entity tag are not scanned again;
+//! granules whose object changed or vanished are retired first; the error rows of earlier builds
+//! are dropped (their granules are retried). Results are committed in parts of `part_size`
+//! granules, so a killed build loses at most one part of work and never leaves a half-written
+//! inventory (`store.rs`).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use granary_core::GranuleManifest;
+use granary_extract::{Extractor, Listed, inputs};
+
+use crate::{ErrorRow, Inventory, InventoryDir, SqlError};
+
+/// Build settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// Granules per committed part.
+    pub part_size: usize,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self { part_size: 512 }
+    }
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildReport {
+    /// Granules the sources named.
+    pub listed: usize,
+    /// Already in the inventory, unchanged: not scanned.
+    pub unchanged: usize,
+    /// Scanned and committed by this build.
+    pub scanned: usize,
+    /// Failed (rows of the `errors` table).
+    pub failed: usize,
+    /// Removed because their object changed or is no longer listed.
+    pub retired: usize,
+}
+
+/// Local sources are recorded as absolute paths, so the inventory does not depend on the
+/// directory the build ran from.
+fn canonical_sources(sources: &[String]) -> Vec<String> {
+    sources
+        .iter()
+        .map(|s| {
+            if s.contains("://") {
+                s.clone()
+            } else {
+                std::path::absolute(s)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| s.clone())
+            }
+        })
+        .collect()
+}
+
+fn error_row(url: &str, e: &granary_extract::ExtractError) -> ErrorRow {
+    ErrorRow {
+        url: url.to_string(),
+        stage: e.stage().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Commits one part on a blocking thread (Parquet writes and fsync), returning the directory.
+async fn commit(
+    mut dir: InventoryDir,
+    mut manifests: Vec<GranuleManifest>,
+    errors: Vec<ErrorRow>,
+) -> Result<InventoryDir, SqlError> {
+    let path: PathBuf = dir.root().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        manifests.sort_by(|a, b| a.url.cmp(&b.url));
+        let inv = Inventory::from_manifests(&manifests)?;
+        dir.append(&inv, &errors)?;
+        Ok(dir)
+    })
+    .await
+    .map_err(|e| SqlError::Inventory {
+        path: path.display().to_string(),
+        reason: format!("commit task failed: {e}"),
+    })?
+}
+
+/// Builds or updates the inventory at `out` from `sources`; `progress(done, total)` is called
+/// after each granule.
+pub async fn build_inventory(
+    ex: &Extractor,
+    sources: &[String],
+    out: &Path,
+    opts: &BuildOptions,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<BuildReport, SqlError> {
+    let sources = canonical_sources(sources);
+    let urls = inputs::expand(&sources).map_err(|e| SqlError::Source(e.to_string()))?;
+    let mut dir = InventoryDir::create_or_open(out, &sources)?;
+    let known = dir.known_granules()?;
+    let mut report = BuildReport {
+        listed: urls.len(),
+        ..Default::default()
+    };
+
+    let mut errors = Vec::new();
+    let mut listed: HashMap<String, Listed> = HashMap::new();
+    for (url, r) in urls.iter().zip(ex.head_all(&urls).await) {
+        match r {
+            Ok(l) => {
+                listed.insert(url.to_string(), l);
+            }
+            Err(e) => errors.push(error_row(url.as_str(), &e)),
+        }
+    }
+    let unchanged = |url: &str, l: &Listed| {
+        known
+            .get(url)
+            .is_some_and(|(size, etag)| *size == Some(l.size) && *etag == l.etag)
+    };
+    // Retired: no longer named by the sources, or changed. A granule whose head request
+    // failed this time stays as it was (with an error row), never silently dropped.
+    let named: HashSet<&str> = urls.iter().map(|u| u.as_str()).collect();
+    let stale: HashSet<String> = known
+        .keys()
+        .filter(|u| match listed.get(*u) {
+            Some(l) => !unchanged(u, l),
+            None => !named.contains(u.as_str()),
+        })
+        .cloned()
+        .collect();
+    report.retired = stale.len();
+    let mut todo: Vec<_> = listed
+        .iter()
+        .filter(|(u, l)| !unchanged(u, l))
+        .map(|(_, l)| l.url.clone())
+        .collect();
+    todo.sort();
+    report.unchanged = listed.len() - todo.len();
+    dir = {
+        let stale = stale.clone();
+        let path = dir.root().display().to_string();
+        tokio::task::spawn_blocking(move || dir.retire(&stale).map(|()| dir))
+            .await
+            .map_err(|e| SqlError::Inventory {
+                path,
+                reason: format!("retire task failed: {e}"),
+            })??
+    };
+    if !stale.is_empty() {
+        tracing::info!(
+            granules = stale.len(),
+            "Retired granules whose object changed or vanished."
+        );
+    }
+
+    let total = todo.len();
+    let mut done = 0;
+    let mut batch: Vec<GranuleManifest> = Vec::new();
+    let mut results = std::pin::pin!(ex.extract_many(todo));
+    while let Some((url, r)) = results.next().await {
+        done += 1;
+        progress(done, total);
+        match r {
+            Ok(mut m) => {
+                if let Some(l) = listed.get(url.as_str()) {
+                    m.size = Some(l.size);
+                    m.etag = l.etag.clone();
+                }
+                report.scanned += 1;
+                batch.push(m);
+            }
+            Err(e) => {
+                tracing::warn!(url = %url, error = %e, "Granule failed; recorded in the errors table.");
+                errors.push(error_row(url.as_str(), &e));
+            }
+        }
+        if batch.len() >= opts.part_size.max(1) {
+            report.failed += errors.len();
+            dir = commit(dir, std::mem::take(&mut batch), std::mem::take(&mut errors)).await?;
+        }
+    }
+    if !batch.is_empty() || !errors.is_empty() {
+        report.failed += errors.len();
+        commit(dir, batch, errors).await?;
+    }
+    Ok(report)
+}

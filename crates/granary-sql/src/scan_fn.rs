@@ -1,0 +1,250 @@
+//! Table functions that scan granules on the fly:
+//! `hdf5_scan(source [, table [, pattern]])` and `dmrpp_scan(source [, table [, pattern]])`.
+//!
+//! `source` is a file, directory, local glob or URL; `table` one of `granules` (default),
+//! `dimensions`, `variables`, `attributes`, `chunks` or `errors` (granules that failed);
+//! `pattern` the file-name regex whose named groups become `granules` columns (default: the
+//! SWOT pattern). Planning only checks arguments; the scan runs when the plan is built
+//! (`TableProvider::scan`, async), never blocking the runtime. Projection pushdown: a query that
+//! needs no chunk column (`chunks`, `n_chunks`, `stored_bytes`) runs a metadata-only HDF5 scan
+//! that skips chunk indexes. Results are cached per session, source and depth.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue, plan_err};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use futures::StreamExt;
+use granary_extract::{ExtractOptions, Extractor, Metadata, inputs};
+use granary_io::StoreRegistry;
+use regex::Regex;
+
+use crate::{ErrorRow, Inventory, SWOT_NAME_PATTERN, add_captures, errors_batch, pattern};
+
+/// What one scan of a source produced.
+#[derive(Debug)]
+struct Scanned {
+    inventory: Inventory,
+    errors: RecordBatch,
+}
+
+type Cache = Arc<Mutex<HashMap<(String, bool), Arc<Scanned>>>>;
+
+/// The `hdf5_scan` / `dmrpp_scan` function of one session.
+#[derive(Debug)]
+pub struct ScanFunction {
+    metadata: Metadata,
+    registry: Arc<StoreRegistry>,
+    concurrency: usize,
+    cache: Cache,
+}
+
+impl ScanFunction {
+    pub fn new(metadata: Metadata, registry: Arc<StoreRegistry>, concurrency: usize) -> Self {
+        Self {
+            metadata,
+            registry,
+            concurrency,
+            cache: Cache::default(),
+        }
+    }
+
+    /// What this function has scanned so far: (source, full scan with chunk indexes), sorted.
+    pub fn scans(&self) -> Vec<(String, bool)> {
+        let mut v: Vec<_> = self
+            .cache
+            .lock()
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+fn literal(e: &Expr, what: &str) -> DfResult<String> {
+    match e {
+        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)), _) => {
+            Ok(s.clone())
+        }
+        _ => plan_err!("{what} must be a string literal, got {e}"),
+    }
+}
+
+impl TableFunctionImpl for ScanFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> DfResult<Arc<dyn TableProvider>> {
+        let exprs = args.exprs();
+        if exprs.is_empty() || exprs.len() > 3 {
+            return plan_err!(
+                "expected (source [, table [, pattern]]), got {} argument(s)",
+                exprs.len()
+            );
+        }
+        let source = literal(&exprs[0], "source")?;
+        let table = match exprs.get(1) {
+            Some(e) => literal(e, "table")?,
+            None => "granules".to_string(),
+        };
+        let re = match exprs.get(2) {
+            Some(e) => pattern(&literal(e, "pattern")?),
+            None => pattern(SWOT_NAME_PATTERN),
+        }
+        .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        let empty = Inventory::empty().map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let schema = match table.as_str() {
+            "granules" => add_captures(&empty.granules, &re)
+                .map_err(|e| DataFusionError::Plan(e.to_string()))?
+                .schema(),
+            "errors" => crate::errors_schema(),
+            t => match empty.tables().iter().find(|(n, _)| *n == t) {
+                Some((_, b)) => b.schema(),
+                None => {
+                    return plan_err!(
+                        "unknown table {t:?}: expected granules, dimensions, variables, attributes, chunks or errors"
+                    );
+                }
+            },
+        };
+        Ok(Arc::new(ScanTable {
+            source,
+            table,
+            pattern: re,
+            schema,
+            metadata: self.metadata,
+            registry: self.registry.clone(),
+            concurrency: self.concurrency,
+            cache: self.cache.clone(),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct ScanTable {
+    source: String,
+    table: String,
+    pattern: Regex,
+    schema: SchemaRef,
+    metadata: Metadata,
+    registry: Arc<StoreRegistry>,
+    concurrency: usize,
+    cache: Cache,
+}
+
+/// Columns whose values need the chunk index.
+const CHUNK_COLUMNS: [&str; 2] = ["n_chunks", "stored_bytes"];
+
+impl ScanTable {
+    fn needs_chunks(&self, projection: Option<&Vec<usize>>) -> bool {
+        match self.table.as_str() {
+            "chunks" => true,
+            "granules" | "variables" => match projection {
+                None => true,
+                Some(p) => p
+                    .iter()
+                    .any(|i| CHUNK_COLUMNS.contains(&self.schema.field(*i).name().as_str())),
+            },
+            _ => false,
+        }
+    }
+
+    fn cached(&self, full: bool) -> Option<Arc<Scanned>> {
+        let cache = self.cache.lock().ok()?;
+        // A full scan answers metadata-only questions too.
+        cache
+            .get(&(self.source.clone(), true))
+            .or_else(|| {
+                (!full)
+                    .then(|| cache.get(&(self.source.clone(), false)))
+                    .flatten()
+            })
+            .cloned()
+    }
+
+    async fn load(&self, full: bool) -> DfResult<Arc<Scanned>> {
+        if let Some(s) = self.cached(full) {
+            return Ok(s);
+        }
+        let ex = Extractor::new(
+            self.registry.clone(),
+            ExtractOptions {
+                metadata: self.metadata,
+                metadata_only: !full,
+                concurrency: self.concurrency,
+            },
+        );
+        let urls = inputs::expand(std::slice::from_ref(&self.source))
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let mut manifests = Vec::with_capacity(urls.len());
+        let mut errors = Vec::new();
+        let mut results = std::pin::pin!(ex.extract_many(urls));
+        while let Some((url, r)) = results.next().await {
+            match r {
+                Ok(m) => manifests.push(m),
+                Err(e) => {
+                    tracing::warn!(url = %url, error = %e, "Granule skipped (see the errors table).");
+                    errors.push(ErrorRow {
+                        url: url.to_string(),
+                        stage: e.stage().to_string(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        manifests.sort_by(|a, b| a.url.cmp(&b.url));
+        errors.sort_by(|a, b| a.url.cmp(&b.url));
+        let ext = |e: crate::SqlError| DataFusionError::External(Box::new(e));
+        let mut inventory = Inventory::from_manifests(&manifests).map_err(ext)?;
+        inventory.granules = add_captures(&inventory.granules, &self.pattern).map_err(ext)?;
+        let scanned = Arc::new(Scanned {
+            inventory,
+            errors: errors_batch(&errors).map_err(ext)?,
+        });
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert((self.source.clone(), full), scanned.clone());
+        }
+        Ok(scanned)
+    }
+}
+
+#[async_trait]
+impl TableProvider for ScanTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let scanned = self.load(self.needs_chunks(projection)).await?;
+        let inv = &scanned.inventory;
+        let batch = match self.table.as_str() {
+            "errors" => scanned.errors.clone(),
+            "granules" => inv.granules.clone(),
+            t => inv
+                .tables()
+                .iter()
+                .find(|(n, _)| *n == t)
+                .map(|(_, b)| (*b).clone())
+                .unwrap_or_else(|| RecordBatch::new_empty(self.schema.clone())),
+        };
+        Ok(MemorySourceConfig::try_new_exec(
+            &[vec![batch]],
+            self.schema.clone(),
+            projection.cloned(),
+        )?)
+    }
+}
