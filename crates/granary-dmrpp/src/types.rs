@@ -66,7 +66,40 @@ pub fn value(dap: &str, text: &str) -> AttrValue {
         "Float32" | "Float64" => float(t)
             .map(AttrValue::Float)
             .unwrap_or_else(|| AttrValue::Str(text.to_string())),
+        "String" | "URL" => AttrValue::Str(unescape_octal(text)),
         _ => AttrValue::Str(text.to_string()),
+    }
+}
+
+/// Undoes libdap's `escattr_xml`: bytes outside printable ASCII are written as a backslash and
+/// three octal digits (`\013`, and UTF-8 text byte by byte: `\342\200\223` is an en dash).
+/// The bytes are decoded as UTF-8, or as Latin-1 when they are not valid UTF-8. A backslash not
+/// followed by three octal digits is kept.
+pub fn unescape_octal(text: &str) -> String {
+    if !text.contains('\\') {
+        return text.to_string();
+    }
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = |k: usize| b.get(i + k).is_some_and(|c| (b'0'..=b'7').contains(c));
+        if b[i] == b'\\' && octal(1) && octal(2) && octal(3) {
+            let v = u32::from(b[i + 1] - b'0') * 64
+                + u32::from(b[i + 2] - b'0') * 8
+                + u32::from(b[i + 3] - b'0');
+            if let Ok(byte) = u8::try_from(v) {
+                out.push(byte);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => e.into_bytes().iter().map(|&c| char::from(c)).collect(),
     }
 }
 
@@ -92,6 +125,18 @@ pub fn narrow(dap: &str, v: AttrValue) -> AttrValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn octal_escapes_are_decoded() {
+        assert_eq!(
+            unescape_octal(r"fes \342\200\223 tide"),
+            "fes \u{2013} tide"
+        );
+        assert_eq!(unescape_octal(r"a/\013"), "a/\u{b}");
+        assert_eq!(unescape_octal(r"|\:;\9"), r"|\:;\9");
+        assert_eq!(unescape_octal(r"\377"), "\u{ff}");
+        assert_eq!(unescape_octal(r"\777x"), r"\777x");
+    }
 
     #[test]
     fn libdap_floats() {

@@ -119,6 +119,51 @@ fn swot_like_sidecars_agree_with_their_granules() {
     assert!(n >= 10);
 }
 
+/// String attributes as text, numbers as f64 (DMR++ prints floats with limited digits).
+fn attr_text(attrs: &[granary_core::Attribute]) -> Vec<(String, String)> {
+    let mut v: Vec<_> = attrs
+        .iter()
+        .map(|a| {
+            // DMR++ cannot tell a one-element array from a scalar (netCDF NC_STRING attributes
+            // are stored as one-element arrays).
+            let value = match &a.value {
+                AttrValue::Array(v) if v.len() == 1 => &v[0],
+                v => v,
+            };
+            let t = match (value, value.as_f64()) {
+                (AttrValue::Str(s), _) => s.clone(),
+                (_, Some(f)) => format!("{:.5e}", f),
+                (other, None) => format!("{other:?}"),
+            };
+            (a.name.clone(), t)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn swot_like_sidecar_attributes_equal_the_granule_attributes() {
+    // Non-ASCII text (the en dash in ssha_karin's comment) arrives as libdap octal escapes.
+    let dir = data().join("swot");
+    let p = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "dmrpp"))
+        .unwrap();
+    let (d, h) = (dmrpp(&p), hdf5(&p.with_extension("")));
+    assert_eq!(attr_text(&d.root.attrs), attr_text(&h.root.attrs));
+    let mut n = 0;
+    for a in h.arrays() {
+        let b = d.array(&a.path).unwrap();
+        assert_eq!(attr_text(&b.attrs), attr_text(&a.attrs), "{}", a.path);
+        n += a.attrs.len();
+    }
+    assert!(n > 100);
+    let comment = d.array("ssha_karin").unwrap().attr("comment").unwrap();
+    assert!(comment.as_str().unwrap().contains("fes \u{2013} internal"));
+}
+
 #[test]
 fn both_real_swot_dmrpp_versions_give_the_same_arrays() {
     let dir = data().join("dmrpp-reference");
