@@ -1,1 +1,4 @@
-//! Benchmarks live in `benches/`; see `benches/README.md`.
+//! Benchmarks live in `benches/`; see `benches/README.md`. This library holds what several
+//! of them share.
+
+pub mod synthetic;
