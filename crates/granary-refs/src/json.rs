@@ -155,7 +155,7 @@ impl RefSet {
     }
 }
 
-fn value(out: &mut String, v: &ChunkValue) {
+pub(crate) fn value(out: &mut String, v: &ChunkValue) {
     match v {
         ChunkValue::Meta(text) => jsontext::string(out, text),
         ChunkValue::Bytes(b) if b.is_ascii() => {

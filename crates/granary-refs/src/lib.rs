@@ -4,11 +4,20 @@
 //! as `research/kerchunk-formats.md` sections 1-2 prescribe; [`json`] writes kerchunk JSON
 //! version 1 with a consolidated `.zmetadata`.
 
+pub mod combine;
+pub mod combined_json;
 pub mod error;
 pub mod json;
 pub mod jsontext;
+pub mod parquet_refs;
 pub mod zarr;
 
+pub use combine::{
+    AttrPolicy, CombineError, CombineSpec, Combined, Combiner, ConcatDim, Coord, OnDuplicate,
+    SelectedGranule,
+};
+pub use combined_json::write_combined_json;
 pub use error::RefsError;
 pub use json::{InlineChunks, JsonOptions, RefSet, single_granule_refs};
-pub use zarr::{ArrayRefs, ChunkValue, map_array};
+pub use parquet_refs::{DEFAULT_RECORD_SIZE, ParquetStats, write_parquet};
+pub use zarr::{ArrayRefs, ChunkValue, ZarrArray, map_array, zarr_array};

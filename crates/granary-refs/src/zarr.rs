@@ -109,7 +109,8 @@ fn effective_codecs(url: &str, a: &ArrayMeta) -> Result<Vec<Codec>, RefsError> {
         .collect())
 }
 
-fn chunk_key(index: &[u64]) -> String {
+/// The chunk key `i.j.k` of a grid position (scalars: `0`).
+pub fn chunk_key(index: &[u64]) -> String {
     if index.is_empty() {
         return "0".into();
     }
@@ -132,10 +133,126 @@ fn vlen_utf8(items: &[Option<String>]) -> Vec<u8> {
     out
 }
 
-/// Maps one array of the granule at `url` to zarr v2 keys.
-pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
+/// The zarr v2 description of one array of one granule, field by field (JSON text where zarr
+/// stores JSON), so that granules can be compared field by field when they are combined.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZarrArray {
+    /// `_ARRAY_DIMENSIONS`.
+    pub dims: Vec<String>,
+    pub shape: Vec<u64>,
+    /// Zarr chunk shape (the array shape when the data are embedded).
+    pub chunks: Vec<u64>,
+    /// `dtype` as JSON text (`"<f4"`, or a list for structured types).
+    pub dtype: String,
+    /// `fill_value` as JSON text.
+    pub fill_value: String,
+    /// `filters` as JSON text (`null` when none).
+    pub filters: String,
+    /// Attributes other than `_FillValue`/`_ARRAY_DIMENSIONS`: (name, JSON text).
+    pub attrs: Vec<(String, String)>,
+    /// The one chunk, when the data are embedded in the metadata (compact storage, strings).
+    pub embedded: Option<Vec<u8>>,
+    /// Bytes cut from the end of every referenced chunk (a trailing Fletcher32 checksum).
+    pub trim: u64,
+}
+
+impl ZarrArray {
+    /// The `.zarray` JSON text.
+    pub fn zarray_json(&self) -> String {
+        zarray_json(
+            &self.shape,
+            &self.chunks,
+            &self.dtype,
+            &self.fill_value,
+            &self.filters,
+        )
+    }
+
+    /// The `.zattrs` JSON text.
+    pub fn zattrs_json(&self) -> String {
+        attrs_json(Some(&self.dims), &self.attrs)
+    }
+
+    /// The chunk grid: chunks per axis (`[1]` for a scalar).
+    pub fn grid(&self) -> Vec<u64> {
+        chunk_grid(&self.shape, &self.chunks)
+    }
+}
+
+/// Chunks per axis; a scalar has one chunk.
+pub fn chunk_grid(shape: &[u64], chunks: &[u64]) -> Vec<u64> {
+    if shape.is_empty() {
+        return vec![1];
+    }
+    shape
+        .iter()
+        .zip(chunks)
+        .map(|(s, c)| if *c == 0 { 0 } else { s.div_ceil(*c) })
+        .collect()
+}
+
+/// `.zarray` JSON text from its fields.
+pub fn zarray_json(
+    shape: &[u64],
+    chunks: &[u64],
+    dtype: &str,
+    fill_value: &str,
+    filters: &str,
+) -> String {
+    let list = |v: &[u64]| {
+        let items: Vec<String> = v.iter().map(u64::to_string).collect();
+        format!("[{}]", items.join(","))
+    };
+    format!(
+        "{{\"shape\":{},\"chunks\":{},\"dtype\":{dtype},\"fill_value\":{fill_value},\"order\":\"C\",\"filters\":{filters},\"dimension_separator\":\".\",\"compressor\":null,\"zarr_format\":2}}",
+        list(shape),
+        list(chunks)
+    )
+}
+
+/// `.zattrs` JSON text: `_ARRAY_DIMENSIONS` first (arrays), then the attributes in order.
+pub fn attrs_json(dims: Option<&[String]>, attrs: &[(String, String)]) -> String {
+    let mut out = String::from("{");
+    if let Some(dims) = dims {
+        out.push_str("\"_ARRAY_DIMENSIONS\":[");
+        for (i, d) in dims.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            jsontext::string(&mut out, d);
+        }
+        out.push(']');
+    }
+    for (name, value) in attrs {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        jsontext::string(&mut out, name);
+        out.push(':');
+        out.push_str(value);
+    }
+    out.push('}');
+    out
+}
+
+/// Attributes as (name, JSON text), without the ones zarr keeps elsewhere.
+pub fn attr_texts(attrs: &[granary_core::Attribute]) -> Vec<(String, String)> {
+    attrs
+        .iter()
+        .filter(|at| at.name != "_FillValue" && at.name != "_ARRAY_DIMENSIONS")
+        .map(|at| {
+            let mut v = String::new();
+            jsontext::attr_value(&mut v, &at.value);
+            (at.name.clone(), v)
+        })
+        .collect()
+}
+
+/// The zarr v2 fields of one array of the granule at `url`.
+pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
     let strings = matches!(a.data, ArrayData::Strings(_));
-    let (dtype_json, filters_json, fill_json) = if strings {
+    let mut trim = 0u64;
+    let (dtype, filters, fill_value) = if strings {
         (
             "\"|O\"".to_string(),
             "[{\"id\":\"vlen-utf8\"}]".to_string(),
@@ -149,16 +266,6 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
                 format!("datatype {} has no zarr v2 equivalent", a.dtype.name()),
             )
         })?;
-        (
-            dt.to_string(),
-            String::new(),
-            fill_value_json(&a.dtype, a.fill_value.as_ref()),
-        )
-    };
-    let mut trim = 0u64;
-    let filters_json = if strings {
-        filters_json
-    } else {
         let codecs = effective_codecs(url, a)?;
         let mut parts = Vec::new();
         for (i, c) in codecs.iter().enumerate() {
@@ -182,17 +289,22 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
             })?;
             parts.push(j.to_string());
         }
-        if parts.is_empty() {
+        let filters = if parts.is_empty() {
             "null".into()
         } else {
             format!("[{}]", parts.join(","))
-        }
+        };
+        (
+            dt.to_string(),
+            filters,
+            fill_value_json(&a.dtype, a.fill_value.as_ref()),
+        )
     };
-    let shape = serde_json::to_string(&a.shape)?;
     // Embedded data (compact storage, variable-length strings) is one chunk spanning the array.
-    let chunk_shape = match a.data {
-        ArrayData::Chunks(_) => &a.chunk_shape,
-        ArrayData::Inline(_) | ArrayData::Strings(_) => &a.shape,
+    let (chunks, embedded) = match &a.data {
+        ArrayData::Chunks(_) => (a.chunk_shape.clone(), None),
+        ArrayData::Inline(b) => (a.shape.clone(), Some(b.clone())),
+        ArrayData::Strings(s) => (a.shape.clone(), Some(vlen_utf8(s))),
         ArrayData::Unread => {
             return Err(unrepresentable(
                 url,
@@ -201,29 +313,31 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
             ));
         }
     };
-    let chunks = serde_json::to_string(chunk_shape)?;
-    let zarray = format!(
-        "{{\"shape\":{shape},\"chunks\":{chunks},\"dtype\":{dtype_json},\"fill_value\":{fill_json},\"order\":\"C\",\"filters\":{filters_json},\"dimension_separator\":\".\",\"compressor\":null,\"zarr_format\":2}}"
-    );
-    let mut zattrs = String::from("{\"_ARRAY_DIMENSIONS\":");
-    zattrs.push_str(&serde_json::to_string(&a.dims)?);
-    for at in a
-        .attrs
-        .iter()
-        .filter(|at| at.name != "_FillValue" && at.name != "_ARRAY_DIMENSIONS")
-    {
-        zattrs.push(',');
-        jsontext::string(&mut zattrs, &at.name);
-        zattrs.push(':');
-        jsontext::attr_value(&mut zattrs, &at.value);
-    }
-    zattrs.push('}');
-    let zero = vec![0u64; a.shape.len()];
-    let chunks = match &a.data {
-        ArrayData::Chunks(c) => c
+    Ok(ZarrArray {
+        dims: a.dims.clone(),
+        shape: a.shape.clone(),
+        chunks,
+        dtype,
+        fill_value,
+        filters,
+        attrs: attr_texts(&a.attrs),
+        embedded,
+        trim,
+    })
+}
+
+/// Maps one array of the granule at `url` to zarr v2 keys.
+pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
+    let z = zarr_array(url, a)?;
+    let chunks = match (&z.embedded, &a.data) {
+        (Some(b), _) => vec![(
+            chunk_key(&vec![0u64; a.shape.len()]),
+            ChunkValue::Bytes(b.clone()),
+        )],
+        (None, ArrayData::Chunks(c)) => c
             .iter()
             .map(|c| {
-                if c.size < trim {
+                if c.size < z.trim {
                     return Err(unrepresentable(
                         url,
                         a,
@@ -236,18 +350,16 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
                     ChunkValue::Range {
                         url,
                         offset: c.offset,
-                        length: c.size - trim,
+                        length: c.size - z.trim,
                     },
                 ))
             })
             .collect::<Result<Vec<_>, _>>()?,
-        ArrayData::Inline(b) => vec![(chunk_key(&zero), ChunkValue::Bytes(b.clone()))],
-        ArrayData::Strings(s) => vec![(chunk_key(&zero), ChunkValue::Bytes(vlen_utf8(s)))],
-        ArrayData::Unread => Vec::new(),
+        (None, _) => Vec::new(),
     };
     Ok(ArrayRefs {
-        zarray,
-        zattrs,
+        zarray: z.zarray_json(),
+        zattrs: z.zattrs_json(),
         chunks,
     })
 }

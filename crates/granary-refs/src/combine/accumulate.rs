@@ -1,0 +1,356 @@
+//! The combiner's first stage: granule by granule, the zarr fields of each group and array are
+//! compared with the first granule's, and chunk references are collected with their position
+//! in the granule's own chunk grid.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::coords::{Cells, cells};
+use super::{CombineError, CombineSpec, SelectedGranule};
+use crate::zarr::ZarrArray;
+
+/// A chunk reference of one granule, before placement in the combined grid.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawChunk {
+    pub granule: u32,
+    /// C-order position in the granule's own chunk grid.
+    pub local: u64,
+    pub url: u32,
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// Per field, the values that differ from the first granule's: value → (granules, example).
+pub(crate) type Diffs = BTreeMap<&'static str, BTreeMap<String, (usize, u32)>>;
+
+#[derive(Debug)]
+pub(crate) struct ArrayAcc {
+    pub reference: ZarrArray,
+    /// Whether the first granule's data are embedded (compact storage, strings).
+    pub embedded: bool,
+    pub ref_granule: u32,
+    pub present: Vec<bool>,
+    pub n_present: usize,
+    pub diffs: Diffs,
+    /// Attribute name → distinct values seen (only for attributes that vary).
+    pub varying: BTreeMap<String, BTreeSet<String>>,
+    /// Length along the concatenated existing dim, per granule (existing-dim mode).
+    pub lengths: Vec<u64>,
+    pub chunks: Vec<RawChunk>,
+    pub inline: Vec<(u32, Vec<u8>)>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct GroupAcc {
+    pub attrs: Vec<Option<Vec<(String, String)>>>,
+}
+
+/// Combines granules; see the module documentation.
+#[derive(Debug)]
+pub struct Combiner {
+    pub(crate) spec: CombineSpec,
+    pub(crate) dim_names: Vec<String>,
+    pub(crate) cells: Cells,
+    pub(crate) granule_of: HashMap<String, u32>,
+    pub(crate) seen: Vec<bool>,
+    pub(crate) groups: BTreeMap<String, GroupAcc>,
+    pub(crate) arrays: Vec<ArrayAcc>,
+    pub(crate) array_of: HashMap<String, usize>,
+    pub(crate) urls: Vec<String>,
+    url_of: HashMap<String, u32>,
+    pub(crate) unrepresentable: Vec<(String, String, String)>,
+    pub(crate) errors: Vec<String>,
+    /// Index of the concatenated existing dim in `spec.dims`, if any.
+    pub(crate) existing: Option<usize>,
+}
+
+fn diff(diffs: &mut Diffs, field: &'static str, value: String, granule: u32) {
+    diffs
+        .entry(field)
+        .or_default()
+        .entry(value)
+        .or_insert((0, granule))
+        .0 += 1;
+}
+
+fn list(v: &[u64]) -> String {
+    format!(
+        "[{}]",
+        v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    )
+}
+
+impl Combiner {
+    /// A combiner for the selected granules.
+    pub fn new(spec: CombineSpec, rows: &[SelectedGranule]) -> Result<Self, CombineError> {
+        let existing: Vec<usize> = (0..spec.dims.len())
+            .filter(|i| spec.dims[*i].existing)
+            .collect();
+        if spec.dims.is_empty() {
+            return Err(CombineError::Spec(
+                "no concat dimension: the selection needs a column besides url".into(),
+            ));
+        }
+        if !existing.is_empty() && spec.dims.len() > 1 {
+            return Err(CombineError::Spec(format!(
+                "concatenating along the existing dimension {} together with other dimensions is not supported; combine along one existing dimension, or along new ones only",
+                spec.dims[existing[0]].name
+            )));
+        }
+        let dim_names: Vec<String> = spec.dims.iter().map(|d| d.name.clone()).collect();
+        let cells = cells(&dim_names, rows, spec.on_duplicate)?;
+        let n = cells.granules.len();
+        let granule_of = cells
+            .granules
+            .iter()
+            .enumerate()
+            .map(|(i, (u, _))| (u.clone(), i as u32))
+            .collect();
+        let urls: Vec<String> = cells.granules.iter().map(|(u, _)| u.clone()).collect();
+        let url_of = urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.clone(), i as u32))
+            .collect();
+        Ok(Self {
+            spec,
+            dim_names,
+            cells,
+            granule_of,
+            seen: vec![false; n],
+            groups: BTreeMap::new(),
+            arrays: Vec::new(),
+            array_of: HashMap::new(),
+            urls,
+            url_of,
+            unrepresentable: Vec::new(),
+            errors: Vec::new(),
+            existing: existing.first().copied(),
+        })
+    }
+
+    /// The granule index of a selected URL (None: not selected, or dropped as a duplicate).
+    pub fn granule(&self, url: &str) -> Option<u32> {
+        self.granule_of.get(url).copied()
+    }
+
+    /// Records a group's attributes (name, JSON text) for the granule at `url`.
+    pub fn add_group(&mut self, url: &str, path: &str, attrs: Vec<(String, String)>) {
+        let Some(g) = self.granule(url) else { return };
+        self.seen[g as usize] = true;
+        let n = self.seen.len();
+        let acc = self.groups.entry(path.to_string()).or_default();
+        if acc.attrs.is_empty() {
+            acc.attrs = vec![None; n];
+        }
+        acc.attrs[g as usize] = Some(attrs);
+    }
+
+    /// Records that an array of the granule at `url` has no zarr form.
+    pub fn add_unrepresentable(&mut self, url: &str, path: &str, reason: &str) {
+        let Some(g) = self.granule(url) else { return };
+        self.seen[g as usize] = true;
+        self.unrepresentable
+            .push((url.to_string(), path.to_string(), reason.to_string()));
+    }
+
+    /// Records an array of the granule at `url`, comparing it with the first granule's.
+    pub fn add_array(&mut self, url: &str, path: &str, z: &ZarrArray) {
+        let Some(g) = self.granule(url) else { return };
+        self.seen[g as usize] = true;
+        let n = self.seen.len();
+        let axis = self.existing.and_then(|d| {
+            let name = &self.spec.dims[d].name;
+            z.dims.iter().position(|x| x == name)
+        });
+        let idx = match self.array_of.get(path) {
+            Some(i) => *i,
+            None => {
+                let mut reference = z.clone();
+                reference.embedded = None;
+                self.arrays.push(ArrayAcc {
+                    reference,
+                    embedded: z.embedded.is_some(),
+                    ref_granule: g,
+                    present: vec![false; n],
+                    n_present: 0,
+                    diffs: Diffs::new(),
+                    varying: BTreeMap::new(),
+                    lengths: if self.existing.is_some() {
+                        vec![0; n]
+                    } else {
+                        Vec::new()
+                    },
+                    chunks: Vec::new(),
+                    inline: Vec::new(),
+                });
+                self.array_of
+                    .insert(path.to_string(), self.arrays.len() - 1);
+                self.arrays.len() - 1
+            }
+        };
+        let acc = &mut self.arrays[idx];
+        if acc.present[g as usize] {
+            self.errors.push(format!(
+                "{url}: array {path:?} appears twice in the inventory"
+            ));
+            return;
+        }
+        acc.present[g as usize] = true;
+        acc.n_present += 1;
+        if let Some(a) = axis
+            && !acc.lengths.is_empty()
+        {
+            acc.lengths[g as usize] = z.shape[a];
+        }
+        let r = &acc.reference;
+        let mut d = Diffs::new();
+        if z.dims != r.dims {
+            diff(&mut d, "dimensions", format!("{:?}", z.dims), g);
+        }
+        let shape_differs = match axis {
+            Some(a) if z.shape.len() == r.shape.len() => z
+                .shape
+                .iter()
+                .zip(&r.shape)
+                .enumerate()
+                .any(|(i, (x, y))| i != a && x != y),
+            _ => z.shape != r.shape,
+        };
+        if shape_differs {
+            diff(&mut d, "shape", list(&z.shape), g);
+        }
+        if z.chunks != r.chunks {
+            diff(&mut d, "chunks", list(&z.chunks), g);
+        }
+        if z.dtype != r.dtype {
+            diff(&mut d, "dtype", z.dtype.clone(), g);
+        }
+        if z.fill_value != r.fill_value {
+            diff(&mut d, "fill_value", z.fill_value.clone(), g);
+        }
+        if z.filters != r.filters {
+            diff(&mut d, "filters", z.filters.clone(), g);
+        }
+        if z.trim != r.trim {
+            diff(&mut d, "checksum", format!("{} trailing bytes", z.trim), g);
+        }
+        if z.embedded.is_some() != acc.embedded {
+            let kind = if z.embedded.is_some() {
+                "embedded"
+            } else {
+                "chunks"
+            };
+            diff(&mut d, "storage", kind.to_string(), g);
+        }
+        if z.attrs != r.attrs {
+            for (name, value) in &z.attrs {
+                match r.attrs.iter().find(|(n, _)| n == name) {
+                    Some((_, rv)) if rv == value => {}
+                    Some((_, rv)) => {
+                        let set = acc.varying.entry(name.clone()).or_default();
+                        set.insert(rv.clone());
+                        set.insert(value.clone());
+                    }
+                    None => {
+                        let set = acc.varying.entry(name.clone()).or_default();
+                        set.insert("(absent)".into());
+                        set.insert(value.clone());
+                    }
+                }
+            }
+            for (name, rv) in &r.attrs {
+                if !z.attrs.iter().any(|(n, _)| n == name) {
+                    let set = acc.varying.entry(name.clone()).or_default();
+                    set.insert(rv.clone());
+                    set.insert("(absent)".into());
+                }
+            }
+        }
+        for (field, values) in d {
+            for (value, (count, example)) in values {
+                let e = acc
+                    .diffs
+                    .entry(field)
+                    .or_default()
+                    .entry(value)
+                    .or_insert((0, example));
+                e.0 += count;
+            }
+        }
+        if let Some(b) = &z.embedded {
+            acc.inline.push((g, b.clone()));
+        }
+    }
+
+    /// Records a stored chunk of an array of the granule at `url`. `size` is the stored size;
+    /// the array's checksum trim is applied here. `chunk_url` is set when the chunk lives in
+    /// another object than the granule.
+    pub fn add_chunk(
+        &mut self,
+        url: &str,
+        path: &str,
+        index: &[u64],
+        offset: u64,
+        size: u64,
+        chunk_url: Option<&str>,
+    ) {
+        let Some(g) = self.granule(url) else { return };
+        let Some(&a) = self.array_of.get(path) else {
+            self.errors.push(format!(
+                "{url}: chunk of array {path:?}, which the inventory does not describe"
+            ));
+            return;
+        };
+        let url_id = match chunk_url {
+            None => g,
+            Some(u) if u == url => g,
+            Some(u) => match self.url_of.get(u) {
+                Some(i) => *i,
+                None => {
+                    self.urls.push(u.to_string());
+                    let i = (self.urls.len() - 1) as u32;
+                    self.url_of.insert(u.to_string(), i);
+                    i
+                }
+            },
+        };
+        let acc = &mut self.arrays[a];
+        let r = &acc.reference;
+        // The granule's own grid: the reference grid, except along the concatenated axis.
+        let mut grid = r.grid();
+        if let Some(d) = self.existing {
+            let name = &self.spec.dims[d].name;
+            if let Some(ax) = r.dims.iter().position(|x| x == name) {
+                grid[ax] = acc.lengths[g as usize].div_ceil(r.chunks[ax].max(1));
+            }
+        }
+        let in_grid = if r.shape.is_empty() {
+            index.is_empty() || index.iter().all(|i| *i == 0)
+        } else {
+            index.len() == grid.len() && index.iter().zip(&grid).all(|(i, n)| i < n)
+        };
+        if !in_grid {
+            self.errors.push(format!(
+                "{url}: array {path:?}: chunk {index:?} lies outside the chunk grid {grid:?}"
+            ));
+            return;
+        }
+        let mut local = 0u64;
+        for (i, n) in index.iter().zip(&grid) {
+            local = local * n + i;
+        }
+        if size < r.trim {
+            self.errors.push(format!(
+                "{url}: array {path:?}: chunk at byte {offset} is shorter than its checksum"
+            ));
+            return;
+        }
+        acc.chunks.push(RawChunk {
+            granule: g,
+            local,
+            url: url_id,
+            offset,
+            length: size - r.trim,
+        });
+    }
+}

@@ -1,0 +1,498 @@
+//! The combiner's second stage: refuse what one array cannot hold (with the SQL filter that
+//! would fix it), then place every reference in the combined chunk grid
+//! (kerchunk-formats.md 4.4, without its key collisions) and build coordinate arrays.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::accumulate::{ArrayAcc, Combiner};
+use super::attr_arrays::{coord_array, group_attr_array};
+use super::{AttrPolicy, CombineError, CombineReport, Combined, OutArray, OutGroup, OutRef};
+use crate::zarr::ZarrArray;
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn parse_list(text: &str) -> Vec<u64> {
+    text.trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect()
+}
+
+/// netCDF's default fill for integer types (what netCDF-C returns for unwritten data).
+fn netcdf_default_fill(dtype: &str) -> Option<&'static str> {
+    Some(match dtype.trim_matches('"').get(1..)? {
+        "i1" => "-127",
+        "u1" => "255",
+        "i2" => "-32767",
+        "u2" => "65535",
+        "i4" => "-2147483647",
+        "u4" => "4294967295",
+        "i8" => "-9223372036854775806",
+        "u8" => "18446744073709551614",
+        _ => return None,
+    })
+}
+
+fn prefixed(group: &str, name: &str) -> String {
+    if group.is_empty() {
+        name.to_string()
+    } else {
+        format!("{group}/{name}")
+    }
+}
+
+impl Combiner {
+    fn example(&self, g: u32) -> &str {
+        &self.urls[g as usize]
+    }
+
+    /// Lines describing how the granules differ, and SQL filters that would fix it.
+    fn mismatches(&self, paths: &[(&String, &usize)]) -> (Vec<String>, BTreeSet<String>) {
+        let n = self.seen.len();
+        let mut lines = Vec::new();
+        let mut fixes = BTreeSet::new();
+        for &(path, &i) in paths {
+            let acc = &self.arrays[i];
+            if acc.n_present < n {
+                let g = (0..n).find(|g| !acc.present[*g]).unwrap_or(0);
+                lines.push(format!(
+                    "  array {path:?} is missing from {} of {n} granules (e.g. {})",
+                    n - acc.n_present,
+                    self.example(g as u32)
+                ));
+                fixes.insert(format!(
+                    "url IN (SELECT url FROM zarr WHERE path = {})",
+                    quote(path)
+                ));
+            }
+            for (field, values) in &acc.diffs {
+                let r = &acc.reference;
+                let ref_value = match *field {
+                    "dimensions" => format!("{:?}", r.dims),
+                    "shape" => format!("[{}]", join(&r.shape)),
+                    "chunks" => format!("[{}]", join(&r.chunks)),
+                    "dtype" => r.dtype.clone(),
+                    "fill_value" => r.fill_value.clone(),
+                    "filters" => r.filters.clone(),
+                    "checksum" => format!("{} trailing bytes", r.trim),
+                    _ => (if acc.embedded { "embedded" } else { "chunks" }).to_string(),
+                };
+                let others: usize = values.values().map(|(c, _)| c).sum();
+                let mut counts = vec![(acc.n_present - others, ref_value, acc.ref_granule)];
+                counts.extend(values.iter().map(|(v, (c, e))| (*c, v.clone(), *e)));
+                counts.sort_by_key(|x| std::cmp::Reverse(x.0));
+                let text: Vec<String> = counts
+                    .iter()
+                    .map(|(c, v, e)| format!("{v} in {c} (e.g. {})", self.example(*e)))
+                    .collect();
+                lines.push(format!("  array {path:?}: {field} {}", text.join("; ")));
+                let majority = &counts[0].1;
+                let sql = match *field {
+                    "shape" => {
+                        let want = parse_list(majority);
+                        let other = parse_list(&counts[counts.len() - 1].1);
+                        let axis = (0..want.len()).find(|i| other.get(*i) != want.get(*i));
+                        match axis.and_then(|a| r.dims.get(a).map(|d| (d, want[a]))) {
+                            Some((dim, len)) => {
+                                let group = path.rsplit_once('/').map_or("", |(g, _)| g);
+                                format!("dims[{}] = {len}", quote(&prefixed(group, dim)))
+                            }
+                            None => continue,
+                        }
+                    }
+                    "chunks" => format!(
+                        "url IN (SELECT url FROM zarr WHERE path = {} AND chunks = make_array({}))",
+                        quote(path),
+                        majority.trim_matches(|c| c == '[' || c == ']')
+                    ),
+                    "dtype" | "fill_value" | "filters" => format!(
+                        "url IN (SELECT url FROM zarr WHERE path = {} AND {field} = {})",
+                        quote(path),
+                        quote(majority)
+                    ),
+                    _ => continue,
+                };
+                fixes.insert(sql);
+            }
+        }
+        (lines, fixes)
+    }
+
+    /// Checks everything and builds the combined reference set.
+    pub fn finish(self) -> Result<Combined, CombineError> {
+        let n = self.seen.len();
+        if let Some(g) = (0..n).find(|g| !self.seen[*g]) {
+            return Err(CombineError::NotInInventory {
+                count: self.seen.iter().filter(|s| !**s).count(),
+                example: self.urls[g].clone(),
+            });
+        }
+        if let Some((url, array, reason)) = self.unrepresentable.first() {
+            return Err(CombineError::Unrepresentable {
+                url: url.clone(),
+                array: array.clone(),
+                reason: format!(
+                    "{reason} ({} array(s) of the selection cannot be referenced; leave those granules out)",
+                    self.unrepresentable.len()
+                ),
+            });
+        }
+        if !self.errors.is_empty() {
+            return Err(CombineError::Inventory(self.errors.join("\n")));
+        }
+        let mut paths: Vec<(&String, &usize)> = self.array_of.iter().collect();
+        paths.sort();
+        for name in &self.spec.identical {
+            if !self.array_of.contains_key(name) {
+                return Err(CombineError::Spec(format!(
+                    "identical_dims names {name:?}, which no selected granule has"
+                )));
+            }
+        }
+        let (mut lines, fixes) = self.mismatches(&paths);
+        // Existing-dim concatenation: only the last granule may end in a partial chunk.
+        let existing_name = self.existing.map(|d| self.spec.dims[d].name.clone());
+        if let Some(dim) = &existing_name {
+            for &(path, &i) in &paths {
+                let acc = &self.arrays[i];
+                let Some(ax) = acc.reference.dims.iter().position(|x| x == dim) else {
+                    continue;
+                };
+                let c = acc.reference.chunks[ax].max(1);
+                if let Some(g) =
+                    (0..n.saturating_sub(1)).find(|g| !acc.lengths[*g].is_multiple_of(c))
+                {
+                    lines.push(format!(
+                        "  array {path:?}: granule {} holds {} elements along {dim}, not a multiple of the chunk length {c}; only the last granule may end in a partial chunk, so the chunks cannot be concatenated exactly",
+                        self.urls[g], acc.lengths[g]
+                    ));
+                }
+            }
+        }
+        if !lines.is_empty() {
+            let shown = lines.len().min(30);
+            let mut details = lines[..shown].join("\n");
+            if lines.len() > shown {
+                details.push_str(&format!("\n  ... and {} more", lines.len() - shown));
+            }
+            if !fixes.is_empty() {
+                details.push_str(
+                    "\nto combine one consistent set, add to the selection's WHERE clause, e.g.:",
+                );
+                for f in fixes.iter().take(5) {
+                    details.push_str("\n  AND ");
+                    details.push_str(f);
+                }
+            }
+            return Err(CombineError::Mismatch { details });
+        }
+        self.build(&paths, existing_name.as_deref())
+    }
+
+    fn build(
+        &self,
+        paths: &[(&String, &usize)],
+        existing: Option<&str>,
+    ) -> Result<Combined, CombineError> {
+        let n = self.seen.len();
+        let new_dims = existing.is_none();
+        let axis_lens: Vec<u64> = self.cells.axes.iter().map(|a| a.len() as u64).collect();
+        let cells: u64 = if new_dims {
+            axis_lens.iter().product()
+        } else {
+            1
+        };
+        let sparse = new_dims && (n as u64) < cells;
+        // Linear cell of each granule (new dims).
+        let cell_of: Vec<u64> = self
+            .cells
+            .granules
+            .iter()
+            .map(|(_, pos)| {
+                pos.iter()
+                    .zip(&axis_lens)
+                    .fold(0, |acc, (p, l)| acc * l + p)
+            })
+            .collect();
+        let mut report = CombineReport {
+            granules: n,
+            cells,
+            axes: self
+                .dim_names
+                .iter()
+                .zip(&self.cells.axes)
+                .map(|(d, a)| (d.clone(), a.len()))
+                .collect(),
+            duplicates_resolved: self.cells.resolved.clone(),
+            ..CombineReport::default()
+        };
+        let mut out = Combined {
+            urls: self.urls.clone(),
+            ..Combined::default()
+        };
+        let array_paths: BTreeSet<String> = self.array_of.keys().cloned().collect();
+        if new_dims {
+            for (d, name) in self.dim_names.iter().enumerate() {
+                if array_paths.contains(name) {
+                    return Err(CombineError::Spec(format!(
+                        "the concat dimension {name:?} is also an array of the granules; name the selection column differently"
+                    )));
+                }
+                out.arrays.push(coord_array(name, &self.cells.axes[d]));
+            }
+        }
+        for (path, acc) in &self.groups {
+            let mut attrs = Vec::new();
+            let mut varying: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+            let present: Vec<usize> = (0..n).filter(|g| acc.attrs[*g].is_some()).collect();
+            let first = present.first().and_then(|g| acc.attrs[*g].as_ref());
+            let mut names: Vec<&String> = Vec::new();
+            for g in &present {
+                for (k, _) in acc.attrs[*g].iter().flatten() {
+                    if !names.contains(&k) {
+                        names.push(k);
+                    }
+                }
+            }
+            for name in names {
+                let values: BTreeSet<&str> = present
+                    .iter()
+                    .map(|g| {
+                        acc.attrs[*g]
+                            .iter()
+                            .flatten()
+                            .find(|(k, _)| k == name)
+                            .map_or("(absent)", |(_, v)| v.as_str())
+                    })
+                    .collect();
+                if values.len() == 1 && first.is_some() {
+                    let v = values.iter().next().copied().unwrap_or("null");
+                    attrs.push((name.clone(), v.to_string()));
+                } else {
+                    varying.insert(name.clone(), values);
+                }
+            }
+            for (name, values) in varying {
+                if self.spec.attrs == AttrPolicy::Array && new_dims {
+                    let mut array_path = prefixed(path, &name);
+                    if array_paths.contains(&array_path) || self.dim_names.contains(&array_path) {
+                        array_path = prefixed(path, &format!("{name}_attr"));
+                    }
+                    let per_cell: Vec<Option<&str>> = (0..n)
+                        .map(|g| {
+                            acc.attrs[g]
+                                .iter()
+                                .flatten()
+                                .find(|(k, _)| *k == name)
+                                .map(|(_, v)| v.as_str())
+                        })
+                        .collect();
+                    out.arrays.push(group_attr_array(
+                        &array_path,
+                        &self.dim_names,
+                        &axis_lens,
+                        &cell_of,
+                        &per_cell,
+                    ));
+                    report
+                        .attr_arrays
+                        .push((path.clone(), name.clone(), array_path));
+                } else {
+                    report
+                        .dropped_attrs
+                        .push((path.clone(), name.clone(), values.len()));
+                }
+            }
+            out.groups.push(OutGroup {
+                path: path.clone(),
+                attrs,
+            });
+        }
+        for &(path, &i) in paths {
+            let acc = &self.arrays[i];
+            let r = &acc.reference;
+            let identical = self.spec.identical.contains(path)
+                || match existing {
+                    Some(dim) => !r.dims.iter().any(|d| d == dim),
+                    None => r.dims.len() == 1 && r.dims[0] == **path,
+                };
+            let mut meta = r.clone();
+            meta.attrs.retain(|(k, _)| !acc.varying.contains_key(k));
+            for (k, values) in &acc.varying {
+                report
+                    .dropped_attrs
+                    .push(((*path).clone(), k.clone(), values.len()));
+            }
+            let array = if identical {
+                report.identical.push((*path).clone());
+                self.identical_array(path, acc, meta)?
+            } else if let Some(dim) = existing {
+                self.concat_array(path, acc, meta, dim)
+            } else {
+                if sparse && meta.fill_value == "null" {
+                    let fill = if meta.dtype.contains('f') && !meta.dtype.contains('[') {
+                        Some("\"NaN\"")
+                    } else {
+                        netcdf_default_fill(&meta.dtype)
+                    };
+                    if let Some(f) = fill {
+                        meta.fill_value = f.to_string();
+                        report.fills_set.push(((*path).clone(), f.to_string()));
+                    }
+                }
+                let local_len: u64 = r.grid().iter().product();
+                meta.dims = self
+                    .dim_names
+                    .iter()
+                    .cloned()
+                    .chain(r.dims.clone())
+                    .collect();
+                meta.shape = axis_lens.iter().copied().chain(r.shape.clone()).collect();
+                meta.chunks = vec![1; axis_lens.len()]
+                    .into_iter()
+                    .chain(r.chunks.clone())
+                    .collect();
+                let mut refs: Vec<OutRef> = acc
+                    .chunks
+                    .iter()
+                    .map(|c| OutRef {
+                        index: cell_of[c.granule as usize] * local_len + c.local,
+                        url: c.url,
+                        offset: c.offset,
+                        length: c.length,
+                    })
+                    .collect();
+                refs.sort_unstable();
+                let mut inline: Vec<(u64, Vec<u8>)> = acc
+                    .inline
+                    .iter()
+                    .map(|(g, b)| (cell_of[*g as usize] * local_len, b.clone()))
+                    .collect();
+                inline.sort();
+                OutArray {
+                    path: (*path).clone(),
+                    meta,
+                    refs,
+                    inline,
+                }
+            };
+            if let Some(w) = array.refs.windows(2).find(|w| w[0].index == w[1].index) {
+                return Err(CombineError::Inventory(format!(
+                    "array {path:?}: two references for chunk {} ({} and {})",
+                    array.key(w[0].index),
+                    self.urls[w[0].url as usize],
+                    self.urls[w[1].url as usize]
+                )));
+            }
+            report.refs += array.refs.len();
+            out.arrays.push(array);
+        }
+        out.arrays.sort_by(|a, b| a.path.cmp(&b.path));
+        out.report = report;
+        Ok(out)
+    }
+
+    /// An array copied once from the first granule, after checking that every granule has the
+    /// same chunk sizes and the same embedded bytes.
+    fn identical_array(
+        &self,
+        path: &str,
+        acc: &ArrayAcc,
+        meta: ZarrArray,
+    ) -> Result<OutArray, CombineError> {
+        let n = self.seen.len();
+        let mut per: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
+        for c in &acc.chunks {
+            per[c.granule as usize].push((c.local, c.length));
+        }
+        for p in &mut per {
+            p.sort_unstable();
+        }
+        let mut inl: Vec<Option<&Vec<u8>>> = vec![None; n];
+        for (g, b) in &acc.inline {
+            inl[*g as usize] = Some(b);
+        }
+        if let Some(g) = (1..n).find(|g| per[*g] != per[0] || inl[*g] != inl[0]) {
+            return Err(CombineError::Mismatch {
+                details: format!(
+                    "  array {path:?} must be identical in every granule (identical_dims, or it has no concat dimension) but its data differ between {} and {}",
+                    self.urls[0], self.urls[g]
+                ),
+            });
+        }
+        let mut refs: Vec<OutRef> = acc
+            .chunks
+            .iter()
+            .filter(|c| c.granule == 0)
+            .map(|c| OutRef {
+                index: c.local,
+                url: c.url,
+                offset: c.offset,
+                length: c.length,
+            })
+            .collect();
+        refs.sort_unstable();
+        Ok(OutArray {
+            path: path.to_string(),
+            meta,
+            refs,
+            inline: inl[0].map(|b| vec![(0, b.clone())]).unwrap_or_default(),
+        })
+    }
+
+    /// An array concatenated along the existing dimension `dim`, granules in coordinate order.
+    fn concat_array(&self, path: &str, acc: &ArrayAcc, mut meta: ZarrArray, dim: &str) -> OutArray {
+        let r = &acc.reference;
+        let ax = r.dims.iter().position(|x| x == dim).unwrap_or(0);
+        let c = r.chunks[ax].max(1);
+        let mut start = vec![0u64; acc.lengths.len()];
+        let mut total = 0u64;
+        for (g, len) in acc.lengths.iter().enumerate() {
+            start[g] = total / c;
+            total += len;
+        }
+        meta.shape[ax] = total;
+        let out_grid = meta.grid();
+        let place = |g: usize, local: u64| {
+            let mut grid = r.grid();
+            grid[ax] = acc.lengths[g].div_ceil(c);
+            let mut pos = vec![0u64; grid.len()];
+            let mut rest = local;
+            for d in (0..grid.len()).rev() {
+                pos[d] = rest % grid[d].max(1);
+                rest /= grid[d].max(1);
+            }
+            pos[ax] += start[g];
+            pos.iter().zip(&out_grid).fold(0, |acc, (p, n)| acc * n + p)
+        };
+        let mut refs: Vec<OutRef> = acc
+            .chunks
+            .iter()
+            .map(|ch| OutRef {
+                index: place(ch.granule as usize, ch.local),
+                url: ch.url,
+                offset: ch.offset,
+                length: ch.length,
+            })
+            .collect();
+        refs.sort_unstable();
+        let mut inline: Vec<(u64, Vec<u8>)> = acc
+            .inline
+            .iter()
+            .map(|(g, b)| (place(*g as usize, 0), b.clone()))
+            .collect();
+        inline.sort();
+        OutArray {
+            path: path.to_string(),
+            meta,
+            refs,
+            inline,
+        }
+    }
+}
+
+fn join(v: &[u64]) -> String {
+    v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+}
