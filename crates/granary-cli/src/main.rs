@@ -1,5 +1,6 @@
 //! `granary`: build kerchunk reference sets for NetCDF-4/HDF5 granules in object storage.
 
+mod combine;
 mod extract;
 mod inspect;
 mod inventory;
@@ -42,6 +43,9 @@ enum Command {
     /// Query the inventory of granules with SQL (tables: granules, dimensions, variables,
     /// attributes, chunks, errors; table functions hdf5_scan, dmrpp_scan).
     Sql(sql::SqlArgs),
+    /// Combine the granules a SQL query selects into one kerchunk reference set (JSON or
+    /// Parquet) along new dimensions (e.g. cycle × pass) or an existing one.
+    Combine(combine::CombineArgs),
     /// Build or update a persisted inventory (Parquet tables).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
             Command::Scan(args) => scan::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,
             Command::Sql(args) => sql::run(args).await,
+            Command::Combine(args) => combine::run(args).await,
             Command::Inventory(cmd) => inventory::run(cmd).await,
         }
     });

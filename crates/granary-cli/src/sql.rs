@@ -92,12 +92,17 @@ fn is_inventory(sources: &[String]) -> bool {
 }
 
 /// Inventories `sources` in memory; returns the session and the number of failed granules.
-async fn scan_session(args: &SqlArgs) -> Result<(SessionContext, usize)> {
-    let urls = inputs::expand(&args.sources)?;
+async fn scan_session(
+    sources: &[String],
+    name_pattern: &str,
+    metadata: Metadata,
+    concurrency: usize,
+) -> Result<(SessionContext, usize)> {
+    let urls = inputs::expand(sources)?;
     if urls.is_empty() {
-        return Err(anyhow!("no granules found in {:?}", args.sources));
+        return Err(anyhow!("no granules found in {sources:?}"));
     }
-    let ex = extractor(args.metadata, args.concurrency);
+    let ex = extractor(metadata, concurrency);
     let mut manifests: Vec<GranuleManifest> = Vec::with_capacity(urls.len());
     let mut failed = 0usize;
     let mut results = std::pin::pin!(ex.extract_many(urls));
@@ -111,8 +116,26 @@ async fn scan_session(args: &SqlArgs) -> Result<(SessionContext, usize)> {
         }
     }
     manifests.sort_by(|a, b| a.url.cmp(&b.url));
-    let inv = Inventory::build(&manifests, Some(&pattern(&args.pattern)?))?;
+    let inv = Inventory::build(&manifests, Some(&pattern(name_pattern)?))?;
     Ok((session(&inv)?, failed))
+}
+
+/// The session over `sources`: an inventory directory, or granules inventoried now (then also
+/// the number of granules that failed), or only the table functions when there is none.
+pub async fn open_session(
+    sources: &[String],
+    name_pattern: &str,
+    metadata: Metadata,
+    concurrency: usize,
+) -> Result<(SessionContext, usize)> {
+    if sources.is_empty() {
+        Ok((base_session(), 0))
+    } else if is_inventory(sources) {
+        let dir = InventoryDir::open(Path::new(&sources[0]))?;
+        Ok((session_for_dir(&dir, Some(&pattern(name_pattern)?))?, 0))
+    } else {
+        scan_session(sources, name_pattern, metadata, concurrency).await
+    }
 }
 
 async fn run_script(ctx: &SessionContext, script: &str, format: Format) -> Result<()> {
@@ -164,14 +187,13 @@ pub async fn run(args: SqlArgs) -> Result<ExitCode> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Ndjson => Format::NdJson,
     };
-    let (ctx, failed) = if args.sources.is_empty() {
-        (base_session(), 0)
-    } else if is_inventory(&args.sources) {
-        let dir = InventoryDir::open(Path::new(&args.sources[0]))?;
-        (session_for_dir(&dir, Some(&pattern(&args.pattern)?))?, 0)
-    } else {
-        scan_session(&args).await?
-    };
+    let (ctx, failed) = open_session(
+        &args.sources,
+        &args.pattern,
+        args.metadata,
+        args.concurrency,
+    )
+    .await?;
     match (&args.command, &args.file) {
         (Some(c), _) => run_script(&ctx, c, format).await?,
         (None, Some(f)) => {

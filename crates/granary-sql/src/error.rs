@@ -18,6 +18,10 @@ pub enum SqlError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot combine: {0}")]
+    Combine(String),
+    #[error(transparent)]
+    Refs(#[from] granary_refs::CombineError),
     #[error("invalid file-name pattern {pattern:?}: {reason}")]
     Pattern { pattern: String, reason: String },
 }

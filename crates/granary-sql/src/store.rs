@@ -27,15 +27,18 @@ use serde::{Deserialize, Serialize};
 use crate::{ErrorRow, Inventory, SqlError, errors_batch};
 
 /// Names of the inventory tables, in commit order.
-pub const TABLES: [&str; 5] = [
+pub const TABLES: [&str; 6] = [
     "granules",
     "dimensions",
     "variables",
     "attributes",
     "chunks",
+    "zarr",
 ];
 const COMMIT: &str = "_inventory.json";
 const FORMAT: &str = "granary-inventory";
+/// Version 2 added the `zarr` table; version-1 directories must be rebuilt.
+const VERSION: u32 = 2;
 
 /// url → (size, etag) of committed granules: the object versions the inventory describes.
 pub type KnownGranules = HashMap<String, (Option<u64>, Option<String>)>;
@@ -94,11 +97,11 @@ impl InventoryDir {
         })?;
         let commit: Commit =
             serde_json::from_str(&text).map_err(|e| bad(&path, format!("malformed: {e}")))?;
-        if commit.format != FORMAT || commit.version != 1 {
+        if commit.format != FORMAT || commit.version != VERSION {
             return Err(bad(
                 &path,
                 format!(
-                    "unsupported inventory format {:?} version {}",
+                    "unsupported inventory format {:?} version {} (this granary reads version {VERSION}; rebuild the inventory into a new directory)",
                     commit.format, commit.version
                 ),
             ));
@@ -130,7 +133,7 @@ impl InventoryDir {
                 root: root.to_path_buf(),
                 commit: Commit {
                     format: FORMAT.to_string(),
-                    version: 1,
+                    version: VERSION,
                     sources: sources.to_vec(),
                     next_id: 1,
                     parts: Vec::new(),
@@ -229,7 +232,7 @@ impl InventoryDir {
         std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
     }
 
-    /// Commits one part: the five tables of `inv` and, when given, error rows.
+    /// Commits one part: the six tables of `inv` and, when given, error rows.
     pub fn append(&mut self, inv: &Inventory, errors: &[ErrorRow]) -> Result<(), SqlError> {
         let id = self.commit.next_id;
         let granules = inv.granules.num_rows() as u64;

@@ -14,8 +14,9 @@ use granary_core::{AttrValue, GranuleManifest, inventory};
 use regex::Regex;
 
 use crate::SqlError;
+use crate::zarr_table::zarr_batch;
 
-/// The five inventory tables of a set of granules.
+/// The inventory tables of a set of granules.
 #[derive(Debug, Clone)]
 pub struct Inventory {
     pub granules: RecordBatch,
@@ -23,6 +24,8 @@ pub struct Inventory {
     pub variables: RecordBatch,
     pub attributes: RecordBatch,
     pub chunks: RecordBatch,
+    /// The zarr v2 mapping of every group and array (`docs/inventory.md`), what combining reads.
+    pub zarr: RecordBatch,
 }
 
 /// An attribute value as map text: strings as they are, everything else as JSON.
@@ -96,6 +99,7 @@ impl Inventory {
             variables: inventory::variables_batch(manifests)?,
             attributes: inventory::attributes_batch(manifests)?,
             chunks: inventory::chunks_batch(manifests)?,
+            zarr: zarr_batch(manifests)?,
         })
     }
 
@@ -118,13 +122,14 @@ impl Inventory {
     }
 
     /// (table name, batch) pairs.
-    pub fn tables(&self) -> [(&'static str, &RecordBatch); 5] {
+    pub fn tables(&self) -> [(&'static str, &RecordBatch); 6] {
         [
             ("granules", &self.granules),
             ("dimensions", &self.dimensions),
             ("variables", &self.variables),
             ("attributes", &self.attributes),
             ("chunks", &self.chunks),
+            ("zarr", &self.zarr),
         ]
     }
 }

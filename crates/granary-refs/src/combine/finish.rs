@@ -48,21 +48,30 @@ impl Combiner {
         &self.urls[g as usize]
     }
 
-    /// Lines describing how the granules differ, and SQL filters that would fix it.
-    fn mismatches(&self, paths: &[(&String, &usize)]) -> (Vec<String>, BTreeSet<String>) {
+    /// Lines describing how the granules differ (arrays that split the granules the same way
+    /// are reported together), and SQL filters that would fix it.
+    fn mismatches(&self, paths: &[(&String, &usize)]) -> (Vec<String>, Vec<String>) {
         let n = self.seen.len();
-        let mut lines = Vec::new();
-        let mut fixes = BTreeSet::new();
+        // (field, [(count, example granule)]) → (first array path, its value list, more arrays)
+        type Split = (&'static str, Vec<(usize, u32)>);
+        let mut groups: BTreeMap<Split, (String, String, usize)> = BTreeMap::new();
+        let mut dims_fixes = BTreeSet::new();
+        let mut other_fixes = BTreeSet::new();
         for &(path, &i) in paths {
             let acc = &self.arrays[i];
             if acc.n_present < n {
-                let g = (0..n).find(|g| !acc.present[*g]).unwrap_or(0);
-                lines.push(format!(
-                    "  array {path:?} is missing from {} of {n} granules (e.g. {})",
+                let g = (0..n).find(|g| !acc.present[*g]).unwrap_or(0) as u32;
+                let key = ("presence", vec![(n - acc.n_present, g)]);
+                let text = format!(
+                    "missing from {} of {n} granules (e.g. {})",
                     n - acc.n_present,
-                    self.example(g as u32)
-                ));
-                fixes.insert(format!(
+                    self.example(g)
+                );
+                groups
+                    .entry(key)
+                    .and_modify(|e| e.2 += 1)
+                    .or_insert(((*path).clone(), text, 0));
+                other_fixes.insert(format!(
                     "url IN (SELECT url FROM zarr WHERE path = {})",
                     quote(path)
                 ));
@@ -87,36 +96,60 @@ impl Combiner {
                     .iter()
                     .map(|(c, v, e)| format!("{v} in {c} (e.g. {})", self.example(*e)))
                     .collect();
-                lines.push(format!("  array {path:?}: {field} {}", text.join("; ")));
+                let split = counts.iter().map(|(c, _, e)| (*c, *e)).collect();
+                groups
+                    .entry((*field, split))
+                    .and_modify(|e| e.2 += 1)
+                    .or_insert(((*path).clone(), format!("{field} {}", text.join("; ")), 0));
                 let majority = &counts[0].1;
-                let sql = match *field {
+                match *field {
                     "shape" => {
                         let want = parse_list(majority);
                         let other = parse_list(&counts[counts.len() - 1].1);
                         let axis = (0..want.len()).find(|i| other.get(*i) != want.get(*i));
-                        match axis.and_then(|a| r.dims.get(a).map(|d| (d, want[a]))) {
-                            Some((dim, len)) => {
-                                let group = path.rsplit_once('/').map_or("", |(g, _)| g);
-                                format!("dims[{}] = {len}", quote(&prefixed(group, dim)))
-                            }
-                            None => continue,
+                        if let Some((dim, len)) =
+                            axis.and_then(|a| r.dims.get(a).map(|d| (d, want[a])))
+                        {
+                            let group = path.rsplit_once('/').map_or("", |(g, _)| g);
+                            dims_fixes
+                                .insert(format!("dims[{}] = {len}", quote(&prefixed(group, dim))));
                         }
                     }
-                    "chunks" => format!(
-                        "url IN (SELECT url FROM zarr WHERE path = {} AND chunks = make_array({}))",
-                        quote(path),
-                        majority.trim_matches(|c| c == '[' || c == ']')
-                    ),
-                    "dtype" | "fill_value" | "filters" => format!(
-                        "url IN (SELECT url FROM zarr WHERE path = {} AND {field} = {})",
-                        quote(path),
-                        quote(majority)
-                    ),
-                    _ => continue,
-                };
-                fixes.insert(sql);
+                    "chunks" => {
+                        other_fixes.insert(format!(
+                            "url IN (SELECT url FROM zarr WHERE path = {} AND chunks = make_array({}))",
+                            quote(path),
+                            majority.trim_matches(|c| c == '[' || c == ']')
+                        ));
+                    }
+                    "dtype" | "fill_value" | "filters" => {
+                        other_fixes.insert(format!(
+                            "url IN (SELECT url FROM zarr WHERE path = {} AND {field} = {})",
+                            quote(path),
+                            quote(majority)
+                        ));
+                    }
+                    _ => {}
+                }
             }
         }
+        let lines = groups
+            .into_values()
+            .map(|(path, text, more)| {
+                let also = if more > 0 {
+                    format!(" (and {more} more arrays split the same way)")
+                } else {
+                    String::new()
+                };
+                format!("  array {path:?}{also}: {text}")
+            })
+            .collect();
+        // A shape filter usually resolves the chunk differences too: offer it alone.
+        let fixes = if dims_fixes.is_empty() {
+            other_fixes.into_iter().collect()
+        } else {
+            dims_fixes.into_iter().collect()
+        };
         (lines, fixes)
     }
 

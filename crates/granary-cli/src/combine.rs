@@ -1,0 +1,248 @@
+//! `granary combine`: one reference set (or one per partition) from the granules a SQL query
+//! selects, written as kerchunk JSON or Parquet (`docs/combine.md`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use granary_refs::{AttrPolicy, Combined, OnDuplicate, write_combined_json, write_parquet};
+use granary_sql::{CombineOptions, SWOT_NAME_PATTERN, combine};
+
+use crate::extract::Metadata;
+use crate::sql::open_session;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RefFormat {
+    Json,
+    Parquet,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Duplicate {
+    /// Refuse, naming the granules.
+    Error,
+    /// Keep the first granule of the cell in the selection's row order (use ORDER BY).
+    First,
+    /// Keep the last granule of the cell in the selection's row order (use ORDER BY).
+    Last,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Attrs {
+    /// Drop group attributes whose values differ between granules (listed in the summary).
+    Drop,
+    /// Turn them into arrays over the new dimensions.
+    Array,
+}
+
+#[derive(clap::Args)]
+pub struct CombineArgs {
+    /// An inventory directory, or granules to inventory now (files, directories, globs, URLs).
+    #[arg(required = true)]
+    sources: Vec<String>,
+    /// The selection: SQL returning `url` and one column per concat coordinate
+    /// (e.g. `SELECT url, CAST(attrs['cycle_number'] AS INT) AS cycle_num, ... FROM granules`).
+    #[arg(
+        short = 'c',
+        long = "command",
+        conflicts_with = "file",
+        required_unless_present = "file"
+    )]
+    command: Option<String>,
+    /// The selection SQL in a file.
+    #[arg(short = 'f', long)]
+    file: Option<PathBuf>,
+    /// Output: a `.json` file or a Parquet directory (`.parq`/`.parquet`). With
+    /// `--partition-by`, `{}` in the path is replaced by the partition value.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+    /// Output format (default: from the output suffix, `.json` → json, else parquet).
+    #[arg(long, value_enum)]
+    format: Option<RefFormat>,
+    /// Two granules with the same coordinates.
+    #[arg(long, value_enum, default_value_t = Duplicate::Error)]
+    on_duplicate: Duplicate,
+    /// Group attributes that differ between granules.
+    #[arg(long, value_enum, default_value_t = Attrs::Drop)]
+    attrs: Attrs,
+    /// Arrays copied once after checking that they are identical in every granule.
+    #[arg(long = "identical", value_delimiter = ',')]
+    identical: Vec<String>,
+    /// A selection column: one reference set per value.
+    #[arg(long)]
+    partition_by: Option<String>,
+    /// Parquet rows per reference file.
+    #[arg(long, default_value_t = granary_refs::DEFAULT_RECORD_SIZE)]
+    record_size: u64,
+    /// Replace existing outputs.
+    #[arg(long)]
+    overwrite: bool,
+    /// File-name pattern whose named groups become `granules` columns.
+    #[arg(long, default_value = SWOT_NAME_PATTERN)]
+    pattern: String,
+    /// Where metadata comes from (granules inventoried now).
+    #[arg(long, value_enum, default_value_t = Metadata::Auto)]
+    metadata: Metadata,
+    /// Granules scanned at the same time (granules inventoried now).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+}
+
+fn output_path(template: &Path, key: Option<&str>, partition: Option<&str>) -> Result<PathBuf> {
+    let text = template.to_string_lossy();
+    match key {
+        None => Ok(template.to_path_buf()),
+        Some(k) => {
+            let named = partition.map(|p| format!("{{{p}}}"));
+            let out = if text.contains("{}") {
+                text.replace("{}", k)
+            } else if let Some(n) = named.filter(|n| text.contains(n.as_str())) {
+                text.replace(&n, k)
+            } else {
+                bail!(
+                    "with --partition-by, the output path needs `{{}}` where the partition value goes"
+                );
+            };
+            Ok(PathBuf::from(out))
+        }
+    }
+}
+
+/// Writes under a temporary name and publishes by renaming.
+fn publish(
+    c: &Combined,
+    out: &Path,
+    format: RefFormat,
+    record_size: u64,
+    overwrite: bool,
+) -> Result<u64> {
+    if out.exists() && !overwrite {
+        bail!("{} exists (use --overwrite to replace it)", out.display());
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let bytes = match format {
+        RefFormat::Json => {
+            let f = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            write_combined_json(c, &f)?;
+            f.sync_all()?;
+            std::fs::metadata(&tmp)?.len()
+        }
+        RefFormat::Parquet => write_parquet(c, &tmp, record_size)?.bytes,
+    };
+    if out.is_dir() {
+        std::fs::remove_dir_all(out)?;
+    } else if out.exists() {
+        std::fs::remove_file(out)?;
+    }
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot publish {}", out.display()))?;
+    Ok(bytes)
+}
+
+fn summary(c: &Combined, out: &Path, bytes: u64) {
+    let r = &c.report;
+    let axes: Vec<String> = r.axes.iter().map(|(d, n)| format!("{d}: {n}")).collect();
+    eprintln!(
+        "{}: {} granules, {} cells ({}), {} arrays, {} references, {} bytes",
+        out.display(),
+        r.granules,
+        r.cells,
+        axes.join(", "),
+        c.arrays.len(),
+        r.refs,
+        bytes
+    );
+    for (cell, kept, dropped) in &r.duplicates_resolved {
+        eprintln!(
+            "  duplicate {cell}: kept {kept}, left out {}",
+            dropped.join(", ")
+        );
+    }
+    for (owner, name, n) in &r.dropped_attrs {
+        let owner = if owner.is_empty() { "/" } else { owner };
+        eprintln!("  attribute {owner}:{name} dropped ({n} different values)");
+    }
+    for (owner, name, array) in &r.attr_arrays {
+        let owner = if owner.is_empty() { "/" } else { owner };
+        eprintln!("  attribute {owner}:{name} written as array {array}");
+    }
+    for (path, fill) in &r.fills_set {
+        eprintln!("  {path}: no fill value; empty cells read as {fill}");
+    }
+    for path in &r.identical {
+        eprintln!("  {path}: identical in every granule, copied once");
+    }
+}
+
+pub async fn run(args: CombineArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let sql = match (&args.command, &args.file) {
+        (Some(c), _) => c.clone(),
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?
+        }
+        (None, None) => return Err(anyhow!("give the selection with -c SQL or -f FILE")),
+    };
+    let format = args.format.unwrap_or_else(|| {
+        if args.output.extension().is_some_and(|e| e == "json") {
+            RefFormat::Json
+        } else {
+            RefFormat::Parquet
+        }
+    });
+    let (ctx, failed) = open_session(
+        &args.sources,
+        &args.pattern,
+        args.metadata,
+        args.concurrency,
+    )
+    .await?;
+    let opts = CombineOptions {
+        identical: args.identical.clone(),
+        on_duplicate: match args.on_duplicate {
+            Duplicate::Error => OnDuplicate::Error,
+            Duplicate::First => OnDuplicate::First,
+            Duplicate::Last => OnDuplicate::Last,
+        },
+        attrs: match args.attrs {
+            Attrs::Drop => AttrPolicy::Drop,
+            Attrs::Array => AttrPolicy::Array,
+        },
+        partition_by: args.partition_by.clone(),
+    };
+    let parts = combine(&ctx, &sql, &opts).await?;
+    for p in &parts {
+        let out = output_path(&args.output, p.key.as_deref(), args.partition_by.as_deref())?;
+        let bytes = publish(&p.combined, &out, format, args.record_size, args.overwrite)?;
+        summary(&p.combined, &out, bytes);
+    }
+    eprintln!("combined in {:.2} s", started.elapsed().as_secs_f64());
+    if failed > 0 {
+        eprintln!("{failed} granule(s) could not be read and were not combined");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_values_fill_the_output_template() {
+        let p = output_path(Path::new("out/c{}.json"), Some("001"), Some("cycle")).unwrap();
+        assert_eq!(p, PathBuf::from("out/c001.json"));
+        let p = output_path(Path::new("out/{cycle}.parq"), Some("2"), Some("cycle")).unwrap();
+        assert_eq!(p, PathBuf::from("out/2.parq"));
+        assert!(output_path(Path::new("out.json"), Some("2"), Some("cycle")).is_err());
+    }
+}

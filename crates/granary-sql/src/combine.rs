@@ -1,0 +1,321 @@
+//! `granary combine`'s engine: a selection query (its `url` column and one column per concat
+//! coordinate) drives granary-refs' combiner, fed by streaming the inventory's `zarr` and
+//! `chunks` tables (kerchunk-formats.md section 4; `docs/combine.md`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use datafusion::arrow::array::{
+    Array, AsArray, BinaryArray, ListArray, MapArray, RecordBatch, StringArray, UInt64Array,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use granary_refs::{
+    AttrPolicy, CombineSpec, Combined, Combiner, ConcatDim, Coord, OnDuplicate, SelectedGranule,
+    ZarrArray,
+};
+
+use crate::{SqlError, query};
+
+/// How to combine the selection.
+#[derive(Debug, Clone, Default)]
+pub struct CombineOptions {
+    /// Arrays copied once (checked identical).
+    pub identical: Vec<String>,
+    pub on_duplicate: OnDuplicate,
+    pub attrs: AttrPolicy,
+    /// A selection column whose values split the output into one reference set each.
+    pub partition_by: Option<String>,
+}
+
+/// One output reference set; `key` is the partition value (None without partitioning).
+#[derive(Debug)]
+pub struct Partition {
+    pub key: Option<String>,
+    pub combined: Combined,
+}
+
+fn bad(msg: impl Into<String>) -> SqlError {
+    SqlError::Combine(msg.into())
+}
+
+fn strings(b: &RecordBatch, name: &str) -> Result<StringArray, SqlError> {
+    let col = b
+        .column_by_name(name)
+        .ok_or_else(|| bad(format!("the selection has no column `{name}`")))?;
+    Ok(cast(col, &DataType::Utf8)?.as_string::<i32>().clone())
+}
+
+fn coords_of(b: &RecordBatch, name: &str) -> Result<Vec<Option<Coord>>, SqlError> {
+    let col = b
+        .column_by_name(name)
+        .ok_or_else(|| bad(format!("no column `{name}`")))?;
+    let t = col.data_type();
+    let out = if t.is_signed_integer() {
+        let a = cast(col, &DataType::Int64)?;
+        let a = a.as_primitive::<Int64Type>();
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| Coord::Int(a.value(i))))
+            .collect()
+    } else if t.is_unsigned_integer() {
+        let a = cast(col, &DataType::UInt64)?;
+        let a = a.as_primitive::<UInt64Type>();
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| Coord::UInt(a.value(i))))
+            .collect()
+    } else if t.is_floating() {
+        let a = cast(col, &DataType::Float64)?;
+        let a = a.as_primitive::<Float64Type>();
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| Coord::Float(a.value(i))))
+            .collect()
+    } else if matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+        let a = strings(b, name)?;
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| Coord::Str(a.value(i).to_string())))
+            .collect()
+    } else {
+        return Err(bad(format!(
+            "column `{name}` is {t}; coordinates must be integers, floats or text (CAST it)"
+        )));
+    };
+    Ok(out)
+}
+
+/// Runs the selection and returns (partition key, rows) with the concat dimension names.
+async fn selection(
+    ctx: &SessionContext,
+    sql: &str,
+    partition_by: Option<&str>,
+) -> Result<(Vec<String>, BTreeMap<Option<String>, Vec<SelectedGranule>>), SqlError> {
+    let batches = query(ctx, sql).await?;
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => ctx.sql(sql).await?.schema().inner().clone(),
+    };
+    if schema.field_with_name("url").is_err() {
+        return Err(bad("the selection query must return a `url` column"));
+    }
+    if let Some(p) = partition_by
+        && schema.field_with_name(p).is_err()
+    {
+        return Err(bad(format!(
+            "partition column `{p}` is not a column of the selection"
+        )));
+    }
+    let dims: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| n != "url" && Some(n.as_str()) != partition_by)
+        .collect();
+    let mut parts: BTreeMap<Option<String>, Vec<SelectedGranule>> = BTreeMap::new();
+    for b in &batches {
+        let urls = strings(b, "url")?;
+        let keys = partition_by.map(|p| strings(b, p)).transpose()?;
+        let cols = dims
+            .iter()
+            .map(|d| coords_of(b, d))
+            .collect::<Result<Vec<_>, _>>()?;
+        for i in 0..b.num_rows() {
+            if urls.is_null(i) {
+                return Err(bad(format!("row {} of the selection has no url", i + 1)));
+            }
+            let url = urls.value(i).to_string();
+            let mut coords = Vec::with_capacity(dims.len());
+            for (d, col) in dims.iter().zip(&cols) {
+                coords.push(col[i].clone().ok_or_else(|| {
+                    bad(format!(
+                        "{url}: column `{d}` is NULL; every granule needs a coordinate"
+                    ))
+                })?);
+            }
+            let key = keys
+                .as_ref()
+                .map(|k| k.is_valid(i).then(|| k.value(i).to_string()));
+            let key = match key {
+                Some(None) => return Err(bad(format!("{url}: partition column is NULL"))),
+                Some(Some(k)) => Some(k),
+                None => None,
+            };
+            parts
+                .entry(key)
+                .or_default()
+                .push(SelectedGranule { url, coords });
+        }
+    }
+    Ok((dims, parts))
+}
+
+/// Combines the granules the selection query returns; one result per partition.
+pub async fn combine(
+    ctx: &SessionContext,
+    selection_sql: &str,
+    opts: &CombineOptions,
+) -> Result<Vec<Partition>, SqlError> {
+    let (dims, parts) = selection(ctx, selection_sql, opts.partition_by.as_deref()).await?;
+    if parts.is_empty() {
+        return Err(SqlError::Refs(granary_refs::CombineError::EmptySelection));
+    }
+    let existing: HashSet<String> = query(ctx, "SELECT DISTINCT name FROM dimensions")
+        .await?
+        .iter()
+        .map(|b| strings(b, "name"))
+        .collect::<Result<Vec<_>, _>>()?
+        .iter()
+        .flat_map(|a| a.iter().flatten().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    let spec = CombineSpec {
+        dims: dims
+            .iter()
+            .map(|d| ConcatDim {
+                name: d.clone(),
+                existing: existing.contains(d),
+            })
+            .collect(),
+        identical: opts.identical.clone(),
+        on_duplicate: opts.on_duplicate,
+        attrs: opts.attrs,
+    };
+    let mut keys = Vec::new();
+    let mut combiners = Vec::new();
+    let mut part_of: HashMap<String, usize> = HashMap::new();
+    for (key, rows) in parts {
+        for r in &rows {
+            part_of.insert(r.url.clone(), combiners.len());
+        }
+        combiners.push(Combiner::new(spec.clone(), &rows)?);
+        keys.push(key);
+    }
+    feed_zarr(ctx, &mut combiners, &part_of).await?;
+    feed_chunks(ctx, &mut combiners, &part_of).await?;
+    let mut out = Vec::new();
+    for (key, c) in keys.into_iter().zip(combiners) {
+        out.push(Partition {
+            key,
+            combined: c.finish()?,
+        });
+    }
+    Ok(out)
+}
+
+fn u64_list(l: &ListArray, i: usize) -> Vec<u64> {
+    let v = l.value(i);
+    v.as_any()
+        .downcast_ref::<UInt64Array>()
+        .map(|a| a.values().to_vec())
+        .unwrap_or_default()
+}
+
+async fn feed_zarr(
+    ctx: &SessionContext,
+    combiners: &mut [Combiner],
+    part_of: &HashMap<String, usize>,
+) -> Result<(), SqlError> {
+    let mut stream = ctx
+        .sql("SELECT * FROM zarr")
+        .await?
+        .execute_stream()
+        .await?;
+    let mut z = ZarrArray {
+        dims: Vec::new(),
+        shape: Vec::new(),
+        chunks: Vec::new(),
+        dtype: String::new(),
+        fill_value: String::new(),
+        filters: String::new(),
+        attrs: Vec::new(),
+        embedded: None,
+        trim: 0,
+    };
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        let col = |n: &str| {
+            b.column_by_name(n)
+                .ok_or_else(|| bad(format!("the zarr table has no column `{n}`")))
+        };
+        let url = strings(&b, "url")?;
+        let path = strings(&b, "path")?;
+        let node = strings(&b, "node")?;
+        let dtype = strings(&b, "dtype")?;
+        let fill = strings(&b, "fill_value")?;
+        let filters = strings(&b, "filters")?;
+        let error = strings(&b, "error")?;
+        let dims = col("dims")?.as_list::<i32>();
+        let shape = col("shape")?.as_list::<i32>();
+        let chunks = col("chunks")?.as_list::<i32>();
+        let attrs: &MapArray = col("attrs")?.as_map();
+        let embedded: &BinaryArray = col("embedded")?.as_binary::<i32>();
+        let trim = col("trim")?.as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            let u = url.value(i);
+            let Some(&p) = part_of.get(u) else { continue };
+            let c = &mut combiners[p];
+            let a = attrs.value(i);
+            let (k, v) = (
+                a.column(0).as_string::<i32>(),
+                a.column(1).as_string::<i32>(),
+            );
+            let pairs: Vec<(String, String)> = (0..k.len())
+                .map(|j| (k.value(j).to_string(), v.value(j).to_string()))
+                .collect();
+            if node.value(i) == "group" {
+                c.add_group(u, path.value(i), pairs);
+                continue;
+            }
+            if error.is_valid(i) {
+                c.add_unrepresentable(u, path.value(i), error.value(i));
+                continue;
+            }
+            let d = dims.value(i);
+            let d = d.as_string::<i32>();
+            z.dims.clear();
+            z.dims.extend((0..d.len()).map(|j| d.value(j).to_string()));
+            z.shape = u64_list(shape, i);
+            z.chunks = u64_list(chunks, i);
+            z.dtype.clear();
+            z.dtype.push_str(dtype.value(i));
+            z.fill_value.clear();
+            z.fill_value.push_str(fill.value(i));
+            z.filters.clear();
+            z.filters.push_str(filters.value(i));
+            z.attrs = pairs;
+            z.embedded = embedded.is_valid(i).then(|| embedded.value(i).to_vec());
+            z.trim = trim.value(i);
+            c.add_array(u, path.value(i), &z);
+        }
+    }
+    Ok(())
+}
+
+async fn feed_chunks(
+    ctx: &SessionContext,
+    combiners: &mut [Combiner],
+    part_of: &HashMap<String, usize>,
+) -> Result<(), SqlError> {
+    let sql = "SELECT url, path, \"index\", \"offset\", size, chunk_url FROM chunks";
+    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    let mut index = Vec::new();
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        let url = strings(&b, "url")?;
+        let path = strings(&b, "path")?;
+        let chunk_url = strings(&b, "chunk_url")?;
+        let idx = b.column(2).as_list::<i32>();
+        let offset = b.column(3).as_primitive::<UInt64Type>();
+        let size = b.column(4).as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            let u = url.value(i);
+            let Some(&p) = part_of.get(u) else { continue };
+            index.clear();
+            let v = idx.value(i);
+            if let Some(a) = v.as_any().downcast_ref::<UInt64Array>() {
+                index.extend_from_slice(a.values());
+            }
+            let cu = chunk_url.is_valid(i).then(|| chunk_url.value(i));
+            combiners[p].add_chunk(u, path.value(i), &index, offset.value(i), size.value(i), cu);
+        }
+    }
+    Ok(())
+}
