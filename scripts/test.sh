@@ -4,7 +4,7 @@
 #      against libhdf5's golden chunk tables;
 #   2. the differential test against libhdf5 linked from Rust (hdf5-metno + Debian's
 #      libhdf5-dev, installed here when missing);
-#   3. the interop tests: references written by `granary scan`, opened with xarray/fsspec/zarr
+#   3. the interop tests: references written by `granary scan` and `granary combine`, opened with xarray/fsspec/zarr
 #      in a pinned Python venv (created here from tests/requirements.txt), compared value by
 #      value with netCDF4-python/h5py reading the source files.
 set -euo pipefail
@@ -16,6 +16,16 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s tests/requirements.txt "$VENV/.granar
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
   cp tests/requirements.txt "$VENV/.granary-requirements"
+fi
+
+# The same environment with pandas 3: Parquet references must read under both (fsspec's
+# LazyReferenceMapper behaves differently; research/kerchunk-formats.md 3.6).
+VENV3="${VENV}-pandas3"
+if [ ! -x "$VENV3/bin/python" ] || ! cmp -s tests/requirements-pandas3.txt "$VENV3/.granary-requirements"; then
+  echo "== creating the pinned pandas-3 test venv in $VENV3"
+  python3 -m venv "$VENV3"
+  "$VENV3/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-pandas3.txt
+  cp tests/requirements-pandas3.txt "$VENV3/.granary-requirements"
 fi
 
 if ! pkg-config --exists hdf5 2>/dev/null; then
@@ -39,3 +49,6 @@ cargo test -p granary-hdf5 --features libhdf5 --test libhdf5_diff
 echo "== interop tests (xarray/fsspec/zarr vs netCDF4/h5py)"
 target_dir="${CARGO_TARGET_DIR:-target}"
 GRANARY_BIN="$target_dir/debug/granary" "$VENV/bin/python" -m pytest tests/interop -q -p no:cacheprovider
+
+echo "== interop tests of combined references under pandas 3"
+GRANARY_BIN="$target_dir/debug/granary" "$VENV3/bin/python" -m pytest tests/interop/test_combine.py -q -p no:cacheprovider

@@ -241,7 +241,7 @@ fn shape_mismatch_names_granules_and_suggests_a_dims_filter() {
     let rows = [sel("a", 1, 2), sel("b", 1, 3), sel("c", 1, 4)];
     let e = combine(spec(), &rows, &ms).unwrap_err().to_string();
     assert!(
-        e.contains("array \"ssh\": shape [10, 4] in 2 (e.g. a); [9, 4] in 1 (e.g. c)"),
+        e.contains("array \"ssh\" (and 1 more arrays split the same way): shape [10, 4] in 2 (e.g. a); [9, 4] in 1 (e.g. c)"),
         "{e}"
     );
     assert!(e.contains("AND dims['num_lines'] = 10"), "{e}");
@@ -257,7 +257,7 @@ fn codec_and_missing_array_mismatches_are_refused() {
     let e = combine(spec(), &rows, &ms).unwrap_err().to_string();
     assert!(e.contains("array \"ssh\": filters"), "{e}");
     assert!(
-        e.contains("array \"time\" is missing from 1 of 2 granules (e.g. b)"),
+        e.contains("array \"time\": missing from 1 of 2 granules (e.g. b)"),
         "{e}"
     );
     assert!(
