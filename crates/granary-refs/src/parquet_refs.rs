@@ -124,6 +124,51 @@ fn record_batch(
         .map_err(|e| write_err(Path::new(&a.path), e))
 }
 
+/// Writes the record files of one array.
+fn write_array(
+    a: &OutArray,
+    urls: &Arc<StringArray>,
+    out: &Path,
+    record_size: u64,
+    props: &WriterProperties,
+) -> Result<ParquetStats, RefsError> {
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |e: std::io::Error| RefsError::Write { path: p, source: e }
+    };
+    let mut stats = ParquetStats::default();
+    let dir = out.join(&a.path);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let records = a.grid_len().div_ceil(record_size);
+    let (mut refs_from, mut inline_from) = (0, 0);
+    for record in 0..records {
+        let Some(batch) = record_batch(
+            a,
+            urls,
+            record,
+            record_size,
+            &mut refs_from,
+            &mut inline_from,
+        )?
+        else {
+            continue;
+        };
+        let path = dir.join(format!("refs.{record}.parq"));
+        let file = File::create(&path).map_err(io(&path))?;
+        let options = ArrowWriterOptions::new()
+            .with_properties(props.clone())
+            .with_skip_arrow_metadata(true);
+        let mut w = ArrowWriter::try_new_with_options(file, schema(), options)
+            .map_err(|e| write_err(&path, e))?;
+        w.write(&batch).map_err(|e| write_err(&path, e))?;
+        w.close().map_err(|e| write_err(&path, e))?;
+        stats.files += 1;
+        stats.rows += record_size;
+        stats.bytes += std::fs::metadata(&path).map_err(io(&path))?.len();
+    }
+    Ok(stats)
+}
+
 /// Writes the combined set as a kerchunk Parquet reference directory `out` (created; the caller
 /// publishes it atomically).
 pub fn write_parquet(
@@ -153,36 +198,39 @@ pub fn write_parquet(
     };
     let urls = Arc::new(StringArray::from(c.urls.clone()));
     let props = properties(record_size);
-    for a in &c.arrays {
-        let dir = out.join(&a.path);
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let records = a.grid_len().div_ceil(record_size);
-        let (mut refs_from, mut inline_from) = (0, 0);
-        for record in 0..records {
-            let Some(batch) = record_batch(
-                a,
-                &urls,
-                record,
-                record_size,
-                &mut refs_from,
-                &mut inline_from,
-            )?
-            else {
-                continue;
-            };
-            let path = dir.join(format!("refs.{record}.parq"));
-            let file = File::create(&path).map_err(io(&path))?;
-            let options = ArrowWriterOptions::new()
-                .with_properties(props.clone())
-                .with_skip_arrow_metadata(true);
-            let mut w = ArrowWriter::try_new_with_options(file, schema(), options)
-                .map_err(|e| write_err(&path, e))?;
-            w.write(&batch).map_err(|e| write_err(&path, e))?;
-            w.close().map_err(|e| write_err(&path, e))?;
-            stats.files += 1;
-            stats.rows += record_size;
-            stats.bytes += std::fs::metadata(&path).map_err(io(&path))?.len();
-        }
+    // Arrays are independent: write them on all cores.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let results: Vec<Result<ParquetStats, RefsError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(c.arrays.len()).max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut st = ParquetStats::default();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(a) = c.arrays.get(i) else { break };
+                        let one = write_array(a, &urls, out, record_size, &props)?;
+                        st.files += one.files;
+                        st.rows += one.rows;
+                        st.bytes += one.bytes;
+                    }
+                    Ok(st)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(write_err(out, "a Parquet writer thread panicked")))
+            })
+            .collect()
+    });
+    for r in results {
+        let r = r?;
+        stats.files += r.files;
+        stats.rows += r.rows;
+        stats.bytes += r.bytes;
     }
     Ok(stats)
 }
