@@ -217,3 +217,13 @@ def test_existing_dimension_concatenation_equals_numpy_concatenate(tmp_path, suf
     for name, d in dims.items():
         want = np.concatenate([s[name][0] for s in sources], axis=d.index("num_lines"))
         assert values_equal(want, ds[name].values), name
+
+
+def test_readme_main_job(tmp_path):
+    """The README's first command: sql/main_shape.sql selects the main shape, combined to Parquet."""
+    out = tmp_path / "swot.parq"
+    root = DATA.parent.parent
+    r = subprocess.run([BIN, "combine", str(SWOT), "-f", str(root / "sql" / "main_shape.sql"),
+                        "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    check_combined(out, granules_of())

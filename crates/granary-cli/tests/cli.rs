@@ -195,3 +195,46 @@ fn sql_over_scanned_granules() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("nope"));
 }
+
+#[test]
+fn combine_publishes_once_and_refuses_to_overwrite() {
+    let dir = tmp("combine");
+    let out = dir.join("main.parq");
+    let sql = "SELECT url, CAST(attrs['cycle_number'] AS INT) AS cycle_num, \
+               CAST(attrs['pass_number'] AS INT) AS pass_num FROM granules \
+               WHERE dims['num_lines'] = 10";
+    let run = |extra: &[&str]| {
+        bin()
+            .arg("combine")
+            .arg(data().join("swot"))
+            .args(["-c", sql, "-o"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = run(&[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(out.join(".zmetadata").is_file());
+    assert!(!dir.join("main.parq.partial").exists());
+    let again = run(&[]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("use --overwrite"));
+    let replaced = run(&["--overwrite", "--format", "json"]);
+    assert!(replaced.status.success());
+    assert!(out.is_file(), "--format json writes one file");
+    // A selection without coordinates is refused with a clear message.
+    let bad = bin()
+        .arg("combine")
+        .arg(data().join("swot"))
+        .args(["-c", "SELECT url FROM granules", "-o"])
+        .arg(dir.join("x.json"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no concat dimension"));
+}
