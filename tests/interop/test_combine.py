@@ -227,3 +227,12 @@ def test_readme_main_job(tmp_path):
                         "-o", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     check_combined(out, granules_of())
+
+
+def test_arrays_copied_once_are_compared_byte_by_byte(tmp_path):
+    """Along num_pixels, arrays without that dimension (e.g. latitude_nadir) must be identical in
+    every granule; they are not, and the refusal comes from comparing the chunk bytes."""
+    sql = "SELECT url, start AS num_pixels FROM granules WHERE dims['num_lines'] = 10"
+    code, err = combine(tmp_path / "px.json", sql)
+    assert code == 2
+    assert "must be identical in every granule" in err and "chunk bytes differ" in err, err

@@ -218,6 +218,7 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
             Attrs::Array => AttrPolicy::Array,
         },
         partition_by: args.partition_by.clone(),
+        reader: Some(crate::extract::extractor(args.metadata, args.concurrency)),
     };
     let parts = combine(&ctx, &sql, &opts).await?;
     for p in &parts {

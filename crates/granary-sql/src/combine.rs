@@ -16,6 +16,8 @@ use granary_refs::{
     ZarrArray,
 };
 
+use granary_extract::Extractor;
+
 use crate::{SqlError, query};
 
 /// How to combine the selection.
@@ -27,6 +29,9 @@ pub struct CombineOptions {
     pub attrs: AttrPolicy,
     /// A selection column whose values split the output into one reference set each.
     pub partition_by: Option<String>,
+    /// Reads the chunks of arrays copied once, to check that their bytes are equal in every
+    /// granule (without it, metadata, chunk sizes and embedded bytes are compared).
+    pub reader: Option<Extractor>,
 }
 
 /// One output reference set; `key` is the partition value (None without partitioning).
@@ -190,6 +195,11 @@ pub async fn combine(
     }
     feed_zarr(ctx, &mut combiners, &part_of).await?;
     feed_chunks(ctx, &mut combiners, &part_of).await?;
+    if let Some(reader) = &opts.reader {
+        for c in &combiners {
+            verify_identical(reader, c).await?;
+        }
+    }
     let mut out = Vec::new();
     for (key, c) in keys.into_iter().zip(combiners) {
         out.push(Partition {
@@ -198,6 +208,49 @@ pub async fn combine(
         });
     }
     Ok(out)
+}
+
+/// Reads the chunks of arrays copied once and compares every granule's bytes with the first's.
+async fn verify_identical(reader: &Extractor, c: &Combiner) -> Result<(), SqlError> {
+    for (path, per) in c.identical_chunks() {
+        let Some(first) = per.first() else { continue };
+        let wanted: Vec<(String, u64, u64)> = per
+            .iter()
+            .flatten()
+            .map(|(_, u, o, l)| (u.clone(), *o, *l))
+            .collect();
+        let bytes: HashMap<(String, u64, u64), Vec<u8>> = reader
+            .read_ranges(&wanted)
+            .await
+            .map_err(|e| {
+                bad(format!(
+                    "cannot read the chunks of {path:?} to compare them: {e}"
+                ))
+            })?
+            .into_iter()
+            .collect();
+        let get = |(_, u, o, l): &(u64, String, u64, u64)| bytes.get(&(u.clone(), *o, *l));
+        for (g, chunks) in per.iter().enumerate().skip(1) {
+            let differs = chunks.len() != first.len()
+                || chunks
+                    .iter()
+                    .zip(first)
+                    .any(|(a, b)| a.0 != b.0 || get(a) != get(b));
+            if differs {
+                let url = |x: &[(u64, String, u64, u64)]| {
+                    x.first().map(|c| c.1.clone()).unwrap_or_default()
+                };
+                return Err(SqlError::Refs(granary_refs::CombineError::Mismatch {
+                    details: format!(
+                        "  array {path:?} must be identical in every granule (identical, or it has no concat dimension) but its chunk bytes differ between {} and {} (granule {g} of the selection)",
+                        url(first),
+                        url(chunks)
+                    ),
+                }));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn u64_list(l: &ListArray, i: usize) -> Vec<u64> {

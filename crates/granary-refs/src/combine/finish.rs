@@ -43,7 +43,53 @@ fn prefixed(group: &str, name: &str) -> String {
     }
 }
 
+/// A referenced chunk of one granule: (chunk position, url, offset, length).
+pub type SourceChunk = (u64, String, u64, u64);
+
 impl Combiner {
+    /// Whether an array is copied once (checked identical) rather than stacked/concatenated:
+    /// named in `identical`; without the concatenated existing dim; or, with new dims, a 1-D
+    /// root array named like its dimension (a netCDF coordinate variable).
+    fn copies_once(&self, path: &str, acc: &ArrayAcc) -> bool {
+        let r = &acc.reference;
+        self.spec.identical.iter().any(|p| p == path)
+            || match self.existing {
+                Some(d) => !r.dims.iter().any(|x| *x == self.spec.dims[d].name),
+                None => r.dims.len() == 1 && r.dims[0] == path,
+            }
+    }
+
+    /// The referenced chunks of every array that will be copied once, per granule in cell
+    /// order: `(array path, [[(chunk position, url, offset, length)]])`. A caller that can read
+    /// them should check that the bytes are equal across granules (the combiner itself only
+    /// compares metadata, chunk sizes and embedded bytes).
+    pub fn identical_chunks(&self) -> Vec<(String, Vec<Vec<SourceChunk>>)> {
+        let n = self.seen.len();
+        let mut out = Vec::new();
+        let mut paths: Vec<(&String, &usize)> = self.array_of.iter().collect();
+        paths.sort();
+        for (path, &i) in paths {
+            let acc = &self.arrays[i];
+            if !self.copies_once(path, acc) {
+                continue;
+            }
+            let mut per: Vec<Vec<SourceChunk>> = vec![Vec::new(); n];
+            for c in &acc.chunks {
+                per[c.granule as usize].push((
+                    c.local,
+                    self.urls[c.url as usize].clone(),
+                    c.offset,
+                    c.length,
+                ));
+            }
+            for p in &mut per {
+                p.sort();
+            }
+            out.push((path.clone(), per));
+        }
+        out
+    }
+
     fn example(&self, g: u32) -> &str {
         &self.urls[g as usize]
     }
@@ -346,11 +392,7 @@ impl Combiner {
         for &(path, &i) in paths {
             let acc = &self.arrays[i];
             let r = &acc.reference;
-            let identical = self.spec.identical.contains(path)
-                || match existing {
-                    Some(dim) => !r.dims.iter().any(|d| d == dim),
-                    None => r.dims.len() == 1 && r.dims[0] == **path,
-                };
+            let identical = self.copies_once(path, acc);
             let mut meta = r.clone();
             meta.attrs.retain(|(k, _)| !acc.varying.contains_key(k));
             for (k, values) in &acc.varying {
