@@ -2,7 +2,7 @@
 //! bytes, for every HDF5 file in a directory, through an in-memory object store.
 //!
 //!   cargo run --release -p granary-benches --example read_policy -- DIR \
-//!       [initial_read] [min_read] [coalesce_gap] [lookbehind]
+//!       [initial_read] [min_read] [coalesce_gap] [lookbehind] [chain_read]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -25,6 +25,7 @@ async fn main() {
     opts.read.min_read = num(3, opts.read.min_read);
     opts.read.coalesce_gap = num(4, opts.read.coalesce_gap);
     opts.read.lookbehind = num(5, opts.read.lookbehind);
+    opts.read.chain_read = num(6, opts.read.chain_read);
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let mut names = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {

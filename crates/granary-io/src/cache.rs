@@ -24,6 +24,11 @@ pub struct ReadOptions {
     /// Every miss is also widened this many bytes backwards: HDF5 writers often allocate a
     /// structure's children just before it.
     pub lookbehind: u64,
+    /// A wave that needs a single range is one step of a chain of dependent structures (a
+    /// header's continuation, a heap's indirect block, ...), where every step costs a round
+    /// trip: that range is widened to at least this many bytes, so that the structures the
+    /// writer allocated next to it come along (0: off).
+    pub chain_read: u64,
 }
 
 impl Default for ReadOptions {
@@ -33,6 +38,7 @@ impl Default for ReadOptions {
             min_read: 16 * 1024,
             coalesce_gap: 32 * 1024,
             lookbehind: 0,
+            chain_read: 1024 * 1024,
         }
     }
 }
@@ -86,11 +92,19 @@ impl RangeCache {
     /// Turns missing ranges into the requests of one wave: cached prefixes skipped, widened to
     /// `min_read` without re-reading cached bytes, clamped to the object, merged when close.
     pub fn plan(&self, needs: &[Range<u64>]) -> Vec<Range<u64>> {
-        let mut wanted: Vec<Range<u64>> = needs
+        let missing: Vec<&Range<u64>> = needs
             .iter()
             .filter(|r| {
                 r.start < self.size && !self.contains(r.start, r.end.saturating_sub(r.start))
             })
+            .collect();
+        let min_read = if missing.len() == 1 {
+            self.opts.min_read.max(self.opts.chain_read)
+        } else {
+            self.opts.min_read
+        };
+        let mut wanted: Vec<Range<u64>> = missing
+            .into_iter()
             .map(|r| {
                 let behind = r.start.saturating_sub(self.opts.lookbehind);
                 let behind = self.cached_end_before(behind, r.start);
@@ -100,7 +114,7 @@ impl RangeCache {
                     .min(r.end.max(r.start));
                 let needed_end = r.end.min(self.size).max(start);
                 // Readahead counts from the needed start, not from the look-behind start.
-                let widened = r.start.saturating_add(self.opts.min_read).min(self.size);
+                let widened = r.start.saturating_add(min_read).min(self.size);
                 let next_cached = self
                     .segments
                     .range(start + 1..)
@@ -219,12 +233,28 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_need_is_a_chain_step_and_reads_chain_read_bytes() {
+        let opts = ReadOptions {
+            initial_read: 10,
+            min_read: 10,
+            coalesce_gap: 0,
+            lookbehind: 0,
+            chain_read: 1000,
+        };
+        let c = RangeCache::new(10_000, opts);
+        assert_eq!(c.plan(&[500..510]), vec![500..1500]);
+        // Two needs in one wave: ordinary readahead.
+        assert_eq!(c.plan(&[500..510, 3000..3010]), vec![500..510, 3000..3010]);
+    }
+
+    #[test]
     fn plan_widens_clamps_and_coalesces() {
         let opts = ReadOptions {
             initial_read: 0,
             min_read: 10,
             coalesce_gap: 5,
             lookbehind: 0,
+            chain_read: 0,
         };
         let c = RangeCache::new(100, opts);
         let plan = c.plan(&[0..2, 12..13, 40..41, 95..99, 200..210]);
@@ -238,6 +268,7 @@ mod tests {
             min_read: 100,
             coalesce_gap: 0,
             lookbehind: 0,
+            chain_read: 0,
         };
         let mut c = RangeCache::new(1000, opts);
         c.insert(0, Bytes::from(vec![0u8; 50]));
@@ -253,6 +284,7 @@ mod tests {
             min_read: 10,
             coalesce_gap: 0,
             lookbehind: 50,
+            chain_read: 0,
         };
         let mut c = RangeCache::new(1000, opts);
         c.insert(0, Bytes::from(vec![0u8; 80]));
