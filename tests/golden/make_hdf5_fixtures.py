@@ -5,6 +5,8 @@ Each file is written once per libver setting: 'earliest' (what most granules use
 (netCDF-C's choice: new-style groups, layout v3) and 'latest' (HDF5 2.x: layout v4/v5 indexes).
 Run with the pinned test venv:  python tests/golden/make_hdf5_fixtures.py tests/data/hdf5gen
 """
+import ctypes
+import glob
 import os
 import sys
 
@@ -108,6 +110,57 @@ def netcdf(path, fmt):
         sv[:] = np.array([f"n{i}" for i in range(7)], dtype=object)
 
 
+def libhdf5():
+    """h5py's own libhdf5, for file-creation properties h5py does not expose."""
+    libs = os.path.join(os.path.dirname(h5py.__file__), "..", "h5py.libs", "libhdf5-*.so*")
+    return ctypes.CDLL(glob.glob(libs)[0])
+
+
+def shared_messages(path):
+    """Datatype, dataspace, fill, filter pipeline and attribute messages shared through the
+    shared object header message table (H5Pset_shared_mesg_*), as some archives are written."""
+    lib = libhdf5()
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    every = (1 << 1) | (1 << 3) | (1 << 5) | (1 << 11) | (1 << 12)  # H5O_SHMESG_ALL_FLAG
+    assert lib.H5Pset_shared_mesg_nindexes(ctypes.c_int64(fcpl.id), ctypes.c_uint(1)) >= 0
+    assert lib.H5Pset_shared_mesg_index(ctypes.c_int64(fcpl.id), ctypes.c_uint(0),
+                                        ctypes.c_uint(every), ctypes.c_uint(1)) >= 0
+    with h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl)) as f:
+        for i in range(4):
+            d = f.create_dataset(f"v{i}", data=np.arange(100, dtype="f4") + i, chunks=(30,),
+                                 compression="gzip", shuffle=True, fillvalue=-1.0,
+                                 track_times=False)
+            d.attrs["units"] = "m"
+            d.attrs["scale"] = np.float32(0.5)
+            d.attrs["valid_range"] = np.array([-5, 5], dtype="i2")
+        g = f.create_group("g")
+        g.create_dataset("w", data=np.ones((4, 5), "f8"), track_times=False)
+        g.attrs["units"] = "m"
+        # More than 8 attributes: dense attribute storage whose records point into the
+        # shared message heap.
+        many = f.create_dataset("many_attrs", data=np.arange(10, dtype="f4"), track_times=False)
+        for k in range(12):
+            many.attrs[f"a{k:02d}"] = np.int32(k)
+        f.attrs["title"] = "shared object header messages"
+
+
+def superblock_v1(path):
+    """A non-default chunk B-tree K makes libhdf5 write superblock version 1."""
+    lib = libhdf5()
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    assert lib.H5Pset_istore_k(ctypes.c_int64(fcpl.id), ctypes.c_uint(64)) >= 0
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_LATEST)
+    fid = h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+    with h5py.File(fid) as f:
+        f.create_dataset("v", data=np.arange(100, dtype="i4"), chunks=(30,), compression="gzip",
+                         track_times=False)
+        f.create_group("g").create_dataset("w", data=np.ones((4, 5), "f8"), track_times=False)
+        f.attrs["title"] = "superblock v1"
+    with open(path, "rb") as fh:
+        assert fh.read(9)[8] == 1, "expected superblock version 1"
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     for name, lv in LIBVERS.items():
@@ -120,6 +173,8 @@ def main(out):
         f.create_dataset("b", data=np.zeros((10,), "f4"), track_times=False)
         f.create_dataset("c", data=np.zeros((300,), "f4"), track_times=False)
         f.create_dataset("square", data=np.zeros((4, 4), "f4"), track_times=False)
+    shared_messages(os.path.join(out, "shared_messages.h5"))
+    superblock_v1(os.path.join(out, "superblock_v1.h5"))
     # userblock: all addresses shift by 512 bytes.
     with h5py.File(os.path.join(out, "userblock.h5"), "w", userblock_size=512) as f:
         f.create_dataset("v", data=np.arange(100, dtype="f4"), chunks=(30,), compression="gzip",

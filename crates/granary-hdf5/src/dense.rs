@@ -277,7 +277,7 @@ pub(crate) fn objects<'a>(
     heap_addr: u64,
     btree_addr: u64,
     direct: Option<Measure>,
-) -> PResult<Vec<(&'a [u8], u64)>> {
+) -> PResult<DenseObjects<'a>> {
     let mut needs = Needs::default();
     let heap = needs.take(heap_header(ctx, heap_addr))?;
     // The name index header is fetched in the same wave, in case it is needed.
@@ -287,7 +287,10 @@ pub(crate) fn objects<'a>(
     let heap = heap.ok_or_else(|| malformed(heap_addr, "dense storage incomplete"))?;
     let blocks = heap.direct_blocks(ctx)?;
     if let Some(objs) = direct.and_then(|m| sequential(ctx, &heap, &blocks, m)) {
-        return Ok(objs);
+        return Ok(DenseObjects {
+            here: objs,
+            shared: Vec::new(),
+        });
     }
     let (btype, records) = btree_v2::records(ctx, btree_addr)?;
     let huge = match heap.huge_btree {
@@ -296,20 +299,28 @@ pub(crate) fn objects<'a>(
     };
     let mut needs = Needs::default();
     let mut out = Vec::with_capacity(records.len());
+    let mut shared = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let (id, order) = match btype {
             5 => (r.get(4..4 + heap.id_len), i as u64),
             6 => (r.get(8..8 + heap.id_len), i as u64),
             8 | 9 => {
                 let flags = r.get(heap.id_len).copied().unwrap_or(0);
-                if flags & 0x01 != 0 {
-                    return Err(unsupported("shared attribute message in dense storage"));
-                }
                 let order = r
                     .get(heap.id_len + 1..heap.id_len + 5)
                     .map_or(i as u64, |b| {
                         u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     });
+                // Message flag "shared": the ID names the message in the shared message heap.
+                if flags & 0x02 != 0 {
+                    let mut id = [0u8; 8];
+                    let raw = r.get(0..8).ok_or_else(|| {
+                        malformed(btree_addr, "v2 B-tree record shorter than a heap ID")
+                    })?;
+                    id.copy_from_slice(raw);
+                    shared.push((id, order));
+                    continue;
+                }
                 (r.get(0..heap.id_len), order)
             }
             t => return Err(unsupported(format!("v2 B-tree type {t} as a name index"))),
@@ -321,7 +332,14 @@ pub(crate) fn objects<'a>(
         }
     }
     needs.check()?;
-    Ok(out)
+    Ok(DenseObjects { here: out, shared })
+}
+
+/// The objects of dense storage: those in its own heap (bytes, creation order), and attribute
+/// messages shared through the shared message table (heap ID there, creation order).
+pub(crate) struct DenseObjects<'a> {
+    pub here: Vec<(&'a [u8], u64)>,
+    pub shared: Vec<([u8; 8], u64)>,
 }
 
 fn is_huge(btype: u8, id_len: usize, record: &[u8]) -> bool {
@@ -335,6 +353,17 @@ fn is_huge(btype: u8, id_len: usize, record: &[u8]) -> bool {
 
 /// Records of a huge-object B-tree (type 1, unfiltered, indirectly accessed): (address,
 /// length, id).
+/// One object of the fractal heap at `heap_addr`, by heap ID (III.G), as owned bytes.
+pub(crate) fn heap_object(ctx: &Ctx<'_>, heap_addr: u64, id: &[u8]) -> PResult<Vec<u8>> {
+    let heap = heap_header(ctx, heap_addr)?;
+    let blocks = heap.direct_blocks(ctx)?;
+    let huge = match (heap.huge_btree, id.first().map(|b| (b >> 4) & 0x03)) {
+        (Some(b), Some(1)) => huge_objects(ctx, b)?,
+        _ => Vec::new(),
+    };
+    Ok(heap.object(ctx, heap_addr, &blocks, &huge, id)?.to_vec())
+}
+
 fn huge_objects(ctx: &Ctx<'_>, btree: u64) -> PResult<Vec<(u64, u64, u64)>> {
     let (btype, records) = btree_v2::records(ctx, btree)?;
     if btype != 1 {

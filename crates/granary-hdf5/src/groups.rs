@@ -23,7 +23,7 @@ pub(crate) fn links(ctx: &Ctx<'_>, header: &ObjectHeader) -> PResult<Vec<Link>> 
         if let (Some(heap), Some(index)) = (info.heap, info.name_index)
             && let Some(objs) = needs.take(dense::objects(ctx, heap, index, Some(link_len)))?
         {
-            for (o, _) in objs {
+            for (o, _) in objs.here {
                 out.push(messages::link(&mut Cur::detached(o, heap, ctx.so, ctx.sl))?);
             }
         }

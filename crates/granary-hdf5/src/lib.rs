@@ -26,6 +26,7 @@ pub mod libhdf5;
 mod messages;
 mod netcdf;
 mod object_header;
+mod sohm;
 mod strings;
 mod superblock;
 mod values;
@@ -98,6 +99,7 @@ impl Scan {
             sl: sb.sl,
             base: sb.base,
         };
+        self.walker.extension = sb.ext;
         let objects = self.walker.pass(&ctx, sb.root)?;
         netcdf::assemble(url, Some(cache.object_size()), &objects)
     }

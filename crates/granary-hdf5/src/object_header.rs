@@ -22,6 +22,7 @@ pub(crate) mod msg {
     pub const CONTINUATION: u16 = 0x10;
     pub const SYMBOL_TABLE: u16 = 0x11;
     pub const ATTRIBUTE_INFO: u16 = 0x15;
+    pub const SHARED_MESSAGE_TABLE: u16 = 0x0F;
 }
 
 /// One header message.

@@ -16,6 +16,8 @@ pub(crate) struct Superblock {
     /// Absolute base address for all relative addresses.
     pub base: u64,
     pub root: u64,
+    /// Superblock extension object header (v2/v3; holds e.g. the shared message table).
+    pub ext: Option<u64>,
 }
 
 /// Finds and parses the superblock. The signature may sit at 0, 512, 1024, 2048, ... (after a
@@ -66,6 +68,7 @@ pub(crate) fn parse(ctx: &Ctx<'_>) -> PResult<Superblock> {
                 sl,
                 base,
                 root,
+                ext: None,
             })
         }
         2 | 3 => {
@@ -75,7 +78,7 @@ pub(crate) fn parse(ctx: &Ctx<'_>) -> PResult<Superblock> {
             c.skip(1)?; // consistency flags (v3: SWMR bits; the bytes are still valid)
             let mut c = Cur::detached(&head[c.pos()..], at, so, sl);
             let base = c.addr()?.unwrap_or(0);
-            c.addr()?; // superblock extension
+            let ext = c.addr()?;
             c.addr()?; // end of file
             let root = c
                 .addr()?
@@ -87,6 +90,7 @@ pub(crate) fn parse(ctx: &Ctx<'_>) -> PResult<Superblock> {
                 sl,
                 base,
                 root,
+                ext,
             })
         }
         v => Err(unsupported(format!("superblock version {v}"))),

@@ -16,6 +16,7 @@ use crate::error::{Fail, Needs, PResult, malformed, unsupported};
 use crate::groups;
 use crate::messages::{self, Dataspace, Filter, Layout};
 use crate::object_header::{self, ObjectHeader, msg};
+use crate::sohm;
 use crate::strings;
 use crate::values;
 
@@ -61,6 +62,9 @@ pub(crate) struct Walker {
     datasets: HashMap<u64, Arc<Dataset>>,
     /// Skip chunk indexes and string values (metadata-only scans).
     pub(crate) skip_data: bool,
+    /// The superblock extension (v2/v3), where the shared message table is named.
+    pub(crate) extension: Option<u64>,
+    shared_table: Option<Arc<sohm::SharedTable>>,
 }
 
 /// Bound on objects per file, against link cycles and absurd files.
@@ -163,9 +167,54 @@ impl Walker {
         if let Some(h) = self.headers.get(&addr) {
             return Ok(h.clone());
         }
-        let h = Arc::new(object_header::parse(ctx, addr)?);
+        let mut h = object_header::parse(ctx, addr)?;
+        let shared_in_attribute = |m: &object_header::Message| {
+            m.kind == msg::ATTRIBUTE && m.body.len() > 1 && m.body[0] >= 2 && m.body[1] & 0x03 != 0
+        };
+        if h.messages
+            .iter()
+            .any(|m| sohm::heap_id(m).is_some() || shared_in_attribute(m))
+            && self.extension.is_some()
+        {
+            // Messages kept once in the shared message heap: put their bodies in place, so that
+            // everything downstream reads them as if they were stored in this header.
+            let table = self.shared_table(ctx, addr)?;
+            let mut needs = Needs::default();
+            for m in &mut h.messages {
+                if let Some(id) = sohm::heap_id(m)
+                    && let Some(body) = needs.take(sohm::resolve(ctx, &table, m, &id))?
+                {
+                    m.body = body;
+                    m.flags &= !0x02;
+                }
+                if shared_in_attribute(m)
+                    && let Some(Some(body)) = needs.take(sohm::inline_attribute(ctx, &table, m))?
+                {
+                    m.body = body;
+                }
+            }
+            needs.check()?;
+        }
+        let h = Arc::new(h);
         self.headers.insert(addr, h.clone());
         Ok(h)
+    }
+
+    /// The shared message table, read once through the superblock extension.
+    fn shared_table(&mut self, ctx: &Ctx<'_>, at: u64) -> PResult<Arc<sohm::SharedTable>> {
+        if let Some(t) = &self.shared_table {
+            return Ok(t.clone());
+        }
+        let ext = self.extension.ok_or_else(|| {
+            malformed(
+                at,
+                "message shared through the shared message table, but the file has no superblock extension",
+            )
+        })?;
+        let ext = object_header::parse(ctx, ext)?;
+        let t = Arc::new(sohm::table(ctx, &ext)?);
+        self.shared_table = Some(t.clone());
+        Ok(t)
     }
 
     fn links(&mut self, ctx: &Ctx<'_>, h: &ObjectHeader) -> PResult<Arc<Vec<messages::Link>>> {
@@ -195,11 +244,39 @@ impl Walker {
             let info =
                 messages::dense_info(&mut Cur::detached(&m.body, m.addr, ctx.so, ctx.sl), true)?;
             if let (Some(heap), Some(index)) = (info.heap, info.name_index) {
-                for (o, order) in dense::objects(ctx, heap, index, None)? {
+                let objs = dense::objects(ctx, heap, index, None)?;
+                for (o, order) in objs.here {
                     raw.push((
                         messages::attribute(&mut Cur::detached(o, heap, ctx.so, ctx.sl))?,
                         order,
                     ));
+                }
+                if !objs.shared.is_empty() {
+                    let table = self.shared_table(ctx, h.addr)?;
+                    let mut needs = Needs::default();
+                    for (id, order) in objs.shared {
+                        let mut m = object_header::Message {
+                            kind: msg::ATTRIBUTE,
+                            flags: 0x02,
+                            addr: heap,
+                            body: Vec::new(),
+                        };
+                        let Some(body) = needs.take(sohm::resolve(ctx, &table, &m, &id))? else {
+                            continue;
+                        };
+                        m.body = body;
+                        m.flags = 0;
+                        if let Some(Some(b)) =
+                            needs.take(sohm::inline_attribute(ctx, &table, &m))?
+                        {
+                            m.body = b;
+                        }
+                        raw.push((
+                            messages::attribute(&mut Cur::detached(&m.body, heap, ctx.so, ctx.sl))?,
+                            order,
+                        ));
+                    }
+                    needs.check()?;
                 }
             }
         }
