@@ -220,11 +220,15 @@ def test_existing_dimension_concatenation_equals_numpy_concatenate(tmp_path, suf
 
 
 def test_readme_main_job(tmp_path):
-    """The README's first command: sql/main_shape.sql selects the main shape, combined to Parquet."""
-    out = tmp_path / "swot.parq"
+    """The README's first command: `granary run pipelines/sample.toml` (paths moved to tmp)."""
+    out = tmp_path / "sample.parq"
     root = DATA.parent.parent
-    r = subprocess.run([BIN, "combine", str(SWOT), "-f", str(root / "sql" / "main_shape.sql"),
-                        "-o", str(out)], capture_output=True, text=True)
+    sets = [f"sources.granules.paths=[\"{SWOT}\"]", f"state_dir=\"{tmp_path / 'state'}\"",
+            f"sinks.references.path=\"{out}\""]
+    args = [BIN, "run", str(root / "pipelines" / "sample.toml")]
+    for s in sets:
+        args += ["--set", s]
+    r = subprocess.run(args, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     check_combined(out, granules_of())
 

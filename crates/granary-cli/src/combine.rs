@@ -5,15 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, bail};
-use granary_refs::{AttrPolicy, Combined, OnDuplicate, write_combined_json, write_parquet};
+use anyhow::{Context, Result, anyhow};
+use granary_pipeline::sink::{RefFormat, output_path, publish};
+use granary_refs::{AttrPolicy, Combined, OnDuplicate};
 use granary_sql::{CombineOptions, SWOT_NAME_PATTERN, combine};
 
 use crate::extract::Metadata;
 use crate::sql::open_session;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum RefFormat {
+enum FormatArg {
     Json,
     Parquet,
 }
@@ -59,7 +60,7 @@ pub struct CombineArgs {
     output: PathBuf,
     /// Output format (default: from the output suffix, `.json` → json, else parquet).
     #[arg(long, value_enum)]
-    format: Option<RefFormat>,
+    format: Option<FormatArg>,
     /// Two granules with the same coordinates.
     #[arg(long, value_enum, default_value_t = Duplicate::Error)]
     on_duplicate: Duplicate,
@@ -87,65 +88,6 @@ pub struct CombineArgs {
     /// Granules scanned at the same time (granules inventoried now).
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
-}
-
-fn output_path(template: &Path, key: Option<&str>, partition: Option<&str>) -> Result<PathBuf> {
-    let text = template.to_string_lossy();
-    match key {
-        None => Ok(template.to_path_buf()),
-        Some(k) => {
-            let named = partition.map(|p| format!("{{{p}}}"));
-            let out = if text.contains("{}") {
-                text.replace("{}", k)
-            } else if let Some(n) = named.filter(|n| text.contains(n.as_str())) {
-                text.replace(&n, k)
-            } else {
-                bail!(
-                    "with --partition-by, the output path needs `{{}}` where the partition value goes"
-                );
-            };
-            Ok(PathBuf::from(out))
-        }
-    }
-}
-
-/// Writes under a temporary name and publishes by renaming.
-fn publish(
-    c: &Combined,
-    out: &Path,
-    format: RefFormat,
-    record_size: u64,
-    overwrite: bool,
-) -> Result<u64> {
-    if out.exists() && !overwrite {
-        bail!("{} exists (use --overwrite to replace it)", out.display());
-    }
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let mut tmp = out.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let _ = std::fs::remove_dir_all(&tmp);
-    let _ = std::fs::remove_file(&tmp);
-    let bytes = match format {
-        RefFormat::Json => {
-            let f = std::fs::File::create(&tmp)
-                .with_context(|| format!("cannot create {}", tmp.display()))?;
-            write_combined_json(c, &f)?;
-            f.sync_all()?;
-            std::fs::metadata(&tmp)?.len()
-        }
-        RefFormat::Parquet => write_parquet(c, &tmp, record_size)?.bytes,
-    };
-    if out.is_dir() {
-        std::fs::remove_dir_all(out)?;
-    } else if out.exists() {
-        std::fs::remove_file(out)?;
-    }
-    std::fs::rename(&tmp, out).with_context(|| format!("cannot publish {}", out.display()))?;
-    Ok(bytes)
 }
 
 fn summary(c: &Combined, out: &Path, bytes: u64) {
@@ -192,13 +134,11 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
         }
         (None, None) => return Err(anyhow!("give the selection with -c SQL or -f FILE")),
     };
-    let format = args.format.unwrap_or_else(|| {
-        if args.output.extension().is_some_and(|e| e == "json") {
-            RefFormat::Json
-        } else {
-            RefFormat::Parquet
-        }
-    });
+    let format = match args.format {
+        Some(FormatArg::Json) => RefFormat::Json,
+        Some(FormatArg::Parquet) => RefFormat::Parquet,
+        None => RefFormat::from_path(&args.output),
+    };
     let (ctx, failed) = open_session(
         &args.sources,
         &args.pattern,
@@ -222,8 +162,10 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
     };
     let parts = combine(&ctx, &sql, &opts).await?;
     for p in &parts {
-        let out = output_path(&args.output, p.key.as_deref(), args.partition_by.as_deref())?;
-        let bytes = publish(&p.combined, &out, format, args.record_size, args.overwrite)?;
+        let out = output_path(&args.output, p.key.as_deref(), args.partition_by.as_deref())
+            .map_err(|m| anyhow!(m))?;
+        let bytes = publish(&p.combined, &out, format, args.record_size, args.overwrite)
+            .map_err(|m| anyhow!(m))?;
         summary(&p.combined, &out, bytes);
     }
     eprintln!("combined in {:.2} s", started.elapsed().as_secs_f64());
@@ -232,18 +174,4 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partition_values_fill_the_output_template() {
-        let p = output_path(Path::new("out/c{}.json"), Some("001"), Some("cycle")).unwrap();
-        assert_eq!(p, PathBuf::from("out/c001.json"));
-        let p = output_path(Path::new("out/{cycle}.parq"), Some("2"), Some("cycle")).unwrap();
-        assert_eq!(p, PathBuf::from("out/2.parq"));
-        assert!(output_path(Path::new("out.json"), Some("2"), Some("cycle")).is_err());
-    }
 }

@@ -4,6 +4,7 @@ mod combine;
 mod extract;
 mod inspect;
 mod inventory;
+mod pipeline;
 mod scan;
 mod sql;
 
@@ -46,6 +47,14 @@ enum Command {
     /// Combine the granules a SQL query selects into one kerchunk reference set (JSON or
     /// Parquet) along new dimensions (e.g. cycle × pass) or an existing one.
     Combine(combine::CombineArgs),
+    /// Run a pipeline file: inventory (incremental, resumable), SQL, combine, sinks.
+    Run(pipeline::RunArgs),
+    /// Check a pipeline file (errors at file:line:col).
+    Validate(pipeline::FileArgs),
+    /// Print a pipeline's component graph and the plans of its SQL transforms.
+    Plan(pipeline::FileArgs),
+    /// List the registered component types of pipeline files.
+    List,
     /// Build or update a persisted inventory (Parquet tables).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
@@ -78,6 +87,10 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(args).await,
             Command::Sql(args) => sql::run(args).await,
             Command::Combine(args) => combine::run(args).await,
+            Command::Run(args) => pipeline::run_pipeline(args).await,
+            Command::Validate(args) => pipeline::validate(args).await,
+            Command::Plan(args) => pipeline::plan_pipeline(args).await,
+            Command::List => Ok(pipeline::list()),
             Command::Inventory(cmd) => inventory::run(cmd).await,
         }
     });

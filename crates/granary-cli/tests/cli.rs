@@ -238,3 +238,43 @@ fn combine_publishes_once_and_refuses_to_overwrite() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no concat dimension"));
 }
+
+#[test]
+fn run_validate_plan_list_and_their_exit_codes() {
+    let dir = tmp("pipeline");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let sample = root.join("pipelines/sample.toml");
+    let sets = [
+        format!("sources.granules.paths=[\"{}\"]", data().join("swot").display()),
+        format!("state_dir=\"{}\"", dir.join("state").display()),
+        format!("sinks.references.path=\"{}\"", dir.join("out.parq").display()),
+    ];
+    let with_sets = |cmd: &str| {
+        let mut c = bin();
+        c.arg(cmd).arg(&sample);
+        for s in &sets {
+            c.args(["--set", s]);
+        }
+        c
+    };
+    let ok = with_sets("run").output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(dir.join("out.parq/.zmetadata").is_file());
+    assert!(with_sets("validate").output().unwrap().status.success());
+    let plan = with_sets("plan").output().unwrap();
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("plan of main_shape:"));
+    let list = bin().arg("list").output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("kerchunk_parquet"));
+    // A configuration error: exit 2, located.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "version = 1\nname = \"x\"\nbogus = true\n").unwrap();
+    let out = bin().arg("run").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml:3:1: unknown field `bogus`"));
+    // A run failure (the output exists and may not be replaced): exit 3.
+    let again = with_sets("run")
+        .args(["--set", "sinks.references.overwrite=false"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(3), "{}", String::from_utf8_lossy(&again.stderr));
+}

@@ -1,0 +1,165 @@
+//! `granary run | validate | plan | list`: pipeline files (`docs/pipeline-spec.md`).
+//! Exit codes: 0 done; 1 outputs written but some granules failed (listed); 2 the pipeline file,
+//! an override or the command line is wrong; 3 the run failed and published nothing.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use granary_pipeline::registry::{Kind, REGISTRY};
+use granary_pipeline::{PipelineError, RunOptions, load, plan, run};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The pipeline file (TOML).
+    file: PathBuf,
+    /// Inventory in memory and run every step, but write nothing: report what would be written.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only the first N granules of the source (sorted by URL); their state is kept apart.
+    #[arg(long)]
+    prune: Option<usize>,
+    /// Output path of the pipeline's (single) sink, replacing its `path`.
+    #[arg(long)]
+    target: Option<String>,
+    /// Override a setting: `--set transforms.combine.on_duplicate=last` (value parsed as TOML,
+    /// else taken as a string). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct FileArgs {
+    /// The pipeline file (TOML).
+    file: PathBuf,
+    /// Override a setting (see `granary run --help`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+fn config_error(e: &PipelineError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(if e.is_config() { 2 } else { 3 })
+}
+
+pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let p = match load(&args.file, &args.sets) {
+        Ok(p) => p,
+        Err(e) => return Ok(config_error(&e)),
+    };
+    let opts = RunOptions {
+        dry_run: args.dry_run,
+        prune: args.prune,
+        target: args.target.clone(),
+    };
+    let report = match run(&p, &opts).await {
+        Ok(r) => r,
+        Err(e) => return Ok(config_error(&e)),
+    };
+    eprintln!(
+        "{}: {} granules listed, {} unchanged, {} scanned, {} failed",
+        p.name, report.listed, report.unchanged, report.scanned, report.failed
+    );
+    for o in &report.outputs {
+        let r = &o.report;
+        let axes: Vec<String> = r.axes.iter().map(|(d, n)| format!("{d}: {n}")).collect();
+        eprintln!(
+            "{} {} [{}]: {} granules, {} cells ({}), {} references{}",
+            if args.dry_run { "would write" } else { "wrote" },
+            o.path.display(),
+            o.sink,
+            r.granules,
+            r.cells,
+            axes.join(", "),
+            r.refs,
+            if args.dry_run {
+                String::new()
+            } else {
+                format!(", {} bytes", o.bytes)
+            }
+        );
+        if !r.dropped_attrs.is_empty() {
+            let names: Vec<String> = r
+                .dropped_attrs
+                .iter()
+                .map(|(owner, name, _)| {
+                    if owner.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{owner}:{name}")
+                    }
+                })
+                .collect();
+            eprintln!(
+                "  {} attributes differ between granules and were dropped: {}",
+                names.len(),
+                names.join(", ")
+            );
+        }
+        for (cell, kept, dropped) in &r.duplicates_resolved {
+            eprintln!(
+                "  duplicate {cell}: kept {kept}, left out {}",
+                dropped.join(", ")
+            );
+        }
+    }
+    for (url, stage, message) in &report.failures {
+        eprintln!("failed [{stage}] {url}: {message}");
+    }
+    eprintln!("done in {:.2} s", started.elapsed().as_secs_f64());
+    if report.failed > 0 {
+        eprintln!(
+            "{} granule(s) failed and are not in the outputs (the errors table of {} lists them)",
+            report.failed,
+            p.state_dir.join("inventory").display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn validate(args: FileArgs) -> Result<ExitCode> {
+    match load(&args.file, &args.sets) {
+        Ok(p) => {
+            println!(
+                "{}: valid ({} sql transform(s), {} sink(s))",
+                args.file.display(),
+                p.sql.len(),
+                p.sinks.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(config_error(&e)),
+    }
+}
+
+pub async fn plan_pipeline(args: FileArgs) -> Result<ExitCode> {
+    let p = match load(&args.file, &args.sets) {
+        Ok(p) => p,
+        Err(e) => return Ok(config_error(&e)),
+    };
+    match plan::describe(&p).await {
+        Ok(text) => {
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(config_error(&e)),
+    }
+}
+
+pub fn list() -> ExitCode {
+    for kind in [Kind::Source, Kind::Extractor, Kind::Transform, Kind::Sink] {
+        println!("{}:", kind.table());
+        for c in REGISTRY.iter().filter(|c| c.kind == kind) {
+            let accepts = if c.accepts.is_empty() {
+                String::new()
+            } else {
+                format!(" (inputs: {})", c.accepts.join(", "))
+            };
+            println!("  {:<18} {}{accepts}", c.name, c.description);
+        }
+    }
+    ExitCode::SUCCESS
+}

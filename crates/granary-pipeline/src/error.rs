@@ -1,0 +1,59 @@
+//! Pipeline errors. Configuration errors carry `file:line:col`; run errors name the component.
+
+use std::fmt;
+
+/// A position in a pipeline file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+impl Location {
+    /// The 1-based line and column of byte `offset` in `text`.
+    pub fn at(file: &str, text: &str, offset: usize) -> Self {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Self {
+            file: file.to_string(),
+            line,
+            col,
+        }
+    }
+}
+
+/// Why a pipeline cannot be loaded or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    #[error("{location}: {message}")]
+    Config { location: Location, message: String },
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error("component {component:?}: {source}")]
+    Sql {
+        component: String,
+        #[source]
+        source: granary_sql::SqlError,
+    },
+    #[error("component {component:?}: {message}")]
+    Run { component: String, message: String },
+}
+
+impl PipelineError {
+    /// Whether the pipeline file (or an override) is at fault, rather than the run.
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Config { .. } | PipelineError::File { .. }
+        )
+    }
+}

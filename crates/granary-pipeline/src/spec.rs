@@ -1,0 +1,133 @@
+//! The pipeline file (`docs/pipeline-spec.md`): TOML with `version`, `name`, `description`,
+//! `state_dir` and component tables `sources`, `extractors`, `transforms`, `sinks`, each keyed by
+//! the component's id and holding its `type` and (except sources) `inputs`. Unknown keys are
+//! errors.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The file as written: component tables still untyped (typed per `type` in `load`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPipeline {
+    pub version: Spanned<u32>,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Where run state (the inventory) is kept; default `.granary/<name>`.
+    pub state_dir: Option<String>,
+    #[serde(default)]
+    pub sources: BTreeMap<String, Spanned<toml::Table>>,
+    #[serde(default)]
+    pub extractors: BTreeMap<String, Spanned<toml::Table>>,
+    #[serde(default)]
+    pub transforms: BTreeMap<String, Spanned<toml::Table>>,
+    #[serde(default)]
+    pub sinks: BTreeMap<String, Spanned<toml::Table>>,
+}
+
+/// `type = "files"`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FilesSource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Files, directories (searched recursively), globs or URLs.
+    pub paths: Vec<String>,
+    /// Regex matched against file names; named groups become `granules` columns.
+    pub name_pattern: Option<String>,
+}
+
+/// `type = "auto" | "dmrpp" | "hdf5"`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractorSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    /// Granules extracted at the same time.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Granules committed to the inventory together.
+    #[serde(default = "default_part_size")]
+    pub part_size: usize,
+}
+
+fn default_concurrency() -> usize {
+    64
+}
+
+fn default_part_size() -> usize {
+    512
+}
+
+/// `type = "sql"`: exactly one of `query` and `query_file`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    pub query: Option<String>,
+    /// Relative to the pipeline file.
+    pub query_file: Option<String>,
+}
+
+/// Duplicate policy of `combine`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDuplicate {
+    #[default]
+    Error,
+    First,
+    Last,
+}
+
+/// Policy for group attributes that vary between granules.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Attrs {
+    #[default]
+    Drop,
+    Array,
+}
+
+/// `type = "combine"`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CombineSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    #[serde(default)]
+    pub on_duplicate: OnDuplicate,
+    #[serde(default)]
+    pub attrs: Attrs,
+    /// Arrays copied once after checking that they are identical.
+    #[serde(default)]
+    pub identical: Vec<String>,
+    /// A selection column: one reference set per value (`{}` in the sink path).
+    pub partition_by: Option<String>,
+}
+
+/// `type = "kerchunk_json" | "kerchunk_parquet"`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SinkSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    /// Output path (`{}` is replaced by the partition value); `--target` overrides it.
+    pub path: Option<String>,
+    #[serde(default = "default_record_size")]
+    pub record_size: u64,
+    /// Replace an existing output.
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+fn default_record_size() -> u64 {
+    granary_refs::DEFAULT_RECORD_SIZE
+}
