@@ -245,9 +245,15 @@ fn run_validate_plan_list_and_their_exit_codes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let sample = root.join("pipelines/sample.toml");
     let sets = [
-        format!("sources.granules.paths=[\"{}\"]", data().join("swot").display()),
+        format!(
+            "sources.granules.paths=[\"{}\"]",
+            data().join("swot").display()
+        ),
         format!("state_dir=\"{}\"", dir.join("state").display()),
-        format!("sinks.references.path=\"{}\"", dir.join("out.parq").display()),
+        format!(
+            "sinks.references.path=\"{}\"",
+            dir.join("out.parq").display()
+        ),
     ];
     let with_sets = |cmd: &str| {
         let mut c = bin();
@@ -258,7 +264,11 @@ fn run_validate_plan_list_and_their_exit_codes() {
         c
     };
     let ok = with_sets("run").output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(dir.join("out.parq/.zmetadata").is_file());
     assert!(with_sets("validate").output().unwrap().status.success());
     let plan = with_sets("plan").output().unwrap();
@@ -276,5 +286,10 @@ fn run_validate_plan_list_and_their_exit_codes() {
         .args(["--set", "sinks.references.overwrite=false"])
         .output()
         .unwrap();
-    assert_eq!(again.status.code(), Some(3), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(
+        again.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 }
