@@ -28,6 +28,16 @@ if [ ! -x "$VENV3/bin/python" ] || ! cmp -s tests/requirements-pandas3.txt "$VEN
   cp tests/requirements-pandas3.txt "$VENV3/.granary-requirements"
 fi
 
+# Local servers of the remote-store tests (moto's S3), in their own venv.
+VENVS="${VENV}-servers"
+if [ ! -x "$VENVS/bin/python" ] || ! cmp -s tests/requirements-servers.txt "$VENVS/.granary-requirements"; then
+  echo "== creating the pinned servers venv in $VENVS"
+  python3 -m venv "$VENVS"
+  "$VENVS/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-servers.txt
+  cp tests/requirements-servers.txt "$VENVS/.granary-requirements"
+fi
+export GRANARY_SERVERS_PYTHON="$VENVS/bin/python"
+
 if ! pkg-config --exists hdf5 2>/dev/null; then
   echo "== installing libhdf5-dev (Debian) for the libhdf5 differential test"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -10,7 +10,6 @@ use anyhow::{Context, Result, anyhow};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use granary_core::GranuleManifest;
-use granary_extract::inputs;
 use granary_sql::{
     Format, Inventory, InventoryDir, SWOT_NAME_PATTERN, base_session, pattern, query, render,
     session, session_for_dir,
@@ -98,11 +97,11 @@ async fn scan_session(
     metadata: Metadata,
     concurrency: usize,
 ) -> Result<(SessionContext, usize)> {
-    let urls = inputs::expand(sources)?;
+    let ex = extractor(metadata, concurrency);
+    let urls = ex.expand(sources).await?;
     if urls.is_empty() {
         return Err(anyhow!("no granules found in {sources:?}"));
     }
-    let ex = extractor(metadata, concurrency);
     let mut manifests: Vec<GranuleManifest> = Vec::with_capacity(urls.len());
     let mut failed = 0usize;
     let mut results = std::pin::pin!(ex.extract_many(urls));

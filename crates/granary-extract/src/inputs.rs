@@ -66,6 +66,29 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// For a remote directory (`scheme://host/prefix/`) or glob (`scheme://host/a/*_1.nc`): the
+/// store's base URL, the key prefix to list, and the pattern keys must match (None: any granule
+/// file under the prefix). None for local inputs and plain object URLs.
+pub fn remote_listing(input: &str) -> Option<(Url, String, Option<glob::Pattern>)> {
+    if !input.contains("://") || input.starts_with("file://") {
+        return None;
+    }
+    let url = Url::parse(input).ok()?;
+    let base = Url::parse(&format!("{}://{}/", url.scheme(), url.authority())).ok()?;
+    let key = url.path().trim_start_matches('/').to_string();
+    if let Some(star) = key.find(['*', '?', '[']) {
+        let prefix = key[..star]
+            .rsplit_once('/')
+            .map_or("", |(p, _)| p)
+            .to_string();
+        let pattern = glob::Pattern::new(&key).ok()?;
+        return Some((base, prefix, Some(pattern)));
+    }
+    input
+        .ends_with('/')
+        .then(|| (base, key.trim_end_matches('/').to_string(), None))
+}
+
 /// The last path segment of a URL (the granule's file name).
 pub fn basename(url: &Url) -> String {
     url.path_segments()
@@ -94,6 +117,12 @@ mod tests {
         let deep = expand(&[format!("{d}/**/*.nc"), format!("{d}/a.nc")]).unwrap();
         assert_eq!(deep.len(), 2, "{deep:?}");
         let url = expand(&["s3://bucket/k.nc".to_string()]).unwrap();
+        assert!(remote_listing("s3://bucket/k.nc").is_none());
+        let (base, prefix, pat) = remote_listing("s3://b/SWOT/c001/*_001_*.nc").unwrap();
+        assert_eq!((base.as_str(), prefix.as_str()), ("s3://b/", "SWOT/c001"));
+        assert!(pat.unwrap().matches("SWOT/c001/x_001_y.nc"));
+        let (_, prefix, pat) = remote_listing("https://h/data/").unwrap();
+        assert_eq!((prefix.as_str(), pat.is_none()), ("data", true));
         assert_eq!(url[0].as_str(), "s3://bucket/k.nc");
         std::fs::remove_dir_all(&dir).unwrap();
     }

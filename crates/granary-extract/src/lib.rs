@@ -96,6 +96,51 @@ impl Extractor {
             .with_stats(self.stats.clone()))
     }
 
+    /// The granule URLs named by `inputs`: local ones as [`inputs::expand`] does; remote
+    /// directories (`s3://bucket/prefix/`) are listed for granule files and remote globs
+    /// (`s3://bucket/prefix/*_001_*.nc`) listed and matched, through the object store.
+    pub async fn expand(&self, inputs_: &[String]) -> Result<Vec<Url>, ExtractError> {
+        let (remote, local): (Vec<String>, Vec<String>) = inputs_
+            .iter()
+            .cloned()
+            .partition(|i| inputs::remote_listing(i).is_some());
+        let mut out = inputs::expand(&local)?;
+        for i in remote {
+            out.extend(self.list_remote(&i).await?);
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn list_remote(&self, input: &str) -> Result<Vec<Url>, ExtractError> {
+        let listing = |reason: String| ExtractError::Listing {
+            input: input.to_string(),
+            reason,
+        };
+        let (base, prefix, pattern) = inputs::remote_listing(input)
+            .ok_or_else(|| listing("not a remote directory or glob".into()))?;
+        let (store, _) = self.registry.resolve(&base)?;
+        let prefix_path = object_store::path::Path::from(prefix.trim_matches('/'));
+        let mut stream = store.list(Some(&prefix_path));
+        let mut out = Vec::new();
+        while let Some(meta) = stream.next().await {
+            let meta = meta.map_err(|e| listing(e.to_string()))?;
+            let key = meta.location.as_ref();
+            let keep = match &pattern {
+                Some(p) => p.matches(key),
+                None => inputs::GRANULE_SUFFIXES.iter().any(|s| key.ends_with(s)),
+            };
+            if keep {
+                let url = base
+                    .join(&format!("/{key}"))
+                    .map_err(|e| listing(e.to_string()))?;
+                out.push(url);
+            }
+        }
+        Ok(out)
+    }
+
     /// Size and entity tag of the object at `url`.
     pub async fn head(&self, url: &Url) -> Result<Listed, ExtractError> {
         let (store, path) = self.registry.resolve(url)?;

@@ -10,11 +10,13 @@
 mod cache;
 mod error;
 mod registry;
+mod remote;
 mod source;
 mod stats;
 
 pub use cache::{RangeCache, ReadOptions};
 pub use error::IoError;
 pub use registry::StoreRegistry;
+pub use remote::RemoteOptions;
 pub use source::ObjectSource;
 pub use stats::{IoStats, IoStatsSnapshot};

@@ -1,8 +1,10 @@
 //! URL → object store resolution.
 //!
-//! Local paths and `file://` URLs map to a `LocalFileSystem`; other schemes must be registered
-//! (`memory://` stores in tests, `s3://`/`https://` later). URLs written into references are
-//! always absolute (`file:///abs/path`), kerchunk-formats.md section 1.4.
+//! Local paths and `file://` URLs map to a `LocalFileSystem`; `s3://`, `http(s)://` (and `gs://`,
+//! `az://` with the `gcp`/`azure` features) get a store built on first use from
+//! [`RemoteOptions`] (`remote.rs`), one per bucket or host; any scheme can also be registered
+//! explicitly (`memory://` stores in tests). URLs written into references are always absolute
+//! (`file:///abs/path`), kerchunk-formats.md section 1.4.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,16 +15,26 @@ use object_store::path::Path;
 use url::Url;
 
 use crate::IoError;
+use crate::remote::RemoteOptions;
 
 /// Maps URL scheme + authority to stores.
 #[derive(Debug, Default)]
 pub struct StoreRegistry {
     stores: RwLock<HashMap<String, Arc<dyn ObjectStore>>>,
+    remote: RemoteOptions,
 }
 
 impl StoreRegistry {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A registry whose remote stores use `remote`.
+    pub fn with_remote(remote: RemoteOptions) -> Self {
+        Self {
+            stores: RwLock::default(),
+            remote,
+        }
     }
 
     /// Registers a store for every URL starting with `scheme://authority`.
@@ -88,10 +100,24 @@ impl StoreRegistry {
                     })?;
                 Ok((Arc::new(LocalFileSystem::new()), path))
             }
-            other => Err(IoError::UnsupportedScheme {
-                url: url.to_string(),
-                scheme: other.into(),
-            }),
+            other => match crate::remote::store_for(url, &self.remote) {
+                Some(store) => {
+                    let store = store?;
+                    if let Ok(mut m) = self.stores.write() {
+                        m.insert(key(url), store.clone());
+                    }
+                    let path =
+                        Path::from_url_path(url.path()).map_err(|e| IoError::BadLocation {
+                            location: url.to_string(),
+                            reason: e.to_string(),
+                        })?;
+                    Ok((store, path))
+                }
+                None => Err(IoError::UnsupportedScheme {
+                    url: url.to_string(),
+                    scheme: other.into(),
+                }),
+            },
         }
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
-use granary_extract::{ExtractOptions, Extractor, Metadata, inputs};
-use granary_io::StoreRegistry;
+use granary_extract::{ExtractOptions, Extractor, Metadata};
+use granary_io::{RemoteOptions, StoreRegistry};
 use granary_refs::combine::CombineReport;
 use granary_sql::{
     BuildOptions, CombineOptions, Inventory, InventoryDir, SWOT_NAME_PATTERN, build_inventory,
@@ -73,8 +73,21 @@ fn extractor(p: &Pipeline) -> Extractor {
         "hdf5" => Metadata::Hdf5,
         _ => Metadata::Auto,
     };
+    let st = &p.source.1.storage;
+    let remote = RemoteOptions {
+        region: st.region.clone(),
+        endpoint: st.endpoint.clone(),
+        anonymous: st.anonymous,
+        allow_http: st
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://")),
+        max_retries: st.max_retries,
+        timeout: st.timeout_secs.map(std::time::Duration::from_secs),
+        s3_credentials: None,
+    };
     Extractor::new(
-        Arc::new(StoreRegistry::new()),
+        Arc::new(StoreRegistry::with_remote(remote)),
         ExtractOptions {
             metadata,
             metadata_only: false,
@@ -84,12 +97,19 @@ fn extractor(p: &Pipeline) -> Extractor {
 }
 
 /// The source's granules, or the first `prune` of them.
-fn sources(p: &Pipeline, prune: Option<usize>) -> Result<Vec<String>, PipelineError> {
+async fn sources(
+    p: &Pipeline,
+    ex: &Extractor,
+    prune: Option<usize>,
+) -> Result<Vec<String>, PipelineError> {
     let (id, s) = &p.source;
     match prune {
         None => Ok(s.paths.clone()),
         Some(n) => {
-            let urls = inputs::expand(&s.paths).map_err(|e| run_err(id, e.to_string()))?;
+            let urls = ex
+                .expand(&s.paths)
+                .await
+                .map_err(|e| run_err(id, e.to_string()))?;
             Ok(urls.into_iter().take(n).map(|u| u.to_string()).collect())
         }
     }
@@ -106,9 +126,12 @@ async fn inventory(
     let (eid, e) = &p.extractor;
     let re =
         pattern(s.name_pattern.as_deref().unwrap_or(SWOT_NAME_PATTERN)).map_err(sql_err(sid))?;
-    let srcs = sources(p, opts.prune)?;
+    let srcs = sources(p, ex, opts.prune).await?;
     if opts.dry_run {
-        let urls = inputs::expand(&srcs).map_err(|e| run_err(sid, e.to_string()))?;
+        let urls = ex
+            .expand(&srcs)
+            .await
+            .map_err(|e| run_err(sid, e.to_string()))?;
         report.listed = urls.len();
         let mut manifests = Vec::new();
         let mut results = std::pin::pin!(ex.extract_many(urls));

@@ -38,6 +38,26 @@ pub struct FilesSource {
     pub paths: Vec<String>,
     /// Regex matched against file names; named groups become `granules` columns.
     pub name_pattern: Option<String>,
+    /// Object store settings for remote paths.
+    #[serde(default)]
+    pub storage: StorageSpec,
+}
+
+/// `[sources.<id>.storage]`: settings of the remote stores the source's URLs live in.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSpec {
+    /// S3 region (default: from the environment, else us-east-1).
+    pub region: Option<String>,
+    /// S3-compatible endpoint instead of AWS (e.g. `http://127.0.0.1:9000`).
+    pub endpoint: Option<String>,
+    /// Unsigned requests (public buckets).
+    #[serde(default)]
+    pub anonymous: bool,
+    /// Retries of a failed request, with exponential backoff (default 10).
+    pub max_retries: Option<usize>,
+    /// Per-request timeout in seconds (default 30).
+    pub timeout_secs: Option<u64>,
 }
 
 /// `type = "auto" | "dmrpp" | "hdf5"`.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use granary_core::GranuleManifest;
-use granary_extract::{Extractor, Listed, inputs};
+use granary_extract::{Extractor, Listed};
 
 use crate::{ErrorRow, Inventory, InventoryDir, SqlError};
 
@@ -98,7 +98,10 @@ pub async fn build_inventory(
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<BuildReport, SqlError> {
     let sources = canonical_sources(sources);
-    let urls = inputs::expand(&sources).map_err(|e| SqlError::Source(e.to_string()))?;
+    let urls = ex
+        .expand(&sources)
+        .await
+        .map_err(|e| SqlError::Source(e.to_string()))?;
     let mut dir = InventoryDir::create_or_open(out, &sources)?;
     let known = dir.known_granules()?;
     let mut report = BuildReport {

@@ -22,7 +22,7 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::StreamExt;
-use granary_extract::{ExtractOptions, Extractor, Metadata, inputs};
+use granary_extract::{ExtractOptions, Extractor, Metadata};
 use granary_io::StoreRegistry;
 use regex::Regex;
 
@@ -178,7 +178,9 @@ impl ScanTable {
                 concurrency: self.concurrency,
             },
         );
-        let urls = inputs::expand(std::slice::from_ref(&self.source))
+        let urls = ex
+            .expand(std::slice::from_ref(&self.source))
+            .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let mut manifests = Vec::with_capacity(urls.len());
         let mut errors = Vec::new();

@@ -1,0 +1,166 @@
+"""Local servers for the remote-store tests, on 127.0.0.1 only:
+
+- `RangeServer`: a static HTTP server honouring single `Range: bytes=a-b` requests (206 with
+  Content-Range), HEAD with Content-Length/ETag/Last-Modified, and optionally failing a fraction
+  of requests with 503 (transient errors the client must retry);
+- `moto_server()`: moto's S3 server in a child process (port chosen by the OS).
+"""
+import hashlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+class RangeServer:
+    def __init__(self, root: Path, fail_fraction: float = 0.0, seed: int = 7):
+        self.root = Path(root)
+        self.fail_fraction = fail_fraction
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.failed = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _file(self):
+                p = (server.root / self.path.lstrip("/").split("?")[0]).resolve()
+                if server.root.resolve() not in p.parents or not p.is_file():
+                    return None
+                return p
+
+            def _maybe_fail(self):
+                with server.lock:
+                    server.requests += 1
+                    fail = server.random.random() < server.fail_fraction
+                    if fail:
+                        server.failed += 1
+                if fail:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                return fail
+
+            def _headers(self, p, length):
+                st = p.stat()
+                self.send_header("Content-Length", str(length))
+                self.send_header("ETag", '"%s"' % hashlib.md5(f"{p}{st.st_mtime_ns}".encode()).hexdigest())
+                self.send_header("Last-Modified", formatdate(st.st_mtime, usegmt=True))
+                self.send_header("Accept-Ranges", "bytes")
+
+            def do_HEAD(self):
+                if self._maybe_fail():
+                    return
+                p = self._file()
+                if p is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self._headers(p, p.stat().st_size)
+                self.end_headers()
+
+            def do_GET(self):
+                if self._maybe_fail():
+                    return
+                p = self._file()
+                if p is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = p.read_bytes()
+                rng = self.headers.get("Range")
+                if rng and rng.startswith("bytes="):
+                    a, _, b = rng[6:].partition("-")
+                    start = int(a)
+                    end = min(int(b) if b else len(data) - 1, len(data) - 1)
+                    if start >= len(data):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(data)}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    body = data[start:end + 1]
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+                else:
+                    body = data
+                    self.send_response(200)
+                self._headers(p, len(body))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The python of the servers venv (moto, boto3); scripts/test.sh sets it.
+SERVERS_PYTHON = os.environ.get("GRANARY_SERVERS_PYTHON", sys.executable)
+
+
+def s3_upload(endpoint: str, bucket: str, prefix: str, directory: Path):
+    script = Path(__file__).resolve().parent / "s3_upload.py"
+    subprocess.run([SERVERS_PYTHON, str(script), endpoint, bucket, prefix, str(directory)],
+                   check=True)
+
+
+class MotoServer:
+    """moto's S3 server; `endpoint` is its URL."""
+
+    def __enter__(self):
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [SERVERS_PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.proc.kill()
+        raise RuntimeError("moto server did not start")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_REGION": "us-east-1"}
+
+
+def env(**extra):
+    e = dict(os.environ)
+    e.update(extra)
+    return e
