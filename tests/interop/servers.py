@@ -164,3 +164,69 @@ def env(**extra):
     e = dict(os.environ)
     e.update(extra)
     return e
+
+
+class FakeEarthdata:
+    """A fake Earthdata `s3credentials` endpoint on 127.0.0.1 handing out moto's keys with a
+    short expiry. Bearer token flow: `Authorization: Bearer TOKEN` on /s3credentials. Login flow:
+    /s3credentials redirects to /oauth (basic auth from netrc), which sets a cookie and redirects
+    back. `fetches` counts credentials handed out."""
+
+    TOKEN = "edl-token-SECRET-123"
+    USER, PASSWORD = "edluser", "edl-password-SECRET-456"
+    SESSION = "session-token-SECRET-789"
+
+    def __init__(self, expires_in=60):
+        self.fetches = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code, body=b"", headers=()):
+                self.send_response(code)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                import base64
+                import datetime
+                import json as _json
+                auth = self.headers.get("Authorization", "")
+                if self.path.startswith("/oauth"):
+                    want = "Basic " + base64.b64encode(
+                        f"{fake.USER}:{fake.PASSWORD}".encode()).decode()
+                    if auth != want:
+                        return self._send(401)
+                    return self._send(302, headers=[("Location", "/s3credentials"),
+                                                    ("Set-Cookie", "edl=ok; Path=/")])
+                if not self.path.startswith("/s3credentials"):
+                    return self._send(404)
+                logged_in = "edl=ok" in self.headers.get("Cookie", "")
+                if auth != f"Bearer {fake.TOKEN}" and not logged_in:
+                    return self._send(302, headers=[("Location", "/oauth?client=x")])
+                fake.fetches += 1
+                exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+                    seconds=expires_in)
+                body = _json.dumps({"accessKeyId": "testing", "secretAccessKey": "testing",
+                                    "sessionToken": fake.SESSION,
+                                    "expiration": exp.strftime("%Y-%m-%d %H:%M:%S+00:00")})
+                self._send(200, body.encode(), [("Content-Type", "application/json")])
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/s3credentials"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

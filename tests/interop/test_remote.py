@@ -80,3 +80,31 @@ def test_over_s3_listing_a_prefix_equals_local(tmp_path, local_refs):
                                extra_env=S3_ENV)
         assert "11 granules listed" in err, err
     assert as_local(text, "s3://granules/swot") == local_refs
+
+
+@pytest.mark.parametrize("login", ["token", "netrc"])
+def test_over_s3_with_earthdata_credentials_refreshed(tmp_path, local_refs, login):
+    """Temporary keys from a fake s3credentials endpoint expiring after 60 s; with
+    refresh_before_secs = 60 every use counts as about to expire, so the run fetches them again
+    and again (the refresh path) and still equals the local run. No secret reaches the log."""
+    from servers import FakeEarthdata  # noqa: PLC0415
+    with MotoServer() as s3, FakeEarthdata(expires_in=60) as edl:
+        s3_upload(s3.endpoint, "granules", "swot", SWOT)
+        extra = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_REGION": "us-east-1"}
+        if login == "token":
+            extra["EARTHDATA_TOKEN"] = edl.TOKEN
+        else:
+            netrc = tmp_path / "netrc"
+            netrc.write_text(f"machine 127.0.0.1 login {edl.USER} password {edl.PASSWORD}\n")
+            extra.update(NETRC=str(netrc), EARTHDATA_TOKEN="")
+        text, err = run_sample(
+            tmp_path, ["s3://granules/swot/"],
+            f"sources.granules.storage.endpoint=\"{s3.endpoint}\"",
+            "sources.granules.storage.credentials=\"earthdata\"",
+            f"sources.granules.storage.earthdata_url=\"{edl.url}\"",
+            "sources.granules.storage.refresh_before_secs=60",
+            extra_env=dict(extra, GRANARY_LOG="debug"))
+        assert edl.fetches >= 2, edl.fetches
+    assert as_local(text, "s3://granules/swot") == local_refs
+    for secret in (edl.TOKEN, edl.PASSWORD, edl.SESSION):
+        assert secret not in err and secret not in text

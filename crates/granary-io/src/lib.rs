@@ -8,6 +8,7 @@
 //!   ([`RangeCache::fetch`]), so metadata parsing makes few large reads instead of many tiny ones.
 
 mod cache;
+mod earthdata;
 mod error;
 mod registry;
 mod remote;
@@ -15,6 +16,7 @@ mod source;
 mod stats;
 
 pub use cache::{RangeCache, ReadOptions};
+pub use earthdata::EarthdataCredentials;
 pub use error::IoError;
 pub use registry::StoreRegistry;
 pub use remote::RemoteOptions;

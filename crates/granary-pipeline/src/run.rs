@@ -8,7 +8,7 @@ use std::sync::Arc;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use granary_extract::{ExtractOptions, Extractor, Metadata};
-use granary_io::{RemoteOptions, StoreRegistry};
+use granary_io::{EarthdataCredentials, RemoteOptions, StoreRegistry};
 use granary_refs::combine::CombineReport;
 use granary_sql::{
     BuildOptions, CombineOptions, Inventory, InventoryDir, SWOT_NAME_PATTERN, build_inventory,
@@ -18,7 +18,7 @@ use granary_sql::{
 use crate::error::PipelineError;
 use crate::load::Pipeline;
 use crate::sink::{RefFormat, output_path, publish};
-use crate::spec::{Attrs, OnDuplicate};
+use crate::spec::{Attrs, Credentials, OnDuplicate};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +66,7 @@ fn sql_err(component: &str) -> impl Fn(granary_sql::SqlError) -> PipelineError +
     }
 }
 
-fn extractor(p: &Pipeline) -> Extractor {
+fn extractor(p: &Pipeline) -> Result<Extractor, PipelineError> {
     let (_, e) = &p.extractor;
     let metadata = match e.kind.as_str() {
         "dmrpp" => Metadata::Dmrpp,
@@ -74,26 +74,44 @@ fn extractor(p: &Pipeline) -> Extractor {
         _ => Metadata::Auto,
     };
     let st = &p.source.1.storage;
-    let remote = RemoteOptions {
-        region: st.region.clone(),
-        endpoint: st.endpoint.clone(),
-        anonymous: st.anonymous,
-        allow_http: st
-            .endpoint
-            .as_deref()
-            .is_some_and(|e| e.starts_with("http://")),
-        max_retries: st.max_retries,
-        timeout: st.timeout_secs.map(std::time::Duration::from_secs),
-        s3_credentials: None,
-    };
-    Extractor::new(
+    let remote =
+        RemoteOptions {
+            region: st.region.clone(),
+            endpoint: st.endpoint.clone(),
+            anonymous: st.anonymous,
+            allow_http: st
+                .endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://")),
+            max_retries: st.max_retries,
+            timeout: st.timeout_secs.map(std::time::Duration::from_secs),
+            s3_credentials: match st.credentials {
+                Credentials::Environment => None,
+                Credentials::Earthdata => {
+                    let (id, _) = &p.source;
+                    let url = st.earthdata_url.as_deref().ok_or_else(|| PipelineError::File {
+                    file: p.file.display().to_string(),
+                    message: format!(
+                        "sources.{id}.storage: credentials = \"earthdata\" needs earthdata_url"
+                    ),
+                })?;
+                    let provider = EarthdataCredentials::from_env(
+                        url,
+                        std::time::Duration::from_secs(st.refresh_before_secs),
+                    )
+                    .map_err(|m| run_err(id, m))?;
+                    Some(Arc::new(provider) as _)
+                }
+            },
+        };
+    Ok(Extractor::new(
         Arc::new(StoreRegistry::with_remote(remote)),
         ExtractOptions {
             metadata,
             metadata_only: false,
             concurrency: e.concurrency.max(1),
         },
-    )
+    ))
 }
 
 /// The source's granules, or the first `prune` of them.
@@ -229,7 +247,7 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             });
         }
     }
-    let ex = extractor(p);
+    let ex = extractor(p)?;
     let mut report = RunReport::default();
     let ctx = inventory(p, opts, &ex, &mut report).await?;
     for (id, q) in &p.sql {

@@ -44,7 +44,7 @@ pub struct FilesSource {
 }
 
 /// `[sources.<id>.storage]`: settings of the remote stores the source's URLs live in.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSpec {
     /// S3 region (default: from the environment, else us-east-1).
@@ -58,6 +58,44 @@ pub struct StorageSpec {
     pub max_retries: Option<usize>,
     /// Per-request timeout in seconds (default 30).
     pub timeout_secs: Option<u64>,
+    /// Where S3 credentials come from.
+    #[serde(default)]
+    pub credentials: Credentials,
+    /// The `s3credentials` endpoint (`credentials = "earthdata"`).
+    pub earthdata_url: Option<String>,
+    /// Fetch new temporary credentials this many seconds before they expire (default 300).
+    #[serde(default = "default_refresh")]
+    pub refresh_before_secs: u64,
+}
+
+fn default_refresh() -> u64 {
+    300
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        Self {
+            region: None,
+            endpoint: None,
+            anonymous: false,
+            max_retries: None,
+            timeout_secs: None,
+            credentials: Credentials::Environment,
+            earthdata_url: None,
+            refresh_before_secs: default_refresh(),
+        }
+    }
+}
+
+/// S3 credential source.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Credentials {
+    /// AWS environment variables, profile, web identity or instance metadata.
+    #[default]
+    Environment,
+    /// Temporary keys from a NASA Earthdata `s3credentials` endpoint (token or ~/.netrc).
+    Earthdata,
 }
 
 /// `type = "auto" | "dmrpp" | "hdf5"`.

@@ -227,3 +227,16 @@ fn set_overrides_apply_and_bad_ones_are_config_errors() {
     let e = load(&f, &["no_equals_sign".into()]).unwrap_err();
     assert!(e.is_config(), "{e}");
 }
+
+#[test]
+fn bundled_pipelines_validate() {
+    for name in ["sample.toml", "swot_l2_lr_ssh_expert.toml"] {
+        let p = load(&root().join("pipelines").join(name), &[]).unwrap();
+        assert_eq!(p.sinks.len(), 1, "{name}");
+    }
+    let p = load(&root().join("pipelines/swot_l2_lr_ssh_expert.toml"), &[]).unwrap();
+    assert_eq!(
+        p.source.1.storage.credentials,
+        granary_pipeline::spec::Credentials::Earthdata
+    );
+}
