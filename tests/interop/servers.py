@@ -19,8 +19,9 @@ from pathlib import Path
 
 
 class RangeServer:
-    def __init__(self, root: Path, fail_fraction: float = 0.0, seed: int = 7):
+    def __init__(self, root: Path, fail_fraction: float = 0.0, seed: int = 7, delay: float = 0.0):
         self.root = Path(root)
+        self.delay = delay
         self.fail_fraction = fail_fraction
         self.random = random.Random(seed)
         self.lock = threading.Lock()
@@ -41,6 +42,8 @@ class RangeServer:
                 return p
 
             def _maybe_fail(self):
+                if server.delay:
+                    time.sleep(server.delay)
                 with server.lock:
                     server.requests += 1
                     fail = server.random.random() < server.fail_fraction

@@ -108,3 +108,44 @@ def test_over_s3_with_earthdata_credentials_refreshed(tmp_path, local_refs, logi
     assert as_local(text, "s3://granules/swot") == local_refs
     for secret in (edl.TOKEN, edl.PASSWORD, edl.SESSION):
         assert secret not in err and secret not in text
+
+
+def test_kill_9_then_run_again_resumes_with_identical_output(tmp_path, local_refs):
+    """A real `kill -9` in the middle of extraction (a slow HTTP server, one granule per commit,
+    one at a time), then `granary run` again: committed granules are not read again and the
+    output equals an uninterrupted run's."""
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import time  # noqa: PLC0415
+    with RangeServer(SWOT, delay=0.15) as srv:
+        paths = [f"{srv.url}/{n}" for n in NAMES]
+        sets = ["extractors.metadata.part_size=1", "extractors.metadata.concurrency=1"]
+        out = tmp_path / "refs.json"
+        args = [BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
+                "--set", f"sources.granules.paths={json.dumps(paths)}",
+                "--set", f"state_dir=\"{tmp_path / 'state'}\"",
+                "--set", "sinks.references.type=\"kerchunk_json\"",
+                "--set", f"sinks.references.path=\"{out}\""]
+        for s in sets:
+            args += ["--set", s]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        commit = tmp_path / "state" / "inventory" / "_inventory.json"
+        deadline = time.time() + 60
+        parts = 0
+        while time.time() < deadline and proc.poll() is None:
+            if commit.is_file():
+                try:
+                    parts = len(json.loads(commit.read_text())["parts"])
+                except (ValueError, KeyError):
+                    parts = 0
+                if parts >= 3:
+                    break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert 3 <= parts < len(NAMES) and not out.exists()
+        text, err = run_sample(tmp_path, paths, *sets)
+        unchanged = int(err.split(" unchanged")[0].rsplit(", ", 1)[1])
+        assert unchanged >= 3, err
+    assert as_local(text, srv.url) == local_refs

@@ -6,9 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use granary_pipeline::registry::{Kind, REGISTRY};
 use granary_pipeline::{PipelineError, RunOptions, load, plan, run};
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -27,6 +30,9 @@ pub struct RunArgs {
     /// else taken as a string). Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Print I/O counters (requests, bytes, round trips; credential fetches) at the end.
+    #[arg(long)]
+    io_stats: bool,
 }
 
 #[derive(clap::Args)]
@@ -49,12 +55,30 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return Ok(config_error(&e)),
     };
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} granules {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let progress_bar = bar.clone();
     let opts = RunOptions {
         dry_run: args.dry_run,
         prune: args.prune,
         target: args.target.clone(),
+        progress: Some(Arc::new(move |stage: &str, done: usize, total: usize| {
+            progress_bar.set_message(stage.to_string());
+            progress_bar.set_length(total as u64);
+            progress_bar.set_position(done as u64);
+        })),
     };
-    let report = match run(&p, &opts).await {
+    let result = run(&p, &opts).await;
+    bar.finish_and_clear();
+    let report = match result {
         Ok(r) => r,
         Err(e) => return Ok(config_error(&e)),
     };
@@ -107,6 +131,12 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
     }
     for (url, stage, message) in &report.failures {
         eprintln!("failed [{stage}] {url}: {message}");
+    }
+    if args.io_stats {
+        eprintln!(
+            "io: {} requests, {} bytes, {} round trips; {} credential fetches",
+            report.io.requests, report.io.bytes, report.io.round_trips, report.credential_fetches
+        );
     }
     eprintln!("done in {:.2} s", started.elapsed().as_secs_f64());
     if report.failed > 0 {

@@ -20,8 +20,11 @@ use crate::load::Pipeline;
 use crate::sink::{RefFormat, output_path, publish};
 use crate::spec::{Attrs, Credentials, OnDuplicate};
 
+/// Called with (stage, done, total) as a run progresses (e.g. to draw a progress bar).
+pub type Progress = Arc<dyn Fn(&str, usize, usize) + Send + Sync>;
+
 /// How to run.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// Inventory in memory, run everything, write nothing; report what would be written.
     pub dry_run: bool,
@@ -29,6 +32,17 @@ pub struct RunOptions {
     pub prune: Option<usize>,
     /// Output path for the (single) sink, replacing its `path`.
     pub target: Option<String>,
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("dry_run", &self.dry_run)
+            .field("prune", &self.prune)
+            .field("target", &self.target)
+            .finish()
+    }
 }
 
 /// One reference set written (or, in a dry run, that would be written).
@@ -50,6 +64,10 @@ pub struct RunReport {
     pub outputs: Vec<Output>,
     /// (url, stage, message) of failed granules (at most 20).
     pub failures: Vec<(String, String, String)>,
+    /// Requests, bytes and round trips of the extraction (and of the byte checks of combine).
+    pub io: granary_io::IoStatsSnapshot,
+    /// Temporary credentials fetched from Earthdata.
+    pub credential_fetches: usize,
 }
 
 fn run_err(component: &str, message: impl Into<String>) -> PipelineError {
@@ -66,7 +84,9 @@ fn sql_err(component: &str) -> impl Fn(granary_sql::SqlError) -> PipelineError +
     }
 }
 
-fn extractor(p: &Pipeline) -> Result<Extractor, PipelineError> {
+fn extractor(
+    p: &Pipeline,
+) -> Result<(Extractor, Option<Arc<EarthdataCredentials>>), PipelineError> {
     let (_, e) = &p.extractor;
     let metadata = match e.kind.as_str() {
         "dmrpp" => Metadata::Dmrpp,
@@ -74,44 +94,48 @@ fn extractor(p: &Pipeline) -> Result<Extractor, PipelineError> {
         _ => Metadata::Auto,
     };
     let st = &p.source.1.storage;
-    let remote =
-        RemoteOptions {
-            region: st.region.clone(),
-            endpoint: st.endpoint.clone(),
-            anonymous: st.anonymous,
-            allow_http: st
-                .endpoint
+    let earthdata = match st.credentials {
+        Credentials::Environment => None,
+        Credentials::Earthdata => {
+            let (id, _) = &p.source;
+            let url = st
+                .earthdata_url
                 .as_deref()
-                .is_some_and(|e| e.starts_with("http://")),
-            max_retries: st.max_retries,
-            timeout: st.timeout_secs.map(std::time::Duration::from_secs),
-            s3_credentials: match st.credentials {
-                Credentials::Environment => None,
-                Credentials::Earthdata => {
-                    let (id, _) = &p.source;
-                    let url = st.earthdata_url.as_deref().ok_or_else(|| PipelineError::File {
+                .ok_or_else(|| PipelineError::File {
                     file: p.file.display().to_string(),
                     message: format!(
                         "sources.{id}.storage: credentials = \"earthdata\" needs earthdata_url"
                     ),
                 })?;
-                    let provider = EarthdataCredentials::from_env(
-                        url,
-                        std::time::Duration::from_secs(st.refresh_before_secs),
-                    )
-                    .map_err(|m| run_err(id, m))?;
-                    Some(Arc::new(provider) as _)
-                }
-            },
-        };
-    Ok(Extractor::new(
+            let provider = EarthdataCredentials::from_env(
+                url,
+                std::time::Duration::from_secs(st.refresh_before_secs),
+            )
+            .map_err(|m| run_err(id, m))?;
+            Some(Arc::new(provider))
+        }
+    };
+    let remote = RemoteOptions {
+        region: st.region.clone(),
+        endpoint: st.endpoint.clone(),
+        anonymous: st.anonymous,
+        allow_http: st
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://")),
+        max_retries: st.max_retries,
+        timeout: st.timeout_secs.map(std::time::Duration::from_secs),
+        s3_credentials: earthdata.clone().map(|c| c as _),
+    };
+    let ex = Extractor::new(
         Arc::new(StoreRegistry::with_remote(remote)),
         ExtractOptions {
             metadata,
             metadata_only: false,
             concurrency: e.concurrency.max(1),
         },
-    ))
+    );
+    Ok((ex, earthdata))
 }
 
 /// The source's granules, or the first `prune` of them.
@@ -152,8 +176,14 @@ async fn inventory(
             .map_err(|e| run_err(sid, e.to_string()))?;
         report.listed = urls.len();
         let mut manifests = Vec::new();
+        let total = urls.len();
+        let mut done = 0;
         let mut results = std::pin::pin!(ex.extract_many(urls));
         while let Some((url, r)) = results.next().await {
+            done += 1;
+            if let Some(p) = &opts.progress {
+                p("extract", done, total);
+            }
             match r {
                 Ok(m) => manifests.push(m),
                 Err(err) => {
@@ -184,7 +214,12 @@ async fn inventory(
         &BuildOptions {
             part_size: e.part_size.max(1),
         },
-        &mut |done, total| tracing::info!(done, total, "inventory"),
+        &mut |done, total| {
+            tracing::debug!(done, total, "inventory");
+            if let Some(p) = &opts.progress {
+                p("extract", done, total);
+            }
+        },
     )
     .await
     .map_err(sql_err(eid))?;
@@ -247,7 +282,7 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             });
         }
     }
-    let ex = extractor(p)?;
+    let (ex, credentials) = extractor(p)?;
     let mut report = RunReport::default();
     let ctx = inventory(p, opts, &ex, &mut report).await?;
     for (id, q) in &p.sql {
@@ -312,6 +347,8 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             });
         }
     }
+    report.io = ex.stats().snapshot();
+    report.credential_fetches = credentials.map_or(0, |c| c.fetches());
     Ok(report)
 }
 
