@@ -60,7 +60,8 @@ def test_over_http_equals_local(tmp_path, local_refs):
 def test_hdf5_scan_over_http_range_reads_equals_local(tmp_path, local_refs_hdf5):
     with RangeServer(SWOT) as srv:
         text, _ = run_sample(tmp_path, [f"{srv.url}/{n}" for n in NAMES],
-                             'extractors.metadata.type="hdf5"')
+                             'extractors.metadata.type="hdf5"',
+                             "sources.granules.storage.max_concurrent_requests=2")
         assert srv.requests > 0
     assert as_local(text, srv.url) == local_refs_hdf5
 

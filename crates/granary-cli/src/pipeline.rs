@@ -133,10 +133,23 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
         eprintln!("failed [{stage}] {url}: {message}");
     }
     if args.io_stats {
+        let line = |s: &granary_io::IoStatsSnapshot| {
+            format!(
+                "{} requests, {} bytes, {} round trips, {:.2} s waited (summed over concurrent granules)",
+                s.requests,
+                s.bytes,
+                s.round_trips,
+                s.wait_micros as f64 / 1e6
+            )
+        };
         eprintln!(
-            "io: {} requests, {} bytes, {} round trips; {} credential fetches",
-            report.io.requests, report.io.bytes, report.io.round_trips, report.credential_fetches
+            "io: {}; {} credential fetches",
+            line(&report.io),
+            report.credential_fetches
         );
+        for (store, s) in &report.io_per_store {
+            eprintln!("  {store}: {}", line(s));
+        }
     }
     eprintln!("done in {:.2} s", started.elapsed().as_secs_f64());
     if report.failed > 0 {

@@ -65,6 +65,8 @@ pub struct Listed {
 pub struct Extractor {
     registry: Arc<StoreRegistry>,
     stats: Arc<IoStats>,
+    /// The same counters per store (`scheme://bucket-or-host`).
+    per_store: Arc<std::sync::Mutex<std::collections::BTreeMap<String, Arc<IoStats>>>>,
     opts: ExtractOptions,
 }
 
@@ -73,6 +75,7 @@ impl Extractor {
         Self {
             registry,
             stats: Arc::new(IoStats::default()),
+            per_store: Arc::default(),
             opts,
         }
     }
@@ -93,7 +96,24 @@ impl Extractor {
         let (store, path) = self.registry.resolve(url)?;
         Ok(ObjectSource::open(store, path, url.to_string())
             .await?
-            .with_stats(self.stats.clone()))
+            .with_stats(self.stats.clone())
+            .with_store_stats(self.store_stats(url)))
+    }
+
+    fn store_stats(&self, url: &Url) -> Arc<IoStats> {
+        let key = format!("{}://{}", url.scheme(), url.authority());
+        match self.per_store.lock() {
+            Ok(mut m) => m.entry(key).or_default().clone(),
+            Err(_) => Arc::new(IoStats::default()),
+        }
+    }
+
+    /// I/O counters per store (`scheme://bucket-or-host`), in name order.
+    pub fn stats_per_store(&self) -> Vec<(String, granary_io::IoStatsSnapshot)> {
+        self.per_store
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.snapshot())).collect())
+            .unwrap_or_default()
     }
 
     /// The granule URLs named by `inputs`: local ones as [`inputs::expand`] does; remote

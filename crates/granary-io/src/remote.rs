@@ -28,6 +28,8 @@ pub struct RemoteOptions {
     pub max_retries: Option<usize>,
     /// Per-request timeout; default 30 s.
     pub timeout: Option<Duration>,
+    /// At most this many requests in flight per store (bucket or host); default unlimited.
+    pub max_concurrent_requests: Option<usize>,
     /// Temporary S3 credentials (e.g. Earthdata's s3credentials); default: environment/profile.
     pub s3_credentials: Option<Arc<dyn CredentialProvider<Credential = AwsCredential>>>,
 }
@@ -42,6 +44,7 @@ impl std::fmt::Debug for RemoteOptions {
             .field("allow_http", &self.allow_http)
             .field("max_retries", &self.max_retries)
             .field("timeout", &self.timeout)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field(
                 "s3_credentials",
                 &self.s3_credentials.as_ref().map(|_| "provider"),
@@ -126,5 +129,13 @@ pub(crate) fn store_for(
             .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
         _ => return None,
     };
-    Some(built.map_err(|e| build_err(url, e)))
+    Some(
+        built
+            .map_err(|e| build_err(url, e))
+            .map(|store| match opts.max_concurrent_requests {
+                Some(n) => Arc::new(object_store::limit::LimitStore::new(store, n.max(1)))
+                    as Arc<dyn ObjectStore>,
+                None => store,
+            }),
+    )
 }

@@ -17,6 +17,7 @@ pub struct ObjectSource {
     url: String,
     size: u64,
     stats: Arc<IoStats>,
+    store_stats: Option<Arc<IoStats>>,
 }
 
 impl ObjectSource {
@@ -36,6 +37,7 @@ impl ObjectSource {
             url,
             size: meta.size,
             stats: Arc::new(IoStats::default()),
+            store_stats: None,
         })
     }
 
@@ -47,6 +49,7 @@ impl ObjectSource {
             url,
             size,
             stats: Arc::new(IoStats::default()),
+            store_stats: None,
         }
     }
 
@@ -68,11 +71,18 @@ impl ObjectSource {
         self
     }
 
+    /// Also counts this source's waves in `stats` (e.g. per-store totals).
+    pub fn with_store_stats(mut self, stats: Arc<IoStats>) -> Self {
+        self.store_stats = Some(stats);
+        self
+    }
+
     /// Reads several ranges in one wave (the store may issue them in parallel).
     pub async fn read_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, IoError> {
         if ranges.is_empty() {
             return Ok(Vec::new());
         }
+        let started = std::time::Instant::now();
         let out = self
             .store
             .get_ranges(&self.path, ranges)
@@ -92,7 +102,12 @@ impl ObjectSource {
             }
         }
         let bytes = out.iter().map(|b| b.len() as u64).sum();
-        self.stats.record_wave(ranges.len() as u64, bytes);
+        let waited = started.elapsed();
+        self.stats
+            .record_timed_wave(ranges.len() as u64, bytes, waited);
+        if let Some(s) = &self.store_stats {
+            s.record_timed_wave(ranges.len() as u64, bytes, waited);
+        }
         Ok(out)
     }
 

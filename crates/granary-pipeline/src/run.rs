@@ -66,6 +66,8 @@ pub struct RunReport {
     pub failures: Vec<(String, String, String)>,
     /// Requests, bytes and round trips of the extraction (and of the byte checks of combine).
     pub io: granary_io::IoStatsSnapshot,
+    /// The same per store (`scheme://bucket-or-host`).
+    pub io_per_store: Vec<(String, granary_io::IoStatsSnapshot)>,
     /// Temporary credentials fetched from Earthdata.
     pub credential_fetches: usize,
 }
@@ -125,6 +127,7 @@ fn extractor(
             .is_some_and(|e| e.starts_with("http://")),
         max_retries: st.max_retries,
         timeout: st.timeout_secs.map(std::time::Duration::from_secs),
+        max_concurrent_requests: st.max_concurrent_requests,
         s3_credentials: earthdata.clone().map(|c| c as _),
     };
     let ex = Extractor::new(
@@ -348,6 +351,7 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
         }
     }
     report.io = ex.stats().snapshot();
+    report.io_per_store = ex.stats_per_store();
     report.credential_fetches = credentials.map_or(0, |c| c.fetches());
     Ok(report)
 }

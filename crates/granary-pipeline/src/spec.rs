@@ -58,6 +58,8 @@ pub struct StorageSpec {
     pub max_retries: Option<usize>,
     /// Per-request timeout in seconds (default 30).
     pub timeout_secs: Option<u64>,
+    /// At most this many requests in flight per bucket or host (default unlimited).
+    pub max_concurrent_requests: Option<usize>,
     /// Where S3 credentials come from.
     #[serde(default)]
     pub credentials: Credentials,
@@ -80,6 +82,7 @@ impl Default for StorageSpec {
             anonymous: false,
             max_retries: None,
             timeout_secs: None,
+            max_concurrent_requests: None,
             credentials: Credentials::Environment,
             earthdata_url: None,
             refresh_before_secs: default_refresh(),
