@@ -18,6 +18,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
+def reply(handler, code, body=b"", headers=()):
+    """Sends a complete response (HTTP/1.1 keep-alive needs the Content-Length)."""
+    handler.send_response(code)
+    for k, v in headers:
+        handler.send_header(k, v)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if body:
+        handler.wfile.write(body)
+
+
 class RangeServer:
     def __init__(self, root: Path, fail_fraction: float = 0.0, seed: int = 7, delay: float = 0.0):
         self.root = Path(root)
@@ -50,9 +61,7 @@ class RangeServer:
                     if fail:
                         server.failed += 1
                 if fail:
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    reply(self, 503)
                 return fail
 
             def _headers(self, p, length):
@@ -67,10 +76,7 @@ class RangeServer:
                     return
                 p = self._file()
                 if p is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
+                    return reply(self, 404)
                 self.send_response(200)
                 self._headers(p, p.stat().st_size)
                 self.end_headers()
@@ -80,10 +86,7 @@ class RangeServer:
                     return
                 p = self._file()
                 if p is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
+                    return reply(self, 404)
                 data = p.read_bytes()
                 rng = self.headers.get("Range")
                 if rng and rng.startswith("bytes="):
@@ -91,11 +94,7 @@ class RangeServer:
                     start = int(a)
                     end = min(int(b) if b else len(data) - 1, len(data) - 1)
                     if start >= len(data):
-                        self.send_response(416)
-                        self.send_header("Content-Range", f"bytes */{len(data)}")
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
+                        return reply(self, 416, headers=[("Content-Range", f"bytes */{len(data)}")])
                     body = data[start:end + 1]
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
@@ -190,12 +189,7 @@ class FakeEarthdata:
                 pass
 
             def _send(self, code, body=b"", headers=()):
-                self.send_response(code)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                reply(self, code, body, headers)
 
             def do_GET(self):
                 import base64

@@ -19,15 +19,21 @@ SWOT = DATA / "swot"
 NAMES = sorted(p.name for p in SWOT.glob("*.nc"))
 
 
-def run_sample(tmp: Path, paths, *sets, extra_env=None):
-    out = tmp / "refs.json"
+def sample_args(tmp: Path, paths, *sets):
+    """`granary run pipelines/sample.toml` reading `paths`, state and JSON output under tmp."""
     args = [BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
             "--set", f"sources.granules.paths={json.dumps(paths)}",
             "--set", f"state_dir=\"{tmp / 'state'}\"",
             "--set", "sinks.references.type=\"kerchunk_json\"",
-            "--set", f"sinks.references.path=\"{out}\""]
+            "--set", f"sinks.references.path=\"{tmp / 'refs.json'}\""]
     for s in sets:
         args += ["--set", s]
+    return args
+
+
+def run_sample(tmp: Path, paths, *sets, extra_env=None):
+    out = tmp / "refs.json"
+    args = sample_args(tmp, paths, *sets)
     r = subprocess.run(args, capture_output=True, text=True, env=env(**(extra_env or {})))
     assert r.returncode == 0, r.stderr
     return out.read_text(), r.stderr
@@ -122,14 +128,8 @@ def test_kill_9_then_run_again_resumes_with_identical_output(tmp_path, local_ref
         paths = [f"{srv.url}/{n}" for n in NAMES]
         sets = ["extractors.metadata.part_size=1", "extractors.metadata.concurrency=1"]
         out = tmp_path / "refs.json"
-        args = [BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
-                "--set", f"sources.granules.paths={json.dumps(paths)}",
-                "--set", f"state_dir=\"{tmp_path / 'state'}\"",
-                "--set", "sinks.references.type=\"kerchunk_json\"",
-                "--set", f"sinks.references.path=\"{out}\""]
-        for s in sets:
-            args += ["--set", s]
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(sample_args(tmp_path, paths, *sets),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         commit = tmp_path / "state" / "inventory" / "_inventory.json"
         deadline = time.time() + 60
         parts = 0

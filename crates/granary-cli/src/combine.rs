@@ -8,10 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow};
 use granary_pipeline::sink::{RefFormat, output_path, publish};
 use granary_refs::{AttrPolicy, Combined, OnDuplicate};
-use granary_sql::{CombineOptions, SWOT_NAME_PATTERN, combine};
+use granary_sql::{CombineOptions, combine};
 
-use crate::extract::Metadata;
-use crate::sql::open_session;
+use crate::sql::{InventoryArgs, open_session};
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum FormatArg {
@@ -79,15 +78,8 @@ pub struct CombineArgs {
     /// Replace existing outputs.
     #[arg(long)]
     overwrite: bool,
-    /// File-name pattern whose named groups become `granules` columns.
-    #[arg(long, default_value = SWOT_NAME_PATTERN)]
-    pattern: String,
-    /// Where metadata comes from (granules inventoried now).
-    #[arg(long, value_enum, default_value_t = Metadata::Auto)]
-    metadata: Metadata,
-    /// Granules scanned at the same time (granules inventoried now).
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
+    #[command(flatten)]
+    inventory: InventoryArgs,
 }
 
 fn summary(c: &Combined, out: &Path, bytes: u64) {
@@ -139,13 +131,7 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
         Some(FormatArg::Parquet) => RefFormat::Parquet,
         None => RefFormat::from_path(&args.output),
     };
-    let (ctx, failed) = open_session(
-        &args.sources,
-        &args.pattern,
-        args.metadata,
-        args.concurrency,
-    )
-    .await?;
+    let (ctx, failed) = open_session(&args.sources, &args.inventory).await?;
     let opts = CombineOptions {
         identical: args.identical.clone(),
         on_duplicate: match args.on_duplicate {
@@ -158,7 +144,10 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
             Attrs::Array => AttrPolicy::Array,
         },
         partition_by: args.partition_by.clone(),
-        reader: Some(crate::extract::extractor(args.metadata, args.concurrency)),
+        reader: Some(crate::extract::extractor(
+            args.inventory.metadata,
+            args.inventory.concurrency,
+        )),
     };
     let parts = combine(&ctx, &sql, &opts).await?;
     for p in &parts {

@@ -40,16 +40,23 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+    #[command(flatten)]
+    inventory: InventoryArgs,
+}
+
+/// How granules named on the command line are inventoried (shared by `sql` and `combine`).
+#[derive(clap::Args)]
+pub struct InventoryArgs {
     /// Regex matched against file names; its named groups become `granules` columns
     /// (default: the SWOT L2 pattern with `cycle`, `pass`, `start`, `end`).
     #[arg(long, default_value = SWOT_NAME_PATTERN)]
-    pattern: String,
+    pub pattern: String,
     /// Where metadata comes from (granules inventoried now).
     #[arg(long, value_enum, default_value_t = Metadata::Auto)]
-    metadata: Metadata,
-    /// Granules scanned at the same time.
+    pub metadata: Metadata,
+    /// Granules scanned at the same time (granules inventoried now).
     #[arg(long, default_value_t = 64)]
-    concurrency: usize,
+    pub concurrency: usize,
 }
 
 /// Splits a script into statements at `;` outside quotes and `--` comments.
@@ -123,10 +130,10 @@ async fn scan_session(
 /// the number of granules that failed), or only the table functions when there is none.
 pub async fn open_session(
     sources: &[String],
-    name_pattern: &str,
-    metadata: Metadata,
-    concurrency: usize,
+    inv: &InventoryArgs,
 ) -> Result<(SessionContext, usize)> {
+    let (name_pattern, metadata, concurrency) =
+        (inv.pattern.as_str(), inv.metadata, inv.concurrency);
     if sources.is_empty() {
         Ok((base_session(), 0))
     } else if is_inventory(sources) {
@@ -186,13 +193,7 @@ pub async fn run(args: SqlArgs) -> Result<ExitCode> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Ndjson => Format::NdJson,
     };
-    let (ctx, failed) = open_session(
-        &args.sources,
-        &args.pattern,
-        args.metadata,
-        args.concurrency,
-    )
-    .await?;
+    let (ctx, failed) = open_session(&args.sources, &args.inventory).await?;
     match (&args.command, &args.file) {
         (Some(c), _) => run_script(&ctx, c, format).await?,
         (None, Some(f)) => {
