@@ -92,9 +92,16 @@ pub fn session_for_dir(
     Ok(ctx)
 }
 
-/// Runs one SQL statement and collects its result.
+/// Runs one SQL statement and collects its result (at least one batch, so that an empty result
+/// still carries its columns).
 pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, SqlError> {
-    Ok(ctx.sql(sql).await?.collect().await?)
+    let df = ctx.sql(sql).await?;
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let mut batches = df.collect().await?;
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
 }
 
 /// Output formats of query results.
