@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use granary_pipeline::sink::{RefFormat, output_path, publish};
+use granary_refs::combine::CombineReport;
 use granary_refs::{AttrPolicy, Combined, OnDuplicate};
 use granary_sql::{CombineOptions, combine};
 
@@ -95,6 +96,11 @@ fn summary(c: &Combined, out: &Path, bytes: u64) {
         r.refs,
         bytes
     );
+    print_details(r);
+}
+
+/// What combining resolved, dropped or filled, one line each (shared with `granary run`).
+pub fn print_details(r: &CombineReport) {
     for (cell, kept, dropped) in &r.duplicates_resolved {
         eprintln!(
             "  duplicate {cell}: kept {kept}, left out {}",

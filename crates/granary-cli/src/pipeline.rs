@@ -104,30 +104,7 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
                 format!(", {} bytes", o.bytes)
             }
         );
-        if !r.dropped_attrs.is_empty() {
-            let names: Vec<String> = r
-                .dropped_attrs
-                .iter()
-                .map(|(owner, name, _)| {
-                    if owner.is_empty() {
-                        name.clone()
-                    } else {
-                        format!("{owner}:{name}")
-                    }
-                })
-                .collect();
-            eprintln!(
-                "  {} attributes differ between granules and were dropped: {}",
-                names.len(),
-                names.join(", ")
-            );
-        }
-        for (cell, kept, dropped) in &r.duplicates_resolved {
-            eprintln!(
-                "  duplicate {cell}: kept {kept}, left out {}",
-                dropped.join(", ")
-            );
-        }
+        crate::combine::print_details(r);
     }
     for (url, stage, message) in &report.failures {
         eprintln!("failed [{stage}] {url}: {message}");

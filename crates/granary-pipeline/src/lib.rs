@@ -13,4 +13,4 @@ pub mod spec;
 
 pub use error::{Location, PipelineError};
 pub use load::{Pipeline, load};
-pub use run::{Output, Progress, RunOptions, RunReport, has_state, run};
+pub use run::{Output, Progress, RunOptions, RunReport, run};

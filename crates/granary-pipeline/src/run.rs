@@ -2,7 +2,7 @@
 //! directory (so a killed run resumes where it stopped), the sql transforms run over the
 //! inventory, the combine transform builds the reference sets, and every sink publishes them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
@@ -354,12 +354,4 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
     report.io_per_store = ex.stats_per_store();
     report.credential_fetches = credentials.map_or(0, |c| c.fetches());
     Ok(report)
-}
-
-/// Whether `path` is the state directory of some pipeline run (for tests and tools).
-pub fn has_state(p: &Pipeline) -> bool {
-    Path::new(&p.state_dir)
-        .join("inventory")
-        .join("_inventory.json")
-        .is_file()
 }

@@ -59,12 +59,13 @@ pub fn write_combined_json<W: Write>(c: &Combined, w: W) -> Result<(), RefsError
         emit(&mut w, &k, &ChunkValue::Meta(v)).map_err(io)?;
     }
     for a in &c.arrays {
+        let grid = a.grid();
         for (index, bytes) in &a.inline {
-            let key = prefixed(&a.path, &a.key(*index));
+            let key = prefixed(&a.path, &a.key_in(&grid, *index));
             emit(&mut w, &key, &ChunkValue::Bytes(bytes.clone())).map_err(io)?;
         }
         for r in &a.refs {
-            let key = prefixed(&a.path, &a.key(r.index));
+            let key = prefixed(&a.path, &a.key_in(&grid, r.index));
             let v = ChunkValue::Range {
                 url: c.urls[r.url as usize].clone(),
                 offset: r.offset,

@@ -25,6 +25,9 @@ pub(crate) type Diffs = BTreeMap<&'static str, BTreeMap<String, (usize, u32)>>;
 #[derive(Debug)]
 pub(crate) struct ArrayAcc {
     pub reference: ZarrArray,
+    /// The reference's chunk grid, and the position of the concatenated existing dim in it.
+    grid: Vec<u64>,
+    concat_axis: Option<usize>,
     /// Whether the first granule's data are embedded (compact storage, strings).
     pub embedded: bool,
     pub ref_granule: u32,
@@ -168,6 +171,8 @@ impl Combiner {
                 let mut reference = z.clone();
                 reference.embedded = None;
                 self.arrays.push(ArrayAcc {
+                    grid: reference.grid(),
+                    concat_axis: axis,
                     reference,
                     embedded: z.embedded.is_some(),
                     ref_granule: g,
@@ -203,9 +208,8 @@ impl Combiner {
             acc.lengths[g as usize] = z.shape[a];
         }
         let r = &acc.reference;
-        let mut d = Diffs::new();
         if z.dims != r.dims {
-            diff(&mut d, "dimensions", format!("{:?}", z.dims), g);
+            diff(&mut acc.diffs, "dimensions", format!("{:?}", z.dims), g);
         }
         let shape_differs = match axis {
             Some(a) if z.shape.len() == r.shape.len() => z
@@ -217,22 +221,27 @@ impl Combiner {
             _ => z.shape != r.shape,
         };
         if shape_differs {
-            diff(&mut d, "shape", list(&z.shape), g);
+            diff(&mut acc.diffs, "shape", list(&z.shape), g);
         }
         if z.chunks != r.chunks {
-            diff(&mut d, "chunks", list(&z.chunks), g);
+            diff(&mut acc.diffs, "chunks", list(&z.chunks), g);
         }
         if z.dtype != r.dtype {
-            diff(&mut d, "dtype", z.dtype.clone(), g);
+            diff(&mut acc.diffs, "dtype", z.dtype.clone(), g);
         }
         if z.fill_value != r.fill_value {
-            diff(&mut d, "fill_value", z.fill_value.clone(), g);
+            diff(&mut acc.diffs, "fill_value", z.fill_value.clone(), g);
         }
         if z.filters != r.filters {
-            diff(&mut d, "filters", z.filters.clone(), g);
+            diff(&mut acc.diffs, "filters", z.filters.clone(), g);
         }
         if z.trim != r.trim {
-            diff(&mut d, "checksum", format!("{} trailing bytes", z.trim), g);
+            diff(
+                &mut acc.diffs,
+                "checksum",
+                format!("{} trailing bytes", z.trim),
+                g,
+            );
         }
         if z.embedded.is_some() != acc.embedded {
             let kind = if z.embedded.is_some() {
@@ -240,7 +249,7 @@ impl Combiner {
             } else {
                 "chunks"
             };
-            diff(&mut d, "storage", kind.to_string(), g);
+            diff(&mut acc.diffs, "storage", kind.to_string(), g);
         }
         if z.attrs != r.attrs {
             for (name, value) in &z.attrs {
@@ -264,17 +273,6 @@ impl Combiner {
                     set.insert(rv.clone());
                     set.insert("(absent)".into());
                 }
-            }
-        }
-        for (field, values) in d {
-            for (value, (count, example)) in values {
-                let e = acc
-                    .diffs
-                    .entry(field)
-                    .or_default()
-                    .entry(value)
-                    .or_insert((0, example));
-                e.0 += count;
             }
         }
         if let Some(b) = &z.embedded {
@@ -317,27 +315,26 @@ impl Combiner {
         let acc = &mut self.arrays[a];
         let r = &acc.reference;
         // The granule's own grid: the reference grid, except along the concatenated axis.
-        let mut grid = r.grid();
-        if let Some(d) = self.existing {
-            let name = &self.spec.dims[d].name;
-            if let Some(ax) = r.dims.iter().position(|x| x == name) {
-                grid[ax] = acc.lengths[g as usize].div_ceil(r.chunks[ax].max(1));
-            }
-        }
+        let chunks_along = |d: usize| match acc.concat_axis {
+            Some(ax) if ax == d => acc.lengths[g as usize].div_ceil(r.chunks[ax].max(1)),
+            _ => acc.grid[d],
+        };
         let in_grid = if r.shape.is_empty() {
             index.is_empty() || index.iter().all(|i| *i == 0)
         } else {
-            index.len() == grid.len() && index.iter().zip(&grid).all(|(i, n)| i < n)
+            index.len() == acc.grid.len()
+                && index.iter().enumerate().all(|(d, i)| *i < chunks_along(d))
         };
         if !in_grid {
+            let grid: Vec<u64> = (0..acc.grid.len()).map(chunks_along).collect();
             self.errors.push(format!(
                 "{url}: array {path:?}: chunk {index:?} lies outside the chunk grid {grid:?}"
             ));
             return;
         }
         let mut local = 0u64;
-        for (i, n) in index.iter().zip(&grid) {
-            local = local * n + i;
+        for (d, i) in index.iter().enumerate() {
+            local = local * chunks_along(d) + i;
         }
         if size < r.trim {
             self.errors.push(format!(

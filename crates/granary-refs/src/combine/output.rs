@@ -47,7 +47,11 @@ impl OutArray {
 
     /// The chunk key of a linear position.
     pub fn key(&self, index: u64) -> String {
-        let grid = self.grid();
+        self.key_in(&self.grid(), index)
+    }
+
+    /// The chunk key of a linear position, with the array's grid computed once by the caller.
+    pub fn key_in(&self, grid: &[u64], index: u64) -> String {
         if self.meta.shape.is_empty() {
             return "0".into();
         }
