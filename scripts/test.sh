@@ -11,31 +11,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${GRANARY_VENV:-.venv}"
-if [ ! -x "$VENV/bin/python" ] || ! cmp -s tests/requirements.txt "$VENV/.granary-requirements"; then
-  echo "== creating the pinned test venv in $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
-  cp tests/requirements.txt "$VENV/.granary-requirements"
-fi
-
+# venv DIR REQUIREMENTS [PACKAGE==VERSION ...]: (re)creates DIR when what it was built from changed.
+venv() {
+  local dir="$1" reqs="$2"; shift 2
+  local stamp; stamp="$(cat "$reqs"; echo "$@")"
+  if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.granary-requirements" 2>/dev/null)" != "$stamp" ]; then
+    echo "== creating the pinned venv $dir ($reqs $*)"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$reqs"
+    if [ $# -gt 0 ]; then "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"; fi
+    printf '%s' "$stamp" > "$dir/.granary-requirements"
+  fi
+}
+venv "$VENV" tests/requirements.txt
 # The same environment with pandas 3: Parquet references must read under both (fsspec's
 # LazyReferenceMapper behaves differently; research/kerchunk-formats.md 3.6).
 VENV3="${VENV}-pandas3"
-if [ ! -x "$VENV3/bin/python" ] || ! cmp -s tests/requirements-pandas3.txt "$VENV3/.granary-requirements"; then
-  echo "== creating the pinned pandas-3 test venv in $VENV3"
-  python3 -m venv "$VENV3"
-  "$VENV3/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-pandas3.txt
-  cp tests/requirements-pandas3.txt "$VENV3/.granary-requirements"
-fi
-
+venv "$VENV3" tests/requirements.txt pandas==3.0.6
 # Local servers of the remote-store tests (moto's S3), in their own venv.
 VENVS="${VENV}-servers"
-if [ ! -x "$VENVS/bin/python" ] || ! cmp -s tests/requirements-servers.txt "$VENVS/.granary-requirements"; then
-  echo "== creating the pinned servers venv in $VENVS"
-  python3 -m venv "$VENVS"
-  "$VENVS/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-servers.txt
-  cp tests/requirements-servers.txt "$VENVS/.granary-requirements"
-fi
+venv "$VENVS" tests/requirements-servers.txt
 export GRANARY_SERVERS_PYTHON="$VENVS/bin/python"
 
 if ! pkg-config --exists hdf5 2>/dev/null; then

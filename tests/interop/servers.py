@@ -29,7 +29,24 @@ def reply(handler, code, body=b"", headers=()):
         handler.wfile.write(body)
 
 
-class RangeServer:
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 (port chosen by the OS), run as a context manager."""
+
+    def serve(self, handler):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class RangeServer(LocalServer):
     def __init__(self, root: Path, fail_fraction: float = 0.0, seed: int = 7, delay: float = 0.0):
         self.root = Path(root)
         self.delay = delay
@@ -105,17 +122,8 @@ class RangeServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler)
+        self.url = self.base
 
 
 def free_port() -> int:
@@ -168,7 +176,7 @@ def env(**extra):
     return e
 
 
-class FakeEarthdata:
+class FakeEarthdata(LocalServer):
     """A fake Earthdata `s3credentials` endpoint on 127.0.0.1 handing out moto's keys with a
     short expiry. Bearer token flow: `Authorization: Bearer TOKEN` on /s3credentials. Login flow:
     /s3credentials redirects to /oauth (basic auth from netrc), which sets a cookie and redirects
@@ -216,14 +224,5 @@ class FakeEarthdata:
                                     "expiration": exp.strftime("%Y-%m-%d %H:%M:%S+00:00")})
                 self._send(200, body.encode(), [("Content-Type", "application/json")])
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/s3credentials"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler)
+        self.url = f"{self.base}/s3credentials"
