@@ -100,6 +100,17 @@ impl Extractor {
             .with_store_stats(self.store_stats(url)))
     }
 
+    /// Opens `url` with its first read (`len` bytes, `None`: the whole object) in one request.
+    async fn open_reading(
+        &self,
+        url: &Url,
+        len: Option<u64>,
+    ) -> Result<(ObjectSource, bytes::Bytes), ExtractError> {
+        let (store, path) = self.registry.resolve(url)?;
+        let stats = (self.stats.clone(), Some(self.store_stats(url)));
+        Ok(ObjectSource::open_reading(store, path, url.to_string(), len, stats.0, stats.1).await?)
+    }
+
     fn store_stats(&self, url: &Url) -> Arc<IoStats> {
         let key = format!("{}://{}", url.scheme(), url.authority());
         match self.per_store.lock() {
@@ -188,12 +199,13 @@ impl Extractor {
 
     /// Scans the HDF5 file at `url`.
     pub async fn hdf5(&self, url: &Url) -> Result<GranuleManifest, ExtractError> {
-        let source = self.open(url).await?;
         let opts = ScanOptions {
             metadata_only: self.opts.metadata_only,
             ..ScanOptions::default()
         };
-        Ok(granary_hdf5::scan(&source, &opts).await?)
+        let len = granary_hdf5::first_read_len(&opts);
+        let (source, first) = self.open_reading(url, Some(len)).await?;
+        Ok(granary_hdf5::scan_from(&source, first, &opts).await?)
     }
 
     /// Parses the DMR++ document at `dmrpp`; `data` overrides its data URL.
@@ -202,8 +214,7 @@ impl Extractor {
         dmrpp: &Url,
         data: Option<&Url>,
     ) -> Result<GranuleManifest, ExtractError> {
-        let source = self.open(dmrpp).await?;
-        let bytes = source.read_range(0..source.size()).await?;
+        let (_, bytes) = self.open_reading(dmrpp, None).await?;
         let opts = DmrppOptions {
             dmrpp_url: dmrpp.to_string(),
             data_url: data.map(Url::to_string),

@@ -108,10 +108,42 @@ impl Scan {
 /// Scans one HDF5 object through its store, in waves of batched range reads.
 #[tracing::instrument(skip_all, fields(url = source.url()))]
 pub async fn scan(source: &ObjectSource, opts: &ScanOptions) -> Result<GranuleManifest, Hdf5Error> {
-    let url = source.url().to_string();
     let mut cache = RangeCache::new(source.size(), opts.read);
     let first = opts.read.initial_read.min(source.size()).max(1);
     cache.fetch(source, &[0..first]).await?;
+    scan_waves(source, cache, opts).await
+}
+
+/// How many bytes `scan` reads first: the initial read, widened like any single-range wave.
+pub fn first_read_len(opts: &ScanOptions) -> u64 {
+    opts.read
+        .initial_read
+        .max(opts.read.min_read)
+        .max(opts.read.chain_read)
+        .max(1)
+}
+
+/// Scans one HDF5 object whose first bytes were read when it was opened
+/// (`ObjectSource::open_reading` with `first_read_len`): the waves continue from them.
+#[tracing::instrument(skip_all, fields(url = source.url()))]
+pub async fn scan_from(
+    source: &ObjectSource,
+    first: Bytes,
+    opts: &ScanOptions,
+) -> Result<GranuleManifest, Hdf5Error> {
+    let mut cache = RangeCache::new(source.size(), opts.read);
+    if !first.is_empty() {
+        cache.insert(0, first);
+    }
+    scan_waves(source, cache, opts).await
+}
+
+async fn scan_waves(
+    source: &ObjectSource,
+    mut cache: RangeCache,
+    opts: &ScanOptions,
+) -> Result<GranuleManifest, Hdf5Error> {
+    let url = source.url().to_string();
     let mut scan = Scan::new(opts.metadata_only);
     for _ in 0..opts.max_waves {
         match scan.step(&cache, &url) {
