@@ -6,23 +6,15 @@
 #      libhdf5-dev, installed here when missing);
 #   3. the interop tests: references written by `granary scan` and `granary combine`, opened with xarray/fsspec/zarr
 #      in a pinned Python venv (created here from tests/requirements.txt), compared value by
-#      value with netCDF4-python/h5py reading the source files.
+#      value with netCDF4-python/h5py reading the source files;
+#   4. a quick end-to-end comparison with kerchunk and VirtualiZarr (benches/compare/run.sh
+#      --quick): both pipelines on 11 generated granules, outputs compared reference by reference
+#      and value by value.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${GRANARY_VENV:-.venv}"
-# venv DIR REQUIREMENTS [PACKAGE==VERSION ...]: (re)creates DIR when what it was built from changed.
-venv() {
-  local dir="$1" reqs="$2"; shift 2
-  local stamp; stamp="$(cat "$reqs"; echo "$@")"
-  if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.granary-requirements" 2>/dev/null)" != "$stamp" ]; then
-    echo "== creating the pinned venv $dir ($reqs $*)"
-    python3 -m venv "$dir"
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$reqs"
-    if [ $# -gt 0 ]; then "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"; fi
-    printf '%s' "$stamp" > "$dir/.granary-requirements"
-  fi
-}
+source scripts/venv.sh
 venv "$VENV" tests/requirements.txt
 # The same environment with pandas 3: Parquet references must read under both (fsspec's
 # LazyReferenceMapper behaves differently; research/kerchunk-formats.md 3.6).
@@ -53,7 +45,11 @@ cargo test -p granary-hdf5 --features libhdf5 --test libhdf5_diff
 
 echo "== interop tests (xarray/fsspec/zarr vs netCDF4/h5py)"
 target_dir="${CARGO_TARGET_DIR:-target}"
-GRANARY_BIN="$target_dir/debug/granary" "$VENV/bin/python" -m pytest tests/interop -q -p no:cacheprovider
+GRANARY_BIN="$target_dir/debug/granary" "$VENV/bin/python" -m pytest tests/interop benches/compare/test_check.py -q -p no:cacheprovider
 
 echo "== interop tests of combined references under pandas 3"
 GRANARY_BIN="$target_dir/debug/granary" "$VENV3/bin/python" -m pytest tests/interop/test_combine.py -q -p no:cacheprovider
+
+echo "== end-to-end comparison with kerchunk/VirtualiZarr (quick run: granary's outputs must equal kerchunk's)"
+GRANARY_ANCHOR_VENV="${GRANARY_ANCHOR_VENV:-${VENV}-anchor}" GRANARY_COMPARE_PROFILE=dev \
+  GRANARY_COMPARE_DIR="$target_dir/compare-ci" benches/compare/run.sh --quick

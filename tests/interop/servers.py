@@ -1,8 +1,9 @@
 """Local servers for the remote-store tests, on 127.0.0.1 only:
 
 - `RangeServer`: a static HTTP server honouring single `Range: bytes=a-b` requests (206 with
-  Content-Range), HEAD with Content-Length/ETag/Last-Modified, and optionally failing a fraction
-  of requests with 503 (transient errors the client must retry);
+  Content-Range), HEAD with Content-Length/ETag/Last-Modified, optionally failing a fraction
+  of requests with 503 (transient errors the client must retry) and delaying every request by a
+  fixed latency (the end-to-end comparison's latency mode); it counts requests and body bytes;
 - `moto_server()`: moto's S3 server in a child process (port chosen by the OS).
 """
 import hashlib
@@ -54,6 +55,7 @@ class RangeServer(LocalServer):
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.requests = 0
+        self.bytes = 0
         self.failed = 0
         server = self
 
@@ -104,20 +106,24 @@ class RangeServer(LocalServer):
                 p = self._file()
                 if p is None:
                     return reply(self, 404)
-                data = p.read_bytes()
+                size = p.stat().st_size
                 rng = self.headers.get("Range")
-                if rng and rng.startswith("bytes="):
-                    a, _, b = rng[6:].partition("-")
-                    start = int(a)
-                    end = min(int(b) if b else len(data) - 1, len(data) - 1)
-                    if start >= len(data):
-                        return reply(self, 416, headers=[("Content-Range", f"bytes */{len(data)}")])
-                    body = data[start:end + 1]
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
-                else:
-                    body = data
-                    self.send_response(200)
+                with open(p, "rb") as fh:
+                    if rng and rng.startswith("bytes="):
+                        a, _, b = rng[6:].partition("-")
+                        start = int(a)
+                        end = min(int(b) if b else size - 1, size - 1)
+                        if start >= size:
+                            return reply(self, 416, headers=[("Content-Range", f"bytes */{size}")])
+                        fh.seek(start)
+                        body = fh.read(end + 1 - start)
+                        self.send_response(206)
+                        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+                    else:
+                        body = fh.read()
+                        self.send_response(200)
+                with server.lock:
+                    server.bytes += len(body)
                 self._headers(p, len(body))
                 self.end_headers()
                 self.wfile.write(body)
