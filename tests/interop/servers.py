@@ -30,11 +30,18 @@ def reply(handler, code, body=b"", headers=()):
         handler.wfile.write(body)
 
 
+class Server(ThreadingHTTPServer):
+    # The default listen backlog (5) drops connections when a client opens hundreds at once
+    # (granary: 64 granules × 8 ranges); the client then waits for TCP's 1 s SYN retry.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class LocalServer:
     """A threaded HTTP server on 127.0.0.1 (port chosen by the OS), run as a context manager."""
 
     def serve(self, handler):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = Server(("127.0.0.1", 0), handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -144,15 +144,20 @@ impl ObjectSource {
             return Ok(Vec::new());
         }
         let started = std::time::Instant::now();
-        let out = self
-            .store
-            .get_ranges(&self.path, ranges)
-            .await
-            .map_err(|source| IoError::Read {
-                url: self.url.clone(),
-                range: ranges[0].start..ranges[ranges.len() - 1].end,
-                source,
-            })?;
+        // One request per range, all in flight together: the ranges are already planned and
+        // coalesced by the cache. (`ObjectStore::get_ranges` would merge ranges up to 1 MiB
+        // apart again; over HTTP/S3 that read 4.8x the planned bytes of a SWOT granule.)
+        let out = futures::future::try_join_all(
+            ranges
+                .iter()
+                .map(|r| self.store.get_range(&self.path, r.clone())),
+        )
+        .await
+        .map_err(|source| IoError::Read {
+            url: self.url.clone(),
+            range: ranges[0].start..ranges[ranges.len() - 1].end,
+            source,
+        })?;
         for (r, b) in ranges.iter().zip(&out) {
             if (b.len() as u64) < r.end - r.start {
                 return Err(IoError::ShortRead {
