@@ -27,7 +27,7 @@ impl From<Metadata> for granary_extract::Metadata {
 }
 
 /// An extractor over a fresh store registry.
-pub fn extractor(metadata: Metadata, concurrency: usize) -> Extractor {
+pub fn extractor(metadata: Metadata, concurrency: Option<usize>) -> Extractor {
     Extractor::new(
         Arc::new(StoreRegistry::new()),
         ExtractOptions {

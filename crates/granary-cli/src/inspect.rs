@@ -22,7 +22,7 @@ pub struct InspectArgs {
 
 pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     let url = StoreRegistry::normalize(&args.input)?;
-    let ex = extractor(args.metadata, 1);
+    let ex = extractor(args.metadata, Some(1));
     let stats = ex.stats().clone();
     let m = ex.extract(&url).await?;
     let text = if args.json {

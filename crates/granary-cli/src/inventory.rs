@@ -30,9 +30,10 @@ pub struct BuildArgs {
     /// Where metadata comes from.
     #[arg(long, value_enum, default_value_t = Metadata::Auto)]
     metadata: Metadata,
-    /// Granules scanned at the same time.
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
+    /// Granules scanned at the same time (default: 4 per core for local files, 64 when any
+    /// granule is remote).
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Granules per committed part.
     #[arg(long, default_value_t = 512)]
     part_size: usize,

@@ -25,9 +25,10 @@ pub struct ScanArgs {
     /// Inline chunks whose stored size is below this many bytes (0 = reference every chunk).
     #[arg(long, default_value_t = 0)]
     inline_threshold: u64,
-    /// Granules scanned at the same time.
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
+    /// Granules scanned at the same time (default: 4 per core for local files, 64 when any
+    /// granule is remote).
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Where metadata comes from: the DMR++ sidecar (`<granule>.dmrpp`), the HDF5 file, or the
     /// sidecar when present and usable (auto).
     #[arg(long, value_enum, default_value_t = Metadata::Auto)]
@@ -111,7 +112,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             )
         }
     });
-    let mut results = futures::stream::iter(tasks).buffer_unordered(args.concurrency.max(1));
+    let mut results = futures::stream::iter(tasks).buffer_unordered(ex.concurrency_for(&urls));
     while let Some((url, r)) = results.next().await {
         bar.inc(1);
         if let Err(e) = r {

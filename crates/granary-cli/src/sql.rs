@@ -54,9 +54,10 @@ pub struct InventoryArgs {
     /// Where metadata comes from (granules inventoried now).
     #[arg(long, value_enum, default_value_t = Metadata::Auto)]
     pub metadata: Metadata,
-    /// Granules scanned at the same time (granules inventoried now).
-    #[arg(long, default_value_t = 64)]
-    pub concurrency: usize,
+    /// Granules scanned at the same time (granules inventoried now; default: 4 per core for
+    /// local files, 64 when any granule is remote).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
 }
 
 /// Splits a script into statements at `;` outside quotes and `--` comments.
@@ -102,7 +103,7 @@ async fn scan_session(
     sources: &[String],
     name_pattern: &str,
     metadata: Metadata,
-    concurrency: usize,
+    concurrency: Option<usize>,
 ) -> Result<(SessionContext, usize)> {
     let ex = extractor(metadata, concurrency);
     let urls = ex.expand(sources).await?;

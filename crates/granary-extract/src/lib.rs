@@ -4,6 +4,7 @@
 //! Routing (`Metadata::Auto`): the `<granule>.dmrpp` sidecar when it exists and parses, else
 //! the HDF5 scan. A `.dmrpp` URL given directly is parsed with the data URL it names.
 
+mod concurrency;
 mod error;
 pub mod inputs;
 
@@ -17,6 +18,7 @@ use granary_io::{IoStats, ObjectSource, StoreRegistry};
 use object_store::ObjectStoreExt;
 use url::Url;
 
+pub use concurrency::{REMOTE_CONCURRENCY, auto_concurrency, local_concurrency};
 pub use error::ExtractError;
 
 /// Where metadata comes from.
@@ -38,8 +40,8 @@ pub struct ExtractOptions {
     /// Skip chunk indexes where the format allows it (HDF5 scans): for questions about
     /// dims, dtypes and attributes only.
     pub metadata_only: bool,
-    /// Granules extracted at the same time.
-    pub concurrency: usize,
+    /// Granules extracted at the same time; `None`: [`auto_concurrency`] of the URLs at hand.
+    pub concurrency: Option<usize>,
 }
 
 impl Default for ExtractOptions {
@@ -47,7 +49,7 @@ impl Default for ExtractOptions {
         Self {
             metadata: Metadata::Auto,
             metadata_only: false,
-            concurrency: 64,
+            concurrency: None,
         }
     }
 }
@@ -189,10 +191,18 @@ impl Extractor {
         })
     }
 
+    /// Granules in flight for `urls`: the configured number, else [`auto_concurrency`].
+    pub fn concurrency_for(&self, urls: &[Url]) -> usize {
+        self.opts
+            .concurrency
+            .unwrap_or_else(|| auto_concurrency(urls))
+            .max(1)
+    }
+
     /// Heads every URL, `concurrency` at a time, in input order.
     pub async fn head_all(&self, urls: &[Url]) -> Vec<Result<Listed, ExtractError>> {
         futures::stream::iter(urls.iter().map(|u| self.head(u)))
-            .buffered(self.opts.concurrency.max(1))
+            .buffered(self.concurrency_for(urls))
             .collect()
             .await
     }
@@ -276,7 +286,7 @@ impl Extractor {
         urls: Vec<Url>,
     ) -> impl Stream<Item = (Url, Result<GranuleManifest, ExtractError>)> + Send + 'static {
         let this = self.clone();
-        let concurrency = self.opts.concurrency.max(1);
+        let concurrency = self.concurrency_for(&urls);
         futures::stream::iter(urls)
             .map(move |url| {
                 let this = this.clone();

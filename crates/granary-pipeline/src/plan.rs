@@ -22,7 +22,10 @@ pub async fn describe(p: &Pipeline) -> Result<String, PipelineError> {
     ));
     out.push_str(&format!(
         "  -> [extractor] {eid} ({}): concurrency {}, parts of {}\n",
-        e.kind, e.concurrency, e.part_size
+        e.kind,
+        e.concurrency
+            .map_or_else(|| "auto".to_string(), |n| n.to_string()),
+        e.part_size
     ));
     for (id, _) in &p.sql {
         out.push_str(&format!("  -> [transform] {id} (sql)\n"));

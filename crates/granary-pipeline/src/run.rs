@@ -135,7 +135,7 @@ fn extractor(
         ExtractOptions {
             metadata,
             metadata_only: false,
-            concurrency: e.concurrency.max(1),
+            concurrency: e.concurrency,
         },
     );
     Ok((ex, earthdata))

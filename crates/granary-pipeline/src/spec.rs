@@ -108,16 +108,13 @@ pub struct ExtractorSpec {
     #[serde(rename = "type")]
     pub kind: String,
     pub inputs: Vec<String>,
-    /// Granules extracted at the same time.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
+    /// Granules extracted at the same time (absent: 4 per core for local files, 64 when any
+    /// granule is remote).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
     /// Granules committed to the inventory together.
     #[serde(default = "default_part_size")]
     pub part_size: usize,
-}
-
-fn default_concurrency() -> usize {
-    64
 }
 
 fn default_part_size() -> usize {

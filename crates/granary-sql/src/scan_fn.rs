@@ -42,12 +42,18 @@ type Cache = Arc<Mutex<HashMap<(String, bool), Arc<Scanned>>>>;
 pub struct ScanFunction {
     metadata: Metadata,
     registry: Arc<StoreRegistry>,
-    concurrency: usize,
+    concurrency: Option<usize>,
     cache: Cache,
 }
 
 impl ScanFunction {
-    pub fn new(metadata: Metadata, registry: Arc<StoreRegistry>, concurrency: usize) -> Self {
+    /// `concurrency`: granules scanned at the same time (`None`: granary-extract's default for
+    /// the URLs scanned).
+    pub fn new(
+        metadata: Metadata,
+        registry: Arc<StoreRegistry>,
+        concurrency: Option<usize>,
+    ) -> Self {
         Self {
             metadata,
             registry,
@@ -132,7 +138,7 @@ struct ScanTable {
     schema: SchemaRef,
     metadata: Metadata,
     registry: Arc<StoreRegistry>,
-    concurrency: usize,
+    concurrency: Option<usize>,
     cache: Cache,
 }
 

@@ -24,11 +24,11 @@ pub fn base_session() -> SessionContext {
     let registry = Arc::new(StoreRegistry::new());
     ctx.register_udtf(
         "hdf5_scan",
-        Arc::new(ScanFunction::new(Metadata::Hdf5, registry.clone(), 64)),
+        Arc::new(ScanFunction::new(Metadata::Hdf5, registry.clone(), None)),
     );
     ctx.register_udtf(
         "dmrpp_scan",
-        Arc::new(ScanFunction::new(Metadata::Dmrpp, registry, 64)),
+        Arc::new(ScanFunction::new(Metadata::Dmrpp, registry, None)),
     );
     ctx
 }

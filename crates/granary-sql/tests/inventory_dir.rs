@@ -37,7 +37,7 @@ async fn build(src: &Path, out: &Path, part_size: usize) -> BuildReport {
         ExtractOptions {
             metadata: Metadata::Hdf5,
             metadata_only: false,
-            concurrency: 4,
+            concurrency: Some(4),
         },
     );
     build_inventory(

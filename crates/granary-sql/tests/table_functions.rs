@@ -22,7 +22,7 @@ fn with(metadata: Metadata) -> (SessionContext, Arc<ScanFunction>) {
     let f = Arc::new(ScanFunction::new(
         metadata,
         Arc::new(StoreRegistry::new()),
-        4,
+        Some(4),
     ));
     ctx.register_udtf("scan", f.clone());
     (ctx, f)
