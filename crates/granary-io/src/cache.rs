@@ -192,22 +192,37 @@ impl RangeCache {
             self.segments.insert(start, bytes);
             return;
         }
-        let mut lo = start;
-        let mut hi = end;
-        for s in &touching {
-            let len = self.segments.get(s).map_or(0, |b| b.len() as u64);
-            lo = lo.min(*s);
-            hi = hi.max(s + len);
-        }
-        let mut buf = BytesMut::zeroed((hi - lo) as usize);
-        for s in &touching {
-            if let Some(seg) = self.segments.remove(s) {
-                let at = (s - lo) as usize;
-                buf[at..at + seg.len()].copy_from_slice(&seg);
+        // Segments never overlap or touch each other, and each touching one reaches `start`
+        // or begins by `end`: in start order the pieces cover [lo, hi) without a gap, so the
+        // merged segment is each piece's bytes beyond what is already copied (no zeroing);
+        // where the new bytes overlap cached ones, the new ones win.
+        let new = bytes.clone();
+        let mut pieces: Vec<(u64, Bytes)> = touching
+            .iter()
+            .filter_map(|s| self.segments.remove(s).map(|b| (*s, b)))
+            .collect();
+        pieces.push((start, bytes));
+        pieces.sort_by_key(|(s, _)| *s);
+        let lo = pieces.first().map_or(start, |(s, _)| *s);
+        let hi = pieces
+            .iter()
+            .map(|(s, b)| s + b.len() as u64)
+            .max()
+            .unwrap_or(end);
+        let mut buf = BytesMut::with_capacity((hi - lo) as usize);
+        for (s, b) in pieces {
+            let have = lo + buf.len() as u64;
+            let piece_end = s + b.len() as u64;
+            if piece_end > have {
+                let skip = have.saturating_sub(s) as usize;
+                debug_assert!(s <= have, "cache segments left a gap");
+                buf.extend_from_slice(&b[skip..]);
             }
         }
         let at = (start - lo) as usize;
-        buf[at..at + bytes.len()].copy_from_slice(&bytes);
+        if let Some(dst) = buf.get_mut(at..at + new.len()) {
+            dst.copy_from_slice(&new);
+        }
         self.segments.insert(lo, buf.freeze());
     }
 
@@ -230,6 +245,31 @@ mod tests {
         assert_eq!(c.get(9, 2), None);
         c.insert(5, Bytes::from_static(&[0; 5]));
         assert_eq!(c.get(5, 10).map(|s| s.len()), Some(10));
+    }
+
+    #[test]
+    fn merged_segments_hold_the_object_bytes_whatever_the_insert_order() {
+        let object: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+        let ranges = [
+            (100u64, 50u64),
+            (300, 20),
+            (140, 170),
+            (0, 10),
+            (10, 90),
+            (1000, 500),
+            (1400, 200),
+            (900, 100),
+            (320, 580),
+        ];
+        for rot in 0..ranges.len() {
+            let mut c = RangeCache::new(object.len() as u64, ReadOptions::default());
+            for (o, l) in ranges.iter().cycle().skip(rot).take(ranges.len()) {
+                let (o, l) = (*o as usize, *l as usize);
+                c.insert(o as u64, Bytes::copy_from_slice(&object[o..o + l]));
+            }
+            assert_eq!(c.get(0, 1600), Some(&object[..1600]), "rotation {rot}");
+            assert_eq!(c.segments.len(), 1);
+        }
     }
 
     #[test]

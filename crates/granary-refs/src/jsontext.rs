@@ -60,12 +60,60 @@ pub fn float(out: &mut String, f: f64) {
 
 /// A JSON string literal.
 pub fn string(out: &mut String, s: &str) {
-    out.push_str(&serde_json::Value::String(s.to_string()).to_string());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        plain = i + 1;
+        if escaped.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(escaped);
+        }
+    }
+    out.push_str(&s[plain..]);
+    out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_does() {
+        let cases = [
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}",
+            "unicode é ✓ \u{1F600} \u{2028}",
+            "\u{1}a\u{2}",
+        ];
+        for c in cases {
+            let mut s = String::new();
+            string(&mut s, c);
+            assert_eq!(
+                s,
+                serde_json::Value::String(c.to_string()).to_string(),
+                "{c:?}"
+            );
+        }
+    }
 
     #[test]
     fn nan_is_a_bare_token() {
