@@ -109,12 +109,20 @@ class Comparison:
         self.cores = str(a.workers)
         self.steps = {}
 
-    def step(self, key, cmd, cpus=None, outputs=()):
-        for o in outputs:
-            p = self.work / o
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    def step(self, key, cmd, cpus=None, outputs=(), repeat=1):
+        """Runs a step `repeat` times from scratch (its outputs removed before each run) and keeps
+        the run of median wall time; peak RSS is the largest of the runs."""
         print(f"  {key} ...", end="", flush=True)
-        r = run(cmd, cpus=cpus)
+        runs = []
+        for _ in range(repeat):
+            for o in outputs:
+                p = self.work / o
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            runs.append(run(cmd, cpus=cpus))
+        r = sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2]
+        r["rss_mb"] = max(x["rss_mb"] for x in runs)
+        if repeat > 1:
+            r["runs_seconds"] = [x["seconds"] for x in runs]
         if "anchor" in r:
             # The Python figure is the step's own time, imports and interpreter start excluded
             # (as in a notebook); the process time is kept beside it.
@@ -147,32 +155,36 @@ class Comparison:
         d, w, g = self.data, self.work, self.bin
         one = "0"
         self.step("k_refs_1", self.anchor("refs", d, w / "k_refs1"), cpus=one, outputs=["k_refs1"])
+        rep = self.a.repeat
         self.step("g_scan_1", [g, "scan", d, "-o", w / "g_scan1", "--metadata", "hdf5"], cpus=one,
-                  outputs=["g_scan1"])
+                  outputs=["g_scan1"], repeat=rep)
         self.step("k_refs_n", self.anchor("refs", d, w / "k_refs", "--workers", self.cores), outputs=["k_refs"])
         if not self.a.no_dask:
             self.step("k_refs_dask", self.anchor("refs", d, w / "k_refs_dask", "--workers", self.cores,
                                                  "--dask"), outputs=["k_refs_dask"])
-        self.step("g_scan_n", [g, "scan", d, "-o", w / "g_scan", "--metadata", "hdf5"], outputs=["g_scan"])
+        self.step("g_scan_n", [g, "scan", d, "-o", w / "g_scan", "--metadata", "hdf5"], outputs=["g_scan"],
+                  repeat=rep)
         self.step("v_dmrpp_n", self.anchor("dmrpp", d, w / "v_refs", "--workers", self.cores), outputs=["v_refs"])
-        self.step("g_dmrpp_n", [g, "scan", d, "-o", w / "g_dmrpp", "--metadata", "dmrpp"], outputs=["g_dmrpp"])
+        self.step("g_dmrpp_n", [g, "scan", d, "-o", w / "g_dmrpp", "--metadata", "dmrpp"], outputs=["g_dmrpp"],
+                  repeat=rep)
         self.step("g_inventory", [g, "inventory", "build", d, "-o", w / "g_inv", "--metadata", "hdf5"],
-                  outputs=["g_inv"])
+                  outputs=["g_inv"], repeat=rep)
         self.step("g_inventory_dmrpp", [g, "inventory", "build", d, "-o", w / "g_inv_dmrpp", "--metadata",
-                                        "dmrpp"], outputs=["g_inv_dmrpp"])
+                                        "dmrpp"], outputs=["g_inv_dmrpp"], repeat=rep)
         selected = self.select()
         self.step("k_combine", self.anchor("combine", w / "k_refs", selected, w / "k_combined.json"),
                   outputs=["k_combined.json"])
         self.step("g_combine", [g, "combine", w / "g_inv", "-c", SELECT, "-o", w / "g_combined.json"],
-                  outputs=["g_combined.json"])
+                  outputs=["g_combined.json"], repeat=rep)
         self.step("k_parquet", self.anchor("parquet", w / "k_combined.json", w / "k_combined.parq"),
                   outputs=["k_combined.parq"])
         self.step("g_parquet", [g, "combine", w / "g_inv", "-c", SELECT, "-o", w / "g_combined.parq"],
-                  outputs=["g_combined.parq"])
+                  outputs=["g_combined.parq"], repeat=rep)
         self.step("v_combine", self.anchor("combine", w / "v_refs", selected, w / "v_combined.json"),
                   outputs=["v_combined.json"])
         self.step("g_combine_dmrpp", [g, "combine", w / "g_inv_dmrpp", "-c", SELECT, "-o",
-                                      w / "g_combined_dmrpp.json"], outputs=["g_combined_dmrpp.json"])
+                                      w / "g_combined_dmrpp.json"], outputs=["g_combined_dmrpp.json"],
+                  repeat=rep)
 
     def select(self):
         """The anchor's selection (research/python-anchor.md): the most frequent num_lines, read
@@ -234,9 +246,10 @@ class Comparison:
                                            "--io-stats"])]
             for key, out, cmd in runs:
                 srv.requests = srv.bytes = 0
-                r = self.step("lat_" + key, cmd, outputs=[out])
-                res[key] = {"seconds": r["seconds"], "rss_mb": r["rss_mb"], "requests": srv.requests,
-                            "bytes": srv.bytes, **io_stats(r["stderr"] + r["stdout"])}
+                rep = a.repeat if key.startswith("g_") else 1
+                r = self.step("lat_" + key, cmd, outputs=[out], repeat=rep)
+                res[key] = {"seconds": r["seconds"], "rss_mb": r["rss_mb"], "requests": srv.requests / rep,
+                            "bytes": srv.bytes / rep, **io_stats(r["stderr"] + r["stdout"])}
         # Physical limit: every granule needs its dependent round trips (granary's measured
         # minimum: the depth of the HDF5 structure chain; 1 for the DMR++), `concurrency` granules
         # in flight, and the local CPU time of the same work.
@@ -267,7 +280,7 @@ class Comparison:
         gv = subprocess.run([self.bin, "--version"], capture_output=True, text=True).stdout.strip()
         return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "versions": vers,
                 "granary": gv, "granules": len(ncs), "data_bytes": sum(p.stat().st_size for p in ncs),
-                "date": time.strftime("%Y-%m-%d")}
+                "date": time.strftime("%Y-%m-%d"), "repeat": self.a.repeat}
 
 
 def main(argv=None):
@@ -287,6 +300,8 @@ def main(argv=None):
     ap.add_argument("--latency-ms", type=float, default=30.0)
     ap.add_argument("--latency-granules", type=int, default=100, help="0 skips the latency mode")
     ap.add_argument("--latency-only", action="store_true", help="rerun only the latency mode (after a full run)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each granary step, the median kept (the Python steps run once)")
     ap.add_argument("--concurrency", type=int, default=64, help="granary's granules in flight (its default)")
     a = ap.parse_args(argv)
     c = Comparison(a)

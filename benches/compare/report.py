@@ -138,6 +138,8 @@ def render(res):
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), "",
         f"Data: {m['granules']} SWOT-like granules, {m['data_bytes'] / 1e9:.2f} GB; main shape num_lines = "
         f"{sel['num_lines']} ({sel['selected']} granules; histogram {sel['histogram']})", "",
+        f"Python: each step's own time, run once; granary: the whole command, median of "
+        f"{m.get('repeat', 1)} runs; peak RSS: the largest process of the step (of any run).", "",
         times(res["steps"], m["cores"]), "", sizes(res["steps"]), "",
     ]
     if res.get("latency"):
