@@ -109,8 +109,10 @@ impl Extractor {
         len: Option<u64>,
     ) -> Result<(ObjectSource, bytes::Bytes), ExtractError> {
         let (store, path) = self.registry.resolve(url)?;
-        let stats = (self.stats.clone(), Some(self.store_stats(url)));
-        Ok(ObjectSource::open_reading(store, path, url.to_string(), len, stats.0, stats.1).await?)
+        let (stats, store_stats) = (self.stats.clone(), Some(self.store_stats(url)));
+        let opened =
+            ObjectSource::open_reading(store, path, url.to_string(), len, stats, store_stats);
+        Ok(opened.await?)
     }
 
     fn store_stats(&self, url: &Url) -> Arc<IoStats> {

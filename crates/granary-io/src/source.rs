@@ -71,7 +71,8 @@ impl ObjectSource {
                     && let Ok(empty) = Self::open(store.clone(), path.clone(), url.clone()).await
                     && empty.size == 0
                 {
-                    let empty = empty.with_stats(stats).with_opt_store_stats(store_stats);
+                    let mut empty = empty.with_stats(stats);
+                    empty.store_stats = store_stats;
                     return Ok((empty, Bytes::new()));
                 }
                 return Err(IoError::Read {
@@ -81,11 +82,6 @@ impl ObjectSource {
                 });
             }
         };
-        let waited = started.elapsed();
-        stats.record_timed_wave(1, bytes.len() as u64, waited);
-        if let Some(s) = &store_stats {
-            s.record_timed_wave(1, bytes.len() as u64, waited);
-        }
         let source = Self {
             store,
             path,
@@ -94,6 +90,7 @@ impl ObjectSource {
             stats,
             store_stats,
         };
+        source.record_wave(1, bytes.len() as u64, started.elapsed());
         Ok((source, bytes))
     }
 
@@ -133,9 +130,12 @@ impl ObjectSource {
         self
     }
 
-    fn with_opt_store_stats(mut self, stats: Option<Arc<IoStats>>) -> Self {
-        self.store_stats = stats;
-        self
+    /// Counts one wave in the overall and the per-store counters.
+    fn record_wave(&self, requests: u64, bytes: u64, waited: std::time::Duration) {
+        self.stats.record_timed_wave(requests, bytes, waited);
+        if let Some(s) = &self.store_stats {
+            s.record_timed_wave(requests, bytes, waited);
+        }
     }
 
     /// Reads several ranges in one wave (the store may issue them in parallel).
@@ -168,12 +168,7 @@ impl ObjectSource {
             }
         }
         let bytes = out.iter().map(|b| b.len() as u64).sum();
-        let waited = started.elapsed();
-        self.stats
-            .record_timed_wave(ranges.len() as u64, bytes, waited);
-        if let Some(s) = &self.store_stats {
-            s.record_timed_wave(ranges.len() as u64, bytes, waited);
-        }
+        self.record_wave(ranges.len() as u64, bytes, started.elapsed());
         Ok(out)
     }
 
