@@ -17,7 +17,7 @@ VENV="${GRANARY_VENV:-.venv}"
 source scripts/venv.sh
 venv "$VENV" tests/requirements.txt
 # The same environment with pandas 3: Parquet references must read under both (fsspec's
-# LazyReferenceMapper behaves differently; research/kerchunk-formats.md 3.6).
+# LazyReferenceMapper behaves differently; docs/kerchunk-reference.md 3.6).
 VENV3="${VENV}-pandas3"
 venv "$VENV3" tests/requirements.txt pandas==3.0.6
 # Local servers of the remote-store tests (moto's S3), in their own venv.

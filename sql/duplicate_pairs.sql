@@ -1,4 +1,5 @@
 -- (cycle, pass) cells held by more than one granule: a combine would refuse them.
+-- cycle and pass are captured from SWOT file names: run with --pattern swot.
 SELECT CAST(cycle AS INT) AS cycle, CAST(pass AS INT) AS pass, count(*) AS granules
 FROM granules
 GROUP BY CAST(cycle AS INT), CAST(pass AS INT)

@@ -1,5 +1,5 @@
 -- Granules of the most common shape, with their concat coordinates: the selection of a
--- reference set (combining needs one shape; research/python-anchor.md "mixed shapes").
+-- reference set (combining needs one shape; docs/python-baseline.md "mixed shapes").
 SELECT url,
        CAST(attrs['cycle_number'] AS INT) AS cycle_num,
        CAST(attrs['pass_number'] AS INT) AS pass_num

@@ -1,5 +1,5 @@
 -- (cycle, pass) cells with no granule, over the cycles and passes seen in the collection
--- (cycle and pass are captured from the file names).
+-- (cycle and pass are captured from SWOT file names: run with --pattern swot).
 WITH present AS (SELECT DISTINCT CAST(cycle AS INT) AS cycle, CAST(pass AS INT) AS pass FROM granules),
      cycles AS (SELECT DISTINCT cycle FROM present),
      passes AS (SELECT DISTINCT pass FROM present)

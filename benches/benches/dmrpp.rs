@@ -1,5 +1,5 @@
 //! DMR++ parse benchmark: the real SWOT DMR++ documents (149 KB and 169 KB, 95 variables).
-//! VirtualiZarr's reader needs 244 ms per SWOT DMR++ on this machine (research/python-anchor.md).
+//! VirtualiZarr's reader needs 244 ms per SWOT DMR++ on this machine (docs/python-baseline.md).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;

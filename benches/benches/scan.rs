@@ -1,4 +1,4 @@
-//! Scan benchmark: full-size SWOT-like granules (research/python-anchor.md: kerchunk needs
+//! Scan benchmark: full-size SWOT-like granules (docs/python-baseline.md: kerchunk needs
 //! 0.61 s per granule). Measures CPU cost per granule (in-memory scan, one core) and the full
 //! async path through an object store (waves of batched range reads), and prints requests, round
 //! trips and bytes per granule. Data: `benches/make_bench_data.sh`.
@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use granary_hdf5::{ScanOptions, scan, scan_bytes};
+use granary_extract::hdf5_waves::scan;
+use granary_hdf5::{ScanOptions, scan_bytes};
 use granary_io::{IoStats, ObjectSource};
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;

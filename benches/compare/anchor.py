@@ -1,6 +1,6 @@
 """The Python anchor's steps (kerchunk 0.2.10, VirtualiZarr 2.5.1), one step per process so that
 `compare.py` measures each step's wall time and peak RSS on its own. The steps are those of the
-PO.DAAC kerchunk workflow (research/python-anchor.md):
+PO.DAAC kerchunk workflow (docs/python-baseline.md):
 
   refs SRC OUT [--workers N] [--dask] [--base-url URL]
       kerchunk SingleHdf5ToZarr(inline_threshold=0) on every granule of SRC, one JSON per granule

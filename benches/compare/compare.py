@@ -187,7 +187,7 @@ class Comparison:
                   repeat=rep)
 
     def select(self):
-        """The anchor's selection (research/python-anchor.md): the most frequent num_lines, read
+        """The anchor's selection (docs/python-baseline.md): the most frequent num_lines, read
         from the per-granule references' `ssh_karin/.zarray`."""
         shapes = {}
         for p in sorted((self.work / "k_refs").glob("*.json")):

@@ -1,6 +1,6 @@
 """Renders compare.py's results as Markdown tables (times, peak RSS, output sizes, latency mode,
 checks) and decides the verdict: granary's outputs must equal kerchunk's except for the
-deviations of kerchunk listed in KERCHUNK_DEVIATIONS (research/python-anchor.md, "Surprises").
+deviations of kerchunk listed in KERCHUNK_DEVIATIONS (docs/python-baseline.md, "Surprises").
 """
 import re
 

@@ -3,7 +3,7 @@
 # MultiZarrToZarr, VirtualiZarr's DMR++ parser) on one generated SWOT-like collection, in one run:
 # creates the pinned anchor venv, builds granary, runs compare.py (arguments are passed on).
 #
-#   benches/compare/run.sh            # 389 full-size granules (4 GB, like research/python-anchor.md),
+#   benches/compare/run.sh            # 389 full-size granules (4 GB, like docs/python-baseline.md),
 #                                     # 100 of them again over HTTP with 30 ms per request
 #   benches/compare/run.sh --quick    # 11 small granules: the same steps and checks in about a minute
 #

@@ -17,11 +17,9 @@ use std::time::Instant;
 
 use granary_benches::synthetic;
 use granary_core::{AttrValue, GranuleManifest};
+use granary_inventory::{Inventory, InventoryDir, NamePattern};
 use granary_refs::{OnDuplicate, write_combined_json, write_parquet};
-use granary_sql::{
-    CombineOptions, Inventory, InventoryDir, SWOT_NAME_PATTERN, combine, pattern, session,
-    session_for_dir,
-};
+use granary_sql::{CombineOptions, combine, session, session_for_dir};
 
 const SELECT: &str = "SELECT url, CAST(attrs['cycle_number'] AS INT) AS cycle_num, \
      CAST(attrs['pass_number'] AS INT) AS pass_num FROM granules \
@@ -81,7 +79,7 @@ async fn swot(data: &Path) {
         "311 granules from {} scanned 9,866-line templates",
         templates.len()
     );
-    let re = pattern(SWOT_NAME_PATTERN).unwrap();
+    let re = NamePattern::preset("swot").unwrap();
     let inv = Inventory::build(&manifests, Some(&re)).unwrap();
     let ctx = session(&inv).unwrap();
     let tmp = std::env::temp_dir().join(format!("granary-bench-combine-{}", std::process::id()));
@@ -152,7 +150,7 @@ fn prepare(out: &Path) {
 async fn run(dir: &Path, out: &Path) {
     let t = Instant::now();
     let d = InventoryDir::open(dir).unwrap();
-    let ctx = session_for_dir(&d, Some(&pattern(SWOT_NAME_PATTERN).unwrap())).unwrap();
+    let ctx = session_for_dir(&d, Some(&NamePattern::preset("swot").unwrap())).unwrap();
     let t_open = t.elapsed().as_secs_f64();
     let opts = CombineOptions {
         on_duplicate: OnDuplicate::Last,

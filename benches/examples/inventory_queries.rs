@@ -10,9 +10,8 @@ use std::time::Instant;
 
 use datafusion::prelude::SessionContext;
 use granary_benches::synthetic;
-use granary_sql::{
-    Inventory, InventoryDir, SWOT_NAME_PATTERN, pattern, query, session, session_for_dir,
-};
+use granary_inventory::{Inventory, InventoryDir, NamePattern};
+use granary_sql::{query, session, session_for_dir};
 
 async fn time_queries(label: &str, ctx: &SessionContext) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql");
@@ -59,7 +58,7 @@ async fn main() {
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let re = pattern(SWOT_NAME_PATTERN).unwrap();
+    let re = NamePattern::preset("swot").unwrap();
     let inv = Inventory::build(&manifests, Some(&re)).unwrap();
     println!(
         "tables     {:.2} s: {} granules, {} variables, {} attributes, {} chunks rows",

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use granary_dmrpp::DmrppOptions;
-use granary_hdf5::{ScanOptions, scan};
+use granary_extract::hdf5_waves::scan;
+use granary_hdf5::ScanOptions;
 use granary_io::{IoStats, ObjectSource};
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;

@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use granary_hdf5::{ScanOptions, scan};
+use granary_extract::hdf5_waves::scan;
+use granary_hdf5::ScanOptions;
 use granary_io::{IoStats, ObjectSource};
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;

@@ -135,7 +135,8 @@ def test_one_granule_per_cycle(tmp_path, suffix):
 
 def test_partitions_per_cycle(tmp_path):
     sql = f"SELECT url, {COORDS}, cycle FROM granules WHERE dims['num_lines'] = 10"
-    code, err = combine(tmp_path / "cycle_{}.json", sql, "--partition-by", "cycle")
+    code, err = combine(tmp_path / "cycle_{}.json", sql, "--partition-by", "cycle",
+                        "--pattern", "swot")
     assert code == 0, err
     outs = sorted(tmp_path.glob("cycle_*.json"))
     assert [o.name for o in outs] == ["cycle_001.json", "cycle_002.json"]
@@ -206,7 +207,7 @@ def test_existing_dimension_concatenation_equals_numpy_concatenate(tmp_path, suf
     whole chunks along it), equals concatenating the source arrays."""
     out = tmp_path / f"lines{suffix}"
     sql = "SELECT url, start AS num_lines FROM granules WHERE dims['num_lines'] = 10"
-    code, err = combine(out, sql)
+    code, err = combine(out, sql, "--pattern", "swot")
     assert code == 0, err
     paths = [p for p, _, _ in granules_of()]
     paths.sort(key=lambda p: p.name.split("_")[7])  # start time
@@ -237,6 +238,6 @@ def test_arrays_copied_once_are_compared_byte_by_byte(tmp_path):
     """Along num_pixels, arrays without that dimension (e.g. latitude_nadir) must be identical in
     every granule; they are not, and the refusal comes from comparing the chunk bytes."""
     sql = "SELECT url, start AS num_pixels FROM granules WHERE dims['num_lines'] = 10"
-    code, err = combine(tmp_path / "px.json", sql)
+    code, err = combine(tmp_path / "px.json", sql, "--pattern", "swot")
     assert code == 2
     assert "must be identical in every granule" in err and "chunk bytes differ" in err, err

@@ -1,41 +1,17 @@
 //! `granary combine`: one reference set (or one per partition) from the granules a SQL query
 //! selects, written as kerchunk JSON or Parquet (`docs/combine.md`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
-use granary_pipeline::sink::{RefFormat, output_path, publish};
+use granary_pipeline::{Output, Target, combine_and_publish};
 use granary_refs::combine::CombineReport;
-use granary_refs::{AttrPolicy, Combined, OnDuplicate};
-use granary_sql::{CombineOptions, combine};
+use granary_refs::{AttrPolicy, OnDuplicate, RefFormat};
+use granary_sql::CombineOptions;
 
 use crate::sql::{InventoryArgs, open_session};
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum FormatArg {
-    Json,
-    Parquet,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Duplicate {
-    /// Refuse, naming the granules.
-    Error,
-    /// Keep the first granule of the cell in the selection's row order (use ORDER BY).
-    First,
-    /// Keep the last granule of the cell in the selection's row order (use ORDER BY).
-    Last,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Attrs {
-    /// Drop group attributes whose values differ between granules (listed in the summary).
-    Drop,
-    /// Turn them into arrays over the new dimensions.
-    Array,
-}
 
 #[derive(clap::Args)]
 pub struct CombineArgs {
@@ -60,13 +36,13 @@ pub struct CombineArgs {
     output: PathBuf,
     /// Output format (default: from the output suffix, `.json` → json, else parquet).
     #[arg(long, value_enum)]
-    format: Option<FormatArg>,
+    format: Option<RefFormat>,
     /// Two granules with the same coordinates.
-    #[arg(long, value_enum, default_value_t = Duplicate::Error)]
-    on_duplicate: Duplicate,
+    #[arg(long, value_enum, default_value_t = OnDuplicate::Error)]
+    on_duplicate: OnDuplicate,
     /// Group attributes that differ between granules.
-    #[arg(long, value_enum, default_value_t = Attrs::Drop)]
-    attrs: Attrs,
+    #[arg(long, value_enum, default_value_t = AttrPolicy::Drop)]
+    attrs: AttrPolicy,
     /// Arrays copied once after checking that they are identical in every granule.
     #[arg(long = "identical", value_delimiter = ',')]
     identical: Vec<String>,
@@ -83,18 +59,18 @@ pub struct CombineArgs {
     inventory: InventoryArgs,
 }
 
-fn summary(c: &Combined, out: &Path, bytes: u64) {
-    let r = &c.report;
+fn summary(o: &Output) {
+    let r = &o.report;
     let axes: Vec<String> = r.axes.iter().map(|(d, n)| format!("{d}: {n}")).collect();
     eprintln!(
         "{}: {} granules, {} cells ({}), {} arrays, {} references, {} bytes",
-        out.display(),
+        o.path.display(),
         r.granules,
         r.cells,
         axes.join(", "),
-        c.arrays.len(),
+        o.arrays,
         r.refs,
-        bytes
+        o.bytes
     );
     print_details(r);
 }
@@ -132,41 +108,34 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
         }
         (None, None) => return Err(anyhow!("give the selection with -c SQL or -f FILE")),
     };
-    let format = match args.format {
-        Some(FormatArg::Json) => RefFormat::Json,
-        Some(FormatArg::Parquet) => RefFormat::Parquet,
-        None => RefFormat::from_path(&args.output),
+    let target = Target {
+        sink: "output".to_string(),
+        format: args
+            .format
+            .unwrap_or_else(|| RefFormat::from_path(&args.output)),
+        template: args.output.clone(),
+        record_size: args.record_size,
+        overwrite: args.overwrite.into(),
     };
     let (ctx, failed) = open_session(&args.sources, &args.inventory).await?;
     let opts = CombineOptions {
         identical: args.identical.clone(),
-        on_duplicate: match args.on_duplicate {
-            Duplicate::Error => OnDuplicate::Error,
-            Duplicate::First => OnDuplicate::First,
-            Duplicate::Last => OnDuplicate::Last,
-        },
-        attrs: match args.attrs {
-            Attrs::Drop => AttrPolicy::Drop,
-            Attrs::Array => AttrPolicy::Array,
-        },
+        on_duplicate: args.on_duplicate,
+        attrs: args.attrs,
         partition_by: args.partition_by.clone(),
         reader: Some(crate::extract::extractor(
             args.inventory.metadata,
             args.inventory.concurrency,
         )),
     };
-    let parts = combine(&ctx, &sql, &opts).await?;
-    for p in &parts {
-        let out = output_path(&args.output, p.key.as_deref(), args.partition_by.as_deref())
-            .map_err(|m| anyhow!(m))?;
-        let bytes = publish(&p.combined, &out, format, args.record_size, args.overwrite)
-            .map_err(|m| anyhow!(m))?;
-        summary(&p.combined, &out, bytes);
+    let outputs = combine_and_publish(&ctx, "combine", &sql, &opts, &[target], false).await?;
+    for o in &outputs {
+        summary(o);
     }
     eprintln!("combined in {:.2} s", started.elapsed().as_secs_f64());
     if failed > 0 {
         eprintln!("{failed} granule(s) could not be read and were not combined");
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(crate::exit::PARTIAL));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,15 +6,17 @@ use anyhow::Result;
 use granary_core::{ArrayData, GranuleManifest};
 use granary_io::StoreRegistry;
 
-use crate::extract::{Metadata, extractor};
+use granary_extract::MetadataRoute;
+
+use crate::extract::extractor;
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
     /// A local file or URL.
     input: String,
     /// Where metadata comes from (see `granary scan --help`).
-    #[arg(long, value_enum, default_value_t = Metadata::Auto)]
-    metadata: Metadata,
+    #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
+    metadata: MetadataRoute,
     /// Print the full manifest as JSON instead of the summary.
     #[arg(long)]
     json: bool,

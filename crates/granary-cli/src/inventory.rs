@@ -1,15 +1,17 @@
 //! `granary inventory build SOURCE... -o DIR`: the collection's inventory as Parquet tables,
-//! built incrementally (`crates/granary-sql/src/build.rs`).
+//! built incrementally (`granary-inventory`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use granary_sql::{BuildOptions, build_inventory};
+use granary_inventory::{BuildOptions, build_inventory};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::extract::{Metadata, extractor};
+use granary_extract::MetadataRoute;
+
+use crate::extract::extractor;
 
 #[derive(clap::Subcommand)]
 pub enum InventoryCommand {
@@ -28,8 +30,8 @@ pub struct BuildArgs {
     #[arg(short, long)]
     output: PathBuf,
     /// Where metadata comes from.
-    #[arg(long, value_enum, default_value_t = Metadata::Auto)]
-    metadata: Metadata,
+    #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
+    metadata: MetadataRoute,
     /// Granules scanned at the same time (default: 4 per core for local files, 64 when any
     /// granule is remote).
     #[arg(long)]
@@ -94,7 +96,7 @@ pub async fn run(cmd: InventoryCommand) -> Result<ExitCode> {
             report.failed,
             args.output.display()
         );
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(crate::exit::PARTIAL));
     }
     Ok(ExitCode::SUCCESS)
 }

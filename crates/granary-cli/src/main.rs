@@ -1,6 +1,7 @@
 //! `granary`: build kerchunk reference sets for NetCDF-4/HDF5 granules in object storage.
 
 mod combine;
+mod exit;
 mod extract;
 mod inspect;
 mod inventory;
@@ -78,7 +79,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(3);
+            return ExitCode::from(exit::FAILED);
         }
     };
     let result = runtime.block_on(async {
@@ -96,9 +97,6 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => exit::report(&e),
     }
 }

@@ -1,6 +1,5 @@
-//! `granary run | validate | plan | list`: pipeline files (`docs/pipeline-spec.md`).
-//! Exit codes: 0 done; 1 outputs written but some granules failed (listed); 2 the pipeline file,
-//! an override or the command line is wrong; 3 the run failed and published nothing.
+//! `granary run | validate | plan | list`: pipeline files (`docs/pipeline-spec.md`). Exit
+//! codes as every command (`exit.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +8,7 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use anyhow::Result;
-use granary_pipeline::registry::{Kind, REGISTRY};
+use granary_pipeline::components::{Kind, REGISTRY};
 use granary_pipeline::{PipelineError, RunOptions, load, plan, run};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -44,16 +43,15 @@ pub struct FileArgs {
     sets: Vec<String>,
 }
 
-fn config_error(e: &PipelineError) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(if e.is_config() { 2 } else { 3 })
+fn config_error(e: PipelineError) -> ExitCode {
+    crate::exit::report(&anyhow::Error::new(e))
 }
 
 pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let p = match load(&args.file, &args.sets) {
         Ok(p) => p,
-        Err(e) => return Ok(config_error(&e)),
+        Err(e) => return Ok(config_error(e)),
     };
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = ProgressBar::new(0);
@@ -80,7 +78,7 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let report = match result {
         Ok(r) => r,
-        Err(e) => return Ok(config_error(&e)),
+        Err(e) => return Ok(config_error(e)),
     };
     eprintln!(
         "{}: {} granules listed, {} unchanged, {} scanned, {} failed",
@@ -106,8 +104,8 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
         );
         crate::combine::print_details(r);
     }
-    for (url, stage, message) in &report.failures {
-        eprintln!("failed [{stage}] {url}: {message}");
+    for f in &report.failures {
+        eprintln!("failed [{}] {}: {}", f.stage, f.url, f.message);
     }
     if args.io_stats {
         let line = |s: &granary_io::IoStatsSnapshot| {
@@ -135,7 +133,7 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
             report.failed,
             p.state_dir.join("inventory").display()
         );
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(crate::exit::PARTIAL));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -151,21 +149,21 @@ pub async fn validate(args: FileArgs) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => Ok(config_error(&e)),
+        Err(e) => Ok(config_error(e)),
     }
 }
 
 pub async fn plan_pipeline(args: FileArgs) -> Result<ExitCode> {
     let p = match load(&args.file, &args.sets) {
         Ok(p) => p,
-        Err(e) => return Ok(config_error(&e)),
+        Err(e) => return Ok(config_error(e)),
     };
     match plan::describe(&p).await {
         Ok(text) => {
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => Ok(config_error(&e)),
+        Err(e) => Ok(config_error(e)),
     }
 }
 

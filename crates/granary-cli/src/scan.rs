@@ -1,5 +1,6 @@
 //! `granary scan`: HDF5 scan → kerchunk JSON per granule, many granules concurrently.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,11 +9,13 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow};
 use futures::StreamExt;
 use granary_extract::{Extractor, inputs};
-use granary_refs::single_granule_refs;
+use granary_refs::{Overwrite, PublishError, publish_with, single_granule_refs};
 use indicatif::{ProgressBar, ProgressStyle};
 use url::Url;
 
-use crate::extract::{Metadata, extractor};
+use granary_extract::MetadataRoute;
+
+use crate::extract::extractor;
 
 #[derive(clap::Args)]
 pub struct ScanArgs {
@@ -31,25 +34,32 @@ pub struct ScanArgs {
     concurrency: Option<usize>,
     /// Where metadata comes from: the DMR++ sidecar (`<granule>.dmrpp`), the HDF5 file, or the
     /// sidecar when present and usable (auto).
-    #[arg(long, value_enum, default_value_t = Metadata::Auto)]
-    metadata: Metadata,
+    #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
+    metadata: MetadataRoute,
     /// Print I/O counters (requests, bytes, round trips) at the end.
     #[arg(long)]
     io_stats: bool,
 }
 
-async fn one(ex: Arc<Extractor>, url: Url, out: PathBuf, inline: u64) -> Result<()> {
+/// One granule: extract, inline small chunks, publish its JSON (replacing an earlier one).
+async fn one(ex: Extractor, url: Url, out: PathBuf, inline: u64) -> Result<()> {
     let manifest = ex.extract(&url).await?;
     let mut refs = single_granule_refs(&manifest)?;
     if inline > 0 {
         let wanted = refs.inline_candidates(inline);
         refs.inline(&ex.read_ranges(&wanted).await?.into_iter().collect());
     }
-    let tmp = out.with_extension("json.partial");
-    let file =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    refs.write_json(std::io::BufWriter::new(file))?;
-    std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
+    publish_with(&out, Overwrite::Replace, |tmp| {
+        let io = |source| PublishError::Io {
+            action: "write",
+            path: tmp.display().to_string(),
+            source,
+        };
+        let file = std::fs::File::create(tmp).map_err(io)?;
+        refs.write_json(std::io::BufWriter::new(&file))?;
+        file.sync_all().map_err(io)?;
+        Ok(file.metadata().map_err(io)?.len())
+    })?;
     Ok(())
 }
 
@@ -85,7 +95,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         return Err(anyhow!("no granules found in {:?}", args.inputs));
     }
     let outs = output_for(&args, &urls)?;
-    let ex = Arc::new(extractor(args.metadata, args.concurrency));
+    let ex = extractor(args.metadata, args.concurrency);
     let stats = ex.stats().clone();
     let bar = if urls.len() > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = ProgressBar::new(urls.len() as u64);
@@ -99,20 +109,15 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     };
     let start = Instant::now();
     let mut failures: Vec<(Url, anyhow::Error)> = Vec::new();
-    let tasks = urls.iter().cloned().zip(outs).map(|(url, out)| {
-        let ex = ex.clone();
-        let inline = args.inline_threshold;
-        let u = url.clone();
+    let outs: Arc<HashMap<Url, PathBuf>> = Arc::new(urls.iter().cloned().zip(outs).collect());
+    let inline = args.inline_threshold;
+    let mut results = std::pin::pin!(ex.map_many(urls.clone(), move |ex, url| {
+        let out = outs.get(&url).cloned();
         async move {
-            let r = tokio::spawn(one(ex, url, out, inline)).await;
-            (
-                u,
-                r.map_err(|e| anyhow!("scan task failed: {e}"))
-                    .and_then(|r| r),
-            )
+            let out = out.ok_or_else(|| anyhow!("{url}: no output path"))?;
+            one(ex, url, out, inline).await
         }
-    });
-    let mut results = futures::stream::iter(tasks).buffer_unordered(ex.concurrency_for(&urls));
+    }));
     while let Some((url, r)) = results.next().await {
         bar.inc(1);
         if let Err(e) = r {
@@ -142,5 +147,5 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     for (_, e) in &failures {
         eprintln!("  {e:#}");
     }
-    Ok(ExitCode::from(1))
+    Ok(ExitCode::from(crate::exit::PARTIAL))
 }

@@ -8,14 +8,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
-use granary_core::GranuleManifest;
-use granary_sql::{
-    Format, Inventory, InventoryDir, SWOT_NAME_PATTERN, base_session, pattern, query, render,
-    session, session_for_dir,
-};
+use granary_extract::MetadataRoute;
+use granary_inventory::{InventoryDir, NamePattern, inventory_in_memory};
+use granary_sql::{Format, base_session, in_memory_session, query, render, session_for_dir};
 
-use crate::extract::{Metadata, extractor};
+use crate::extract::extractor;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum OutputFormat {
@@ -47,13 +44,14 @@ pub struct SqlArgs {
 /// How granules named on the command line are inventoried (shared by `sql` and `combine`).
 #[derive(clap::Args)]
 pub struct InventoryArgs {
-    /// Regex matched against file names; its named groups become `granules` columns
-    /// (default: the SWOT L2 pattern with `cycle`, `pass`, `start`, `end`).
-    #[arg(long, default_value = SWOT_NAME_PATTERN)]
-    pub pattern: String,
+    /// File-name pattern whose named groups become `granules` columns: a preset (`swot`:
+    /// `product`, `cycle`, `pass`, `start`, `end` of SWOT L2 LR SSH names) or a regex
+    /// (default: none).
+    #[arg(long)]
+    pub pattern: Option<String>,
     /// Where metadata comes from (granules inventoried now).
-    #[arg(long, value_enum, default_value_t = Metadata::Auto)]
-    pub metadata: Metadata,
+    #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
+    pub metadata: MetadataRoute,
     /// Granules scanned at the same time (granules inventoried now; default: 4 per core for
     /// local files, 64 when any granule is remote).
     #[arg(long)]
@@ -98,51 +96,30 @@ fn is_inventory(sources: &[String]) -> bool {
     sources.len() == 1 && Path::new(&sources[0]).join("_inventory.json").is_file()
 }
 
-/// Inventories `sources` in memory; returns the session and the number of failed granules.
-async fn scan_session(
-    sources: &[String],
-    name_pattern: &str,
-    metadata: Metadata,
-    concurrency: Option<usize>,
-) -> Result<(SessionContext, usize)> {
-    let ex = extractor(metadata, concurrency);
-    let urls = ex.expand(sources).await?;
-    if urls.is_empty() {
-        return Err(anyhow!("no granules found in {sources:?}"));
-    }
-    let mut manifests: Vec<GranuleManifest> = Vec::with_capacity(urls.len());
-    let mut failed = 0usize;
-    let mut results = std::pin::pin!(ex.extract_many(urls));
-    while let Some((url, r)) = results.next().await {
-        match r {
-            Ok(m) => manifests.push(m),
-            Err(e) => {
-                failed += 1;
-                eprintln!("skipping {url}: {e}");
-            }
-        }
-    }
-    manifests.sort_by(|a, b| a.url.cmp(&b.url));
-    let inv = Inventory::build(&manifests, Some(&pattern(name_pattern)?))?;
-    Ok((session(&inv)?, failed))
-}
-
 /// The session over `sources`: an inventory directory, or granules inventoried now (then also
-/// the number of granules that failed), or only the table functions when there is none.
+/// the number of granules that failed, each listed on standard error and in the `errors`
+/// table), or only the table functions when there is none.
 pub async fn open_session(
     sources: &[String],
     inv: &InventoryArgs,
 ) -> Result<(SessionContext, usize)> {
-    let (name_pattern, metadata, concurrency) =
-        (inv.pattern.as_str(), inv.metadata, inv.concurrency);
+    let pattern = inv.pattern.as_deref().map(NamePattern::parse).transpose()?;
     if sources.is_empty() {
-        Ok((base_session(), 0))
-    } else if is_inventory(sources) {
-        let dir = InventoryDir::open(Path::new(&sources[0]))?;
-        Ok((session_for_dir(&dir, Some(&pattern(name_pattern)?))?, 0))
-    } else {
-        scan_session(sources, name_pattern, metadata, concurrency).await
+        return Ok((base_session(), 0));
     }
+    if is_inventory(sources) {
+        let dir = InventoryDir::open(Path::new(&sources[0]))?;
+        return Ok((session_for_dir(&dir, pattern.as_ref())?, 0));
+    }
+    let ex = extractor(inv.metadata, inv.concurrency);
+    let mem = inventory_in_memory(&ex, sources, pattern.as_ref(), &mut |_, _| {}).await?;
+    if mem.listed == 0 {
+        return Err(anyhow!("no granules found in {sources:?}"));
+    }
+    for e in &mem.errors {
+        eprintln!("skipping {}: {}", e.url, e.message);
+    }
+    Ok((in_memory_session(&mem)?, mem.errors.len()))
 }
 
 async fn run_script(ctx: &SessionContext, script: &str, format: Format) -> Result<()> {

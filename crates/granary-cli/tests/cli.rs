@@ -181,7 +181,7 @@ fn sql_over_scanned_granules() {
     let r = bin()
         .arg("sql")
         .arg(data().join("swot"))
-        .args(["-c", "SELECT count(*) AS n FROM granules WHERE dims['num_pixels'] = 71; SELECT max(CAST(pass AS INT)) AS p FROM granules", "--format", "csv"])
+        .args(["--pattern", "swot", "-c", "SELECT count(*) AS n FROM granules WHERE dims['num_pixels'] = 71; SELECT max(CAST(pass AS INT)) AS p FROM granules", "--format", "csv"])
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
@@ -281,14 +281,14 @@ fn run_validate_plan_list_and_their_exit_codes() {
     let out = bin().arg("run").arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml:3:1: unknown field `bogus`"));
-    // A run failure (the output exists and may not be replaced): exit 3.
+    // A refusal (the output exists and may not be replaced): exit 2, nothing written.
     let again = with_sets("run")
         .args(["--set", "sinks.references.overwrite=false"])
         .output()
         .unwrap();
     assert_eq!(
         again.status.code(),
-        Some(3),
+        Some(2),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );

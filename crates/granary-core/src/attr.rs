@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// Attributes that are HDF5/netCDF-4 bookkeeping (dimension scales, netCDF ids and
-/// provenance), never user metadata: no extractor passes them on (kerchunk-formats.md 2.5).
+/// provenance), never user metadata: no extractor passes them on (docs/kerchunk-reference.md 2.5).
 pub const BOOKKEEPING_ATTRIBUTES: &[&str] = &[
     "REFERENCE_LIST",
     "CLASS",

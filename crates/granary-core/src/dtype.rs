@@ -1,5 +1,5 @@
 //! Element types of arrays and attributes, and their numpy/zarr v2 `dtype` spelling
-//! (kerchunk-formats.md section 1.7: single-byte types use `|`, byte order is kept).
+//! (docs/kerchunk-reference.md section 1.7: single-byte types use `|`, byte order is kept).
 
 use serde::Serialize;
 

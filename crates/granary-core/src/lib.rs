@@ -3,12 +3,11 @@
 //! A [`GranuleManifest`] describes one NetCDF-4/HDF5 granule as groups of arrays, each with its
 //! dimensions, dtype, storage layout, codec pipeline, fill value, attributes and chunk
 //! references. Extractors (HDF5 scanner, DMR++ parser) produce it; the reference writers and the
-//! inventory tables ([`inventory`]) consume it. This crate does no I/O.
+//! inventory tables (`granary-inventory`) consume it. This crate does no I/O and knows no Arrow.
 
 pub mod attr;
 pub mod codec;
 pub mod dtype;
-pub mod inventory;
 pub mod manifest;
 pub mod phony;
 

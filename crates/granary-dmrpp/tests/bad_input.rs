@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use granary_dmrpp::{DmrppError, DmrppOptions, parse};
+use granary_test_utils::Rng;
 
 fn corpus(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -162,26 +163,15 @@ fn structures_are_rejected_clearly_or_skipped_with_a_report() {
     assert_eq!(report.skipped.len(), 1);
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn random_corruption_never_panics() {
     let input = swot_sidecar();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     for _ in 0..500 {
         let mut b = input.clone();
-        for _ in 0..1 + rng.next() % 6 {
-            let i = (rng.next() % b.len() as u64) as usize;
-            b[i] = b"<>&\"=/ 0x9:;"[(rng.next() % 12) as usize];
+        for _ in 0..1 + rng.next_u64() % 6 {
+            let i = (rng.next_u64() % b.len() as u64) as usize;
+            b[i] = b"<>&\"=/ 0x9:;"[(rng.next_u64() % 12) as usize];
         }
         let r = std::panic::catch_unwind(|| parse(&b, &opts()));
         assert!(r.is_ok(), "parser panicked");

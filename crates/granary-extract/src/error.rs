@@ -32,7 +32,6 @@ impl ExtractError {
             Self::Io(IoError::Read { .. } | IoError::ShortRead { .. }) => "read",
             Self::Io(IoError::List { .. }) | Self::Listing { .. } => "list",
             Self::Io(_) => "open",
-            Self::Hdf5(Hdf5Error::Io(_)) => "read",
             Self::Hdf5(_) => "hdf5",
             Self::Dmrpp(_) => "dmrpp",
             Self::NoSidecar { source, .. } => source.stage(),

@@ -1,13 +1,15 @@
 //! granary-extract: the manifest of one granule from its DMR++ sidecar or from the HDF5 file
 //! itself, and of many granules concurrently, one failure never stopping the others.
 //!
-//! Routing (`Metadata::Auto`): the `<granule>.dmrpp` sidecar when it exists and parses, else
+//! Routing (`MetadataRoute::Auto`): the `<granule>.dmrpp` sidecar when it exists and parses, else
 //! the HDF5 scan. A `.dmrpp` URL given directly is parsed with the data URL it names.
 
 mod concurrency;
 mod error;
+pub mod hdf5_waves;
 pub mod inputs;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
@@ -21,9 +23,13 @@ use url::Url;
 pub use concurrency::{REMOTE_CONCURRENCY, auto_concurrency, local_concurrency};
 pub use error::ExtractError;
 
-/// Where metadata comes from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Metadata {
+/// Where a granule's metadata comes from: the one definition, read by serde in pipeline files
+/// (`type = "auto" | "dmrpp" | "hdf5"` of an extractor) and by clap on the command line
+/// (`--metadata`, feature `clap`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum MetadataRoute {
     /// The `<granule>.dmrpp` sidecar when it exists and parses, else the HDF5 file.
     #[default]
     Auto,
@@ -36,7 +42,7 @@ pub enum Metadata {
 /// Extraction settings.
 #[derive(Clone, Copy, Debug)]
 pub struct ExtractOptions {
-    pub metadata: Metadata,
+    pub metadata: MetadataRoute,
     /// Skip chunk indexes where the format allows it (HDF5 scans): for questions about
     /// dims, dtypes and attributes only.
     pub metadata_only: bool,
@@ -47,7 +53,7 @@ pub struct ExtractOptions {
 impl Default for ExtractOptions {
     fn default() -> Self {
         Self {
-            metadata: Metadata::Auto,
+            metadata: MetadataRoute::Auto,
             metadata_only: false,
             concurrency: None,
         }
@@ -217,7 +223,7 @@ impl Extractor {
         };
         let len = granary_hdf5::first_read_len(&opts);
         let (source, first) = self.open_reading(url, Some(len)).await?;
-        Ok(granary_hdf5::scan_from(&source, first, &opts).await?)
+        hdf5_waves::scan_from(&source, first, &opts).await
     }
 
     /// Parses the DMR++ document at `dmrpp`; `data` overrides its data URL.
@@ -257,8 +263,8 @@ impl Extractor {
                 reason: e.to_string(),
             })?;
         match self.opts.metadata {
-            Metadata::Hdf5 => self.hdf5(url).await,
-            Metadata::Dmrpp => {
+            MetadataRoute::Hdf5 => self.hdf5(url).await,
+            MetadataRoute::Dmrpp => {
                 self.dmrpp(&sidecar, Some(url))
                     .await
                     .map_err(|e| ExtractError::NoSidecar {
@@ -266,7 +272,7 @@ impl Extractor {
                         source: Box::new(e),
                     })
             }
-            Metadata::Auto => {
+            MetadataRoute::Auto => {
                 if !self.sidecar_exists(&sidecar).await {
                     return self.hdf5(url).await;
                 }
@@ -287,21 +293,38 @@ impl Extractor {
         &self,
         urls: Vec<Url>,
     ) -> impl Stream<Item = (Url, Result<GranuleManifest, ExtractError>)> + Send + 'static {
+        self.map_many(urls, |ex, url| async move { ex.extract(&url).await })
+    }
+
+    /// Runs `task(extractor, url)` for every URL, `concurrency` at a time, each on its own
+    /// runtime task (a panic or cancellation becomes [`ExtractError::Task`] for that URL
+    /// only); results arrive in completion order, each with its URL. The one loop behind
+    /// every per-granule job (extraction, `granary scan`'s extract-and-write).
+    pub fn map_many<T, E, F, Fut>(
+        &self,
+        urls: Vec<Url>,
+        task: F,
+    ) -> impl Stream<Item = (Url, Result<T, E>)> + Send + 'static
+    where
+        T: Send + 'static,
+        E: From<ExtractError> + Send + 'static,
+        F: Fn(Extractor, Url) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
         let this = self.clone();
         let concurrency = self.concurrency_for(&urls);
+        let task = Arc::new(task);
         futures::stream::iter(urls)
             .map(move |url| {
-                let this = this.clone();
+                let (this, task) = (this.clone(), task.clone());
                 async move {
-                    let u = url.clone();
-                    let r = tokio::spawn(async move { this.extract(&u).await })
-                        .await
-                        .unwrap_or_else(|e| {
-                            Err(ExtractError::Task {
-                                url: url.to_string(),
-                                reason: e.to_string(),
-                            })
-                        });
+                    let run = task(this, url.clone());
+                    let r = tokio::spawn(run).await.unwrap_or_else(|e| {
+                        Err(E::from(ExtractError::Task {
+                            url: url.to_string(),
+                            reason: e.to_string(),
+                        }))
+                    });
                     (url, r)
                 }
             })

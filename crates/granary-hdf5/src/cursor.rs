@@ -1,7 +1,7 @@
 //! Byte access for the sans-IO parser: [`Ctx`] maps file addresses onto the range cache and
 //! reports missing ranges; [`Cur`] decodes little-endian fields (HDF5 spec, "Conventions").
 
-use granary_io::RangeCache;
+use crate::RangeCache;
 
 use crate::error::{Fail, PResult, malformed};
 

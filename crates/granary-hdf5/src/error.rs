@@ -4,8 +4,6 @@
 
 use std::ops::Range;
 
-use granary_io::IoError;
-
 /// Why a granule could not be scanned.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -29,8 +27,6 @@ pub enum Hdf5Error {
         "{url}: scan needed more than {limit} sequential reads; giving up (cyclic or absurd structure?)"
     )]
     TooManyWaves { url: String, limit: usize },
-    #[error(transparent)]
-    Io(#[from] IoError),
 }
 
 impl Hdf5Error {

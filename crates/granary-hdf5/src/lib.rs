@@ -6,10 +6,12 @@
 //! datatypes, dataspaces, fill values, compact/contiguous/chunked layouts with the v1 B-tree,
 //! single-chunk and implicit indexes, filter pipelines v1/v2, and the global heap.
 //!
-//! The parser is sans-IO: parse functions read from a [`granary_io::RangeCache`] and report the
-//! byte ranges they miss. [`scan`] runs breadth-first passes and fetches all misses of a pass in
-//! one batched request (a "wave"), so round trips follow the depth of the file, not the number
-//! of variables. Everything not supported is a typed [`Hdf5Error`] naming the object.
+//! The crate is sans-IO: parse functions read from a [`RangeCache`] and report the byte ranges
+//! they miss. An [`Hdf5Scan`] runs breadth-first passes; each pass either finishes the manifest
+//! or returns the planned reads of all its misses, which a driver (granary-extract, over object
+//! stores) fetches in one batched request (a "wave") and inserts. Round trips therefore follow
+//! the depth of the file, not the number of variables. [`scan_bytes`] runs the same passes over
+//! a file held in memory. Everything not supported is a typed [`Hdf5Error`] naming the object.
 
 mod btree_v1;
 mod btree_v2;
@@ -26,17 +28,20 @@ pub mod libhdf5;
 mod messages;
 mod netcdf;
 mod object_header;
+mod range_cache;
 mod sohm;
 mod strings;
 mod superblock;
 mod values;
 mod walk;
 
+use std::ops::Range;
+
 use bytes::Bytes;
 use granary_core::GranuleManifest;
-use granary_io::{ObjectSource, RangeCache, ReadOptions};
 
 pub use error::Hdf5Error;
+pub use range_cache::{RangeCache, ReadOptions};
 
 use crate::cursor::Ctx;
 use crate::error::Fail;
@@ -105,16 +110,7 @@ impl Scan {
     }
 }
 
-/// Scans one HDF5 object through its store, in waves of batched range reads.
-#[tracing::instrument(skip_all, fields(url = source.url()))]
-pub async fn scan(source: &ObjectSource, opts: &ScanOptions) -> Result<GranuleManifest, Hdf5Error> {
-    let mut cache = RangeCache::new(source.size(), opts.read);
-    let first = opts.read.initial_read.min(source.size()).max(1);
-    cache.fetch(source, &[0..first]).await?;
-    scan_waves(source, cache, opts).await
-}
-
-/// How many bytes `scan` reads first: the initial read, widened like any single-range wave.
+/// How many bytes a driver reads first: the initial read, widened like any single-range wave.
 pub fn first_read_len(opts: &ScanOptions) -> u64 {
     opts.read
         .initial_read
@@ -123,45 +119,75 @@ pub fn first_read_len(opts: &ScanOptions) -> u64 {
         .max(1)
 }
 
-/// Scans one HDF5 object whose first bytes were read when it was opened
-/// (`ObjectSource::open_reading` with `first_read_len`): the waves continue from them.
-#[tracing::instrument(skip_all, fields(url = source.url()))]
-pub async fn scan_from(
-    source: &ObjectSource,
-    first: Bytes,
-    opts: &ScanOptions,
-) -> Result<GranuleManifest, Hdf5Error> {
-    let mut cache = RangeCache::new(source.size(), opts.read);
-    if !first.is_empty() {
-        cache.insert(0, first);
-    }
-    scan_waves(source, cache, opts).await
+/// What a scan needs next.
+#[derive(Debug)]
+pub enum Step {
+    /// The scan is complete.
+    Done(GranuleManifest),
+    /// Read these ranges (planned: widened, clamped, coalesced) in one wave, insert them with
+    /// [`Hdf5Scan::insert`] and step again.
+    Read(Vec<Range<u64>>),
 }
 
-async fn scan_waves(
-    source: &ObjectSource,
-    mut cache: RangeCache,
-    opts: &ScanOptions,
-) -> Result<GranuleManifest, Hdf5Error> {
-    let url = source.url().to_string();
-    let mut scan = Scan::new(opts.metadata_only);
-    for _ in 0..opts.max_waves {
-        match scan.step(&cache, &url) {
-            Ok(m) => return Ok(m),
-            Err(Fail::Need(ranges)) => {
-                let before = cache.cached_bytes();
-                cache.fetch(source, &ranges).await?;
-                if cache.cached_bytes() == before {
-                    return Err(Fail::Need(ranges).into_error(&url));
-                }
-            }
-            Err(e) => return Err(e.into_error(&url)),
+/// One HDF5 object's scan in progress: the sans-IO state machine a driver feeds with bytes.
+pub struct Hdf5Scan {
+    scan: Scan,
+    cache: RangeCache,
+    url: String,
+    waves: usize,
+    max_waves: usize,
+    /// Cached bytes when the last reads were asked for: a wave that adds nothing is an error.
+    asked_at: Option<u64>,
+}
+
+impl Hdf5Scan {
+    /// A scan of the object at `url` of `size` bytes.
+    pub fn new(url: &str, size: u64, opts: &ScanOptions) -> Self {
+        Self {
+            scan: Scan::new(opts.metadata_only),
+            cache: RangeCache::new(size, opts.read),
+            url: url.to_string(),
+            waves: 0,
+            max_waves: opts.max_waves,
+            asked_at: None,
         }
     }
-    Err(Hdf5Error::TooManyWaves {
-        url,
-        limit: opts.max_waves,
-    })
+
+    /// Bytes of the object starting at `start` (a read the driver made).
+    pub fn insert(&mut self, start: u64, bytes: Bytes) {
+        if !bytes.is_empty() {
+            self.cache.insert(start, bytes);
+        }
+    }
+
+    /// Bytes held so far.
+    pub fn cached_bytes(&self) -> u64 {
+        self.cache.cached_bytes()
+    }
+
+    /// One pass over what is held: the manifest, or the reads of the next wave.
+    pub fn step(&mut self) -> Result<Step, Hdf5Error> {
+        match self.scan.step(&self.cache, &self.url) {
+            Ok(m) => Ok(Step::Done(m)),
+            Err(Fail::Need(ranges)) => {
+                let plan = self.cache.plan(&ranges);
+                let stuck = self.asked_at == Some(self.cache.cached_bytes());
+                if plan.is_empty() || stuck {
+                    return Err(Fail::Need(ranges).into_error(&self.url));
+                }
+                self.waves += 1;
+                if self.waves > self.max_waves {
+                    return Err(Hdf5Error::TooManyWaves {
+                        url: self.url.clone(),
+                        limit: self.max_waves,
+                    });
+                }
+                self.asked_at = Some(self.cache.cached_bytes());
+                Ok(Step::Read(plan))
+            }
+            Err(e) => Err(e.into_error(&self.url)),
+        }
+    }
 }
 
 /// Scans an HDF5 file held in memory (tests, fuzzing, small local files).

@@ -1,5 +1,5 @@
 //! netCDF-4 semantics on top of the HDF5 objects (netCDF-C "HDF5 format" conventions,
-//! kerchunk-formats.md section 2.5): dimension names from dimension scales, dimension-only
+//! docs/kerchunk-reference.md section 2.5): dimension names from dimension scales, dimension-only
 //! scales kept as dimensions, `_nc4_non_coord_` removed, bookkeeping attributes hidden, phony
 //! dimensions named per distinct length, and the fill value taken from `_FillValue`.
 

@@ -1,6 +1,6 @@
 //! Values of variable-length string datasets. Their chunks hold 16-byte global-heap IDs, not
 //! text, so references cannot point at them: the strings are read and embedded (kerchunk's
-//! `vlen_encode="embed"`, kerchunk-formats.md section 2.3).
+//! `vlen_encode="embed"`, docs/kerchunk-reference.md section 2.3).
 
 use std::io::Read;
 

@@ -3,13 +3,9 @@
 //! panic, a hang or an unbounded allocation.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-
 use granary_hdf5::{Hdf5Error, scan_bytes};
 
-mod common;
-
-use common::{data, swot_granule};
+use granary_test_utils::{Rng, assert_same_text, data, swot_granule};
 
 fn scan(bytes: Vec<u8>) -> Result<granary_core::GranuleManifest, Hdf5Error> {
     scan_bytes("file:///test.h5", bytes.into())
@@ -155,7 +151,7 @@ fn dense_storage_read_directly_or_through_its_name_index_agree() {
     let a = format!("{:?}", scan(clean).unwrap());
     let b = format!("{:?}", scan(forced).unwrap());
     assert_eq!(a.len(), b.len());
-    common::assert_same_debug(&a, &b, "direct heap read vs name index");
+    assert_same_text(&a, &b, "direct heap read vs name index");
     // A corrupted name index is then on the read path and reported.
     let mut bad = std::fs::read(swot_granule()).unwrap();
     for at in &heaps {
@@ -167,18 +163,6 @@ fn dense_storage_read_directly_or_through_its_name_index_agree() {
     bad[bthd[0]] ^= 0xff;
     let err = scan(bad).unwrap_err().to_string();
     assert!(err.contains("signature"), "{err}");
-}
-
-/// A small deterministic PRNG (xorshift) so the corruption test needs no extra crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[test]
@@ -194,12 +178,12 @@ fn random_corruption_never_panics() {
     for input in &inputs {
         for _ in 0..300 {
             let mut bytes = input.clone();
-            for _ in 0..1 + rng.next() % 8 {
-                let i = (rng.next() % bytes.len() as u64) as usize;
-                bytes[i] = match rng.next() % 4 {
+            for _ in 0..1 + rng.next_u64() % 8 {
+                let i = (rng.next_u64() % bytes.len() as u64) as usize;
+                bytes[i] = match rng.next_u64() % 4 {
                     0 => 0xff,
                     1 => 0,
-                    _ => rng.next() as u8,
+                    _ => rng.next_u64() as u8,
                 };
             }
             let r = std::panic::catch_unwind(|| scan(bytes));
@@ -216,7 +200,7 @@ fn random_corruption_never_panics() {
 /// Inputs the fuzzer found; each must finish with a value or a typed error, within bounds.
 #[test]
 fn fuzz_regressions() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/fuzz-regressions");
+    let dir = granary_test_utils::data_dir().join("fuzz-regressions");
     let mut n = 0;
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use granary_core::{ArrayData, AttrValue, DType, GranuleManifest};
 use serde_json::Value;
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
-}
+use granary_test_utils::data_dir;
 
 fn goldens(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {

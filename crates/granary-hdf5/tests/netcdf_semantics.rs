@@ -3,17 +3,11 @@
 //! hidden, `_FillValue` as the fill value.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use std::path::Path;
-
 use granary_core::{ArrayData, AttrValue, DType, GranuleManifest};
+use granary_test_utils::{data, swot_granule};
 
 fn scan(rel: &str) -> GranuleManifest {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(rel);
-    granary_hdf5::scan_bytes("file:///t", std::fs::read(p).unwrap().into()).unwrap()
+    granary_hdf5::scan_bytes("file:///t", data(rel).into()).unwrap()
 }
 
 fn dims(m: &GranuleManifest, path: &str) -> Vec<String> {
@@ -88,11 +82,8 @@ fn netcdf4_file_dimensions_groups_and_attributes() {
 
 #[test]
 fn swot_like_granule_shape() {
-    let m = granary_hdf5::scan_bytes(
-        "file:///t",
-        std::fs::read(common::swot_granule()).unwrap().into(),
-    )
-    .unwrap();
+    let m = granary_hdf5::scan_bytes("file:///t", std::fs::read(swot_granule()).unwrap().into())
+        .unwrap();
     assert_eq!(m.arrays().count(), 95);
     let names: Vec<&str> = m.root.dims.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["num_lines", "num_pixels", "num_sides"]);

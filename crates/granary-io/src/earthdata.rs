@@ -16,6 +16,8 @@ use object_store::aws::AwsCredential;
 use tokio::sync::Mutex;
 use url::Url;
 
+use crate::IoError;
+
 /// How to log in.
 #[derive(Clone)]
 enum Auth {
@@ -97,15 +99,20 @@ struct Response {
 
 impl EarthdataCredentials {
     /// A provider for `endpoint`, logging in with `EARTHDATA_TOKEN` when set, else `~/.netrc`.
-    pub fn from_env(endpoint: &str, refresh_before: Duration) -> Result<Self, String> {
-        let endpoint =
-            Url::parse(endpoint).map_err(|e| format!("Earthdata endpoint {endpoint:?}: {e}"))?;
+    pub fn from_env(endpoint: &str, refresh_before: Duration) -> Result<Self, IoError> {
+        let cred_err = |reason: String| IoError::Credentials {
+            endpoint: endpoint.to_string(),
+            reason,
+        };
+        let endpoint = Url::parse(endpoint).map_err(|e| cred_err(format!("bad URL: {e}")))?;
         let auth = match std::env::var("EARTHDATA_TOKEN") {
             Ok(t) if !t.trim().is_empty() => Auth::Token(t.trim().to_string()),
             _ => Auth::Netrc(match std::env::var_os("NETRC") {
                 Some(p) => PathBuf::from(p),
                 None => std::env::home_dir()
-                    .ok_or("no EARTHDATA_TOKEN and no home directory for ~/.netrc")?
+                    .ok_or_else(|| {
+                        cred_err("no EARTHDATA_TOKEN and no home directory for ~/.netrc".into())
+                    })?
                     .join(".netrc"),
             }),
         };
@@ -114,7 +121,7 @@ impl EarthdataCredentials {
             .cookie_store(true)
             .timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| cred_err(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             endpoint,
             auth,

@@ -27,6 +27,8 @@ pub enum IoError {
         #[source]
         source: object_store::Error,
     },
+    #[error("Earthdata credentials from {endpoint}: {reason}")]
+    Credentials { endpoint: String, reason: String },
     #[error("short read of {url}: asked bytes {}..{}, got {got}", range.start, range.end)]
     ShortRead {
         url: String,

@@ -4,7 +4,7 @@
 //! `az://` with the `gcp`/`azure` features) get a store built on first use from
 //! [`RemoteOptions`] (`remote.rs`), one per bucket or host; any scheme can also be registered
 //! explicitly (`memory://` stores in tests). URLs written into references are always absolute
-//! (`file:///abs/path`), kerchunk-formats.md section 1.4.
+//! (`file:///abs/path`), docs/kerchunk-reference.md section 1.4.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

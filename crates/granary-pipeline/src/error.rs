@@ -30,7 +30,8 @@ impl Location {
     }
 }
 
-/// Why a pipeline cannot be loaded or run.
+/// Why a pipeline cannot be loaded or run. Configuration errors carry `file:line:col`; run
+/// errors name the component and keep the typed cause of the layer that failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
@@ -38,14 +39,36 @@ pub enum PipelineError {
     Config { location: Location, message: String },
     #[error("{file}: {message}")]
     File { file: String, message: String },
-    #[error("component {component:?}: {source}")]
+    #[error("component {component:?}")]
     Sql {
         component: String,
         #[source]
-        source: granary_sql::SqlError,
+        source: Box<granary_sql::SqlError>,
     },
-    #[error("component {component:?}: {message}")]
-    Run { component: String, message: String },
+    #[error("component {component:?}")]
+    Inventory {
+        component: String,
+        #[source]
+        source: Box<granary_inventory::InventoryError>,
+    },
+    #[error("component {component:?}: cannot list the granules")]
+    Extract {
+        component: String,
+        #[source]
+        source: Box<granary_extract::ExtractError>,
+    },
+    #[error("component {component:?}: cannot set up storage")]
+    Storage {
+        component: String,
+        #[source]
+        source: Box<granary_io::IoError>,
+    },
+    #[error("sink {sink:?}")]
+    Publish {
+        sink: String,
+        #[source]
+        source: Box<granary_refs::PublishError>,
+    },
 }
 
 impl PipelineError {

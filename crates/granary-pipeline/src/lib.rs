@@ -1,16 +1,18 @@
 //! granary-pipeline: declarative pipelines (`docs/pipeline-spec.md`). A pipeline file names a
 //! source of granules, an extractor, SQL transforms, a combine and sinks; [`load`] checks it
-//! against the component [`registry`] (errors at `file:line:col`), [`plan`] describes it and
-//! [`run`] executes it with incremental, resumable state and atomically published outputs.
+//! against the [`components`] registry (errors at `file:line:col`), [`plan`] describes it and
+//! [`run`] executes it with incremental, resumable state. [`combine_and_publish`] is the
+//! combine-and-publish step that `granary run` and `granary combine` share.
 
+mod combine_step;
+pub mod components;
 pub mod error;
 mod load;
 pub mod plan;
-pub mod registry;
 mod run;
-pub mod sink;
 pub mod spec;
 
+pub use combine_step::{Output, Target, combine_and_publish};
 pub use error::{Location, PipelineError};
 pub use load::{Pipeline, load};
-pub use run::{Output, Progress, RunOptions, RunReport, run};
+pub use run::{Progress, RunOptions, RunReport, run};

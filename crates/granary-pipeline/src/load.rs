@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
+use crate::components::{self as registry, Kind};
 use crate::error::{Location, PipelineError};
-use crate::registry::{self, Kind};
-use crate::spec::{CombineSpec, ExtractorSpec, FilesSource, RawPipeline, SinkSpec, SqlSpec};
+use crate::spec::{
+    CombineTransformSpec, ExtractorSpec, FilesSource, RawPipeline, SinkSpec, SqlSpec, TransformType,
+};
 
 /// A checked pipeline: one chain source → extractor → sql... → combine → sinks.
 #[derive(Debug, Clone)]
@@ -23,7 +25,7 @@ pub struct Pipeline {
     pub extractor: (String, ExtractorSpec),
     /// In execution order, with the query text.
     pub sql: Vec<(String, String)>,
-    pub combine: (String, CombineSpec),
+    pub combine: (String, CombineTransformSpec),
     pub sinks: Vec<(String, SinkSpec)>,
 }
 
@@ -75,6 +77,13 @@ impl Loader<'_> {
             .map_err(|e| self.err(t.span(), format!("{what}: {}", e.message())))?;
         Ok((ty, typed))
     }
+}
+
+/// Only the `type` of a component table (the rest is read by the component's own spec).
+#[derive(serde::Deserialize)]
+struct TypeOnly<T> {
+    #[serde(rename = "type")]
+    kind: T,
 }
 
 /// Sets `dotted.key = value` in a TOML document (the value parsed as TOML, else a string).
@@ -242,12 +251,9 @@ fn check(l: &Loader<'_>, path: &Path, raw: RawPipeline) -> Result<Pipeline, Pipe
         previous = id.clone();
     }
     for (id, t) in order {
-        let ty = kinds
-            .get(id.as_str())
-            .map(|k| k.1.clone())
-            .unwrap_or_default();
-        match ty.as_str() {
-            "sql" => {
+        let (_, ty) = l.typed::<TypeOnly<TransformType>>(Kind::Transform, id, t)?;
+        match ty.kind {
+            TransformType::Sql => {
                 let (_, s) = l.typed::<SqlSpec>(Kind::Transform, id, t)?;
                 inputs_ok(Kind::Transform, id, "sql", &s.inputs, t.span())?;
                 if combine.is_some() {
@@ -278,8 +284,8 @@ fn check(l: &Loader<'_>, path: &Path, raw: RawPipeline) -> Result<Pipeline, Pipe
                 };
                 sql.push((id.clone(), text));
             }
-            _ => {
-                let (_, c) = l.typed::<CombineSpec>(Kind::Transform, id, t)?;
+            TransformType::Combine => {
+                let (_, c) = l.typed::<CombineTransformSpec>(Kind::Transform, id, t)?;
                 inputs_ok(Kind::Transform, id, "combine", &c.inputs, t.span())?;
                 if combine.is_some() {
                     return Err(l.err(

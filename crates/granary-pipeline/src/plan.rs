@@ -2,7 +2,8 @@
 //! inventory schemas (nothing is scanned).
 
 use datafusion::prelude::SessionContext;
-use granary_sql::{Inventory, session};
+use granary_inventory::{Inventory, NamePattern};
+use granary_sql::session;
 
 use crate::error::PipelineError;
 use crate::load::Pipeline;
@@ -16,13 +17,13 @@ pub async fn describe(p: &Pipeline) -> Result<String, PipelineError> {
     out.push_str(&format!("pipeline {:?}: {}\n", p.name, p.description));
     out.push_str(&format!("state: {}\n\n", p.state_dir.display()));
     out.push_str(&format!(
-        "[source] {sid} ({}): {}\n",
+        "[source] {sid} ({:?}): {}\n",
         s.kind,
         s.paths.join(", ")
     ));
     out.push_str(&format!(
-        "  -> [extractor] {eid} ({}): concurrency {}, parts of {}\n",
-        e.kind,
+        "  -> [extractor] {eid} ({:?}): concurrency {}, parts of {}\n",
+        e.route,
         e.concurrency
             .map_or_else(|| "auto".to_string(), |n| n.to_string()),
         e.part_size
@@ -47,24 +48,34 @@ pub async fn describe(p: &Pipeline) -> Result<String, PipelineError> {
     ));
     for (id, s) in &p.sinks {
         out.push_str(&format!(
-            "  -> [sink] {id} ({}): {}{}\n",
-            s.kind,
+            "  -> [sink] {id} ({:?}): {}{}\n",
+            s.format,
             s.path.as_deref().unwrap_or("(--target)"),
             if s.overwrite { ", overwrite" } else { "" }
         ));
     }
-    let inv = Inventory::build(&[], None).map_err(|e| PipelineError::Sql {
-        component: eid.clone(),
-        source: e,
-    })?;
+    let inv_err = |component: &String| {
+        let component = component.clone();
+        move |source| PipelineError::Inventory {
+            component,
+            source: Box::new(source),
+        }
+    };
+    let pattern = s
+        .name_pattern
+        .as_deref()
+        .map(NamePattern::parse)
+        .transpose()
+        .map_err(inv_err(sid))?;
+    let inv = Inventory::build(&[], pattern.as_ref()).map_err(inv_err(eid))?;
     let ctx: SessionContext = session(&inv).map_err(|e| PipelineError::Sql {
         component: eid.clone(),
-        source: e,
+        source: Box::new(e),
     })?;
     for (id, q) in &p.sql {
         let err = |e: datafusion::error::DataFusionError| PipelineError::Sql {
             component: id.clone(),
-            source: e.into(),
+            source: Box::new(e.into()),
         };
         let df = ctx.sql(q).await.map_err(err)?;
         let plan = df.clone().into_optimized_plan().map_err(err)?;

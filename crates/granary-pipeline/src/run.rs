@@ -1,24 +1,22 @@
 //! Running a pipeline: the source's granules are inventoried incrementally into the state
 //! directory (so a killed run resumes where it stopped), the sql transforms run over the
-//! inventory, the combine transform builds the reference sets, and every sink publishes them.
+//! inventory, and the combine step builds the reference sets and publishes them to every sink.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
-use granary_extract::{ExtractOptions, Extractor, Metadata};
-use granary_io::{EarthdataCredentials, RemoteOptions, StoreRegistry};
-use granary_refs::combine::CombineReport;
-use granary_sql::{
-    BuildOptions, CombineOptions, Inventory, InventoryDir, SWOT_NAME_PATTERN, build_inventory,
-    combine, pattern, session, session_for_dir,
+use granary_extract::{ExtractOptions, Extractor};
+use granary_inventory::{
+    BuildOptions, ErrorRow, InventoryDir, NamePattern, build_inventory, inventory_in_memory,
 };
+use granary_io::{EarthdataCredentials, RemoteOptions, StoreRegistry};
+use granary_sql::{CombineOptions, in_memory_session, session_for_dir};
 
+use crate::combine_step::{Output, Target, combine_and_publish};
 use crate::error::PipelineError;
 use crate::load::Pipeline;
-use crate::sink::{RefFormat, output_path, publish};
-use crate::spec::{Attrs, Credentials, OnDuplicate};
+use crate::spec::Credentials;
 
 /// Called with (stage, done, total) as a run progresses (e.g. to draw a progress bar).
 pub type Progress = Arc<dyn Fn(&str, usize, usize) + Send + Sync>;
@@ -45,15 +43,6 @@ impl std::fmt::Debug for RunOptions {
     }
 }
 
-/// One reference set written (or, in a dry run, that would be written).
-#[derive(Debug, Clone)]
-pub struct Output {
-    pub sink: String,
-    pub path: PathBuf,
-    pub bytes: u64,
-    pub report: CombineReport,
-}
-
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
@@ -62,8 +51,8 @@ pub struct RunReport {
     pub scanned: usize,
     pub failed: usize,
     pub outputs: Vec<Output>,
-    /// (url, stage, message) of failed granules (at most 20).
-    pub failures: Vec<(String, String, String)>,
+    /// Failed granules (at most 20), in URL order.
+    pub failures: Vec<ErrorRow>,
     /// Requests, bytes and round trips of the extraction (and of the byte checks of combine).
     pub io: granary_io::IoStatsSnapshot,
     /// The same per store (`scheme://bucket-or-host`).
@@ -72,34 +61,18 @@ pub struct RunReport {
     pub credential_fetches: usize,
 }
 
-fn run_err(component: &str, message: impl Into<String>) -> PipelineError {
-    PipelineError::Run {
-        component: component.to_string(),
-        message: message.into(),
-    }
-}
-
-fn sql_err(component: &str) -> impl Fn(granary_sql::SqlError) -> PipelineError + '_ {
-    move |source| PipelineError::Sql {
-        component: component.to_string(),
-        source,
-    }
-}
+/// How many failures a report lists.
+const LISTED_FAILURES: usize = 20;
 
 fn extractor(
     p: &Pipeline,
 ) -> Result<(Extractor, Option<Arc<EarthdataCredentials>>), PipelineError> {
     let (_, e) = &p.extractor;
-    let metadata = match e.kind.as_str() {
-        "dmrpp" => Metadata::Dmrpp,
-        "hdf5" => Metadata::Hdf5,
-        _ => Metadata::Auto,
-    };
-    let st = &p.source.1.storage;
+    let (id, source) = &p.source;
+    let st = &source.storage;
     let earthdata = match st.credentials {
         Credentials::Environment => None,
         Credentials::Earthdata => {
-            let (id, _) = &p.source;
             let url = st
                 .earthdata_url
                 .as_deref()
@@ -113,7 +86,10 @@ fn extractor(
                 url,
                 std::time::Duration::from_secs(st.refresh_before_secs),
             )
-            .map_err(|m| run_err(id, m))?;
+            .map_err(|source| PipelineError::Storage {
+                component: id.clone(),
+                source: Box::new(source),
+            })?;
             Some(Arc::new(provider))
         }
     };
@@ -133,7 +109,7 @@ fn extractor(
     let ex = Extractor::new(
         Arc::new(StoreRegistry::with_remote(remote)),
         ExtractOptions {
-            metadata,
+            metadata: e.route,
             metadata_only: false,
             concurrency: e.concurrency,
         },
@@ -154,7 +130,10 @@ async fn sources(
             let urls = ex
                 .expand(&s.paths)
                 .await
-                .map_err(|e| run_err(id, e.to_string()))?;
+                .map_err(|source| PipelineError::Extract {
+                    component: id.clone(),
+                    source: Box::new(source),
+                })?;
             Ok(urls.into_iter().take(n).map(|u| u.to_string()).collect())
         }
     }
@@ -169,42 +148,39 @@ async fn inventory(
 ) -> Result<SessionContext, PipelineError> {
     let (sid, s) = &p.source;
     let (eid, e) = &p.extractor;
-    let re =
-        pattern(s.name_pattern.as_deref().unwrap_or(SWOT_NAME_PATTERN)).map_err(sql_err(sid))?;
-    let srcs = sources(p, ex, opts.prune).await?;
-    if opts.dry_run {
-        let urls = ex
-            .expand(&srcs)
-            .await
-            .map_err(|e| run_err(sid, e.to_string()))?;
-        report.listed = urls.len();
-        let mut manifests = Vec::new();
-        let total = urls.len();
-        let mut done = 0;
-        let mut results = std::pin::pin!(ex.extract_many(urls));
-        while let Some((url, r)) = results.next().await {
-            done += 1;
-            if let Some(p) = &opts.progress {
-                p("extract", done, total);
-            }
-            match r {
-                Ok(m) => manifests.push(m),
-                Err(err) => {
-                    report.failed += 1;
-                    if report.failures.len() < 20 {
-                        report.failures.push((
-                            url.to_string(),
-                            err.stage().to_string(),
-                            err.to_string(),
-                        ));
-                    }
-                }
-            }
+    let inv_err = |component: &str| {
+        let component = component.to_string();
+        move |source| PipelineError::Inventory {
+            component,
+            source: Box::new(source),
         }
-        report.scanned = manifests.len();
-        manifests.sort_by(|a, b| a.url.cmp(&b.url));
-        let inv = Inventory::build(&manifests, Some(&re)).map_err(sql_err(eid))?;
-        return session(&inv).map_err(sql_err(eid));
+    };
+    let sql_err = |source| PipelineError::Sql {
+        component: eid.clone(),
+        source: Box::new(source),
+    };
+    let pattern = s
+        .name_pattern
+        .as_deref()
+        .map(NamePattern::parse)
+        .transpose()
+        .map_err(inv_err(sid))?;
+    let srcs = sources(p, ex, opts.prune).await?;
+    let mut progress = |done: usize, total: usize| {
+        tracing::debug!(done, total, "inventory");
+        if let Some(p) = &opts.progress {
+            p("extract", done, total);
+        }
+    };
+    if opts.dry_run {
+        let mem = inventory_in_memory(ex, &srcs, pattern.as_ref(), &mut progress)
+            .await
+            .map_err(inv_err(eid))?;
+        report.listed = mem.listed;
+        report.failed = mem.errors.len();
+        report.scanned = mem.listed - mem.errors.len();
+        report.failures = mem.errors.iter().take(LISTED_FAILURES).cloned().collect();
+        return in_memory_session(&mem).map_err(sql_err);
     }
     let dir = match opts.prune {
         None => p.state_dir.join("inventory"),
@@ -217,53 +193,20 @@ async fn inventory(
         &BuildOptions {
             part_size: e.part_size.max(1),
         },
-        &mut |done, total| {
-            tracing::debug!(done, total, "inventory");
-            if let Some(p) = &opts.progress {
-                p("extract", done, total);
-            }
-        },
+        &mut progress,
     )
     .await
-    .map_err(sql_err(eid))?;
+    .map_err(inv_err(eid))?;
     report.listed = built.listed;
     report.unchanged = built.unchanged;
     report.scanned = built.scanned;
     report.failed = built.failed;
-    let inv = InventoryDir::open(&dir).map_err(sql_err(eid))?;
-    let ctx = session_for_dir(&inv, Some(&re)).map_err(sql_err(eid))?;
+    let inv = InventoryDir::open(&dir).map_err(inv_err(eid))?;
     if built.failed > 0 {
-        let rows = granary_sql::query(
-            &ctx,
-            "SELECT url, stage, message FROM errors ORDER BY url LIMIT 20",
-        )
-        .await
-        .map_err(sql_err(eid))?;
-        for b in rows {
-            let col = |i: usize| {
-                datafusion::arrow::compute::cast(
-                    b.column(i),
-                    &datafusion::arrow::datatypes::DataType::Utf8,
-                )
-            };
-            let (Ok(u), Ok(s), Ok(m)) = (col(0), col(1), col(2)) else {
-                continue;
-            };
-            let (u, s, m) = (
-                datafusion::arrow::array::AsArray::as_string::<i32>(&u),
-                datafusion::arrow::array::AsArray::as_string::<i32>(&s),
-                datafusion::arrow::array::AsArray::as_string::<i32>(&m),
-            );
-            for i in 0..b.num_rows() {
-                report.failures.push((
-                    u.value(i).to_string(),
-                    s.value(i).to_string(),
-                    m.value(i).to_string(),
-                ));
-            }
-        }
+        let errors = inv.errors().map_err(inv_err(eid))?;
+        report.failures = errors.into_iter().take(LISTED_FAILURES).collect();
     }
-    Ok(ctx)
+    session_for_dir(&inv, pattern.as_ref()).map_err(sql_err)
 }
 
 /// Runs the pipeline.
@@ -277,79 +220,55 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             ),
         });
     }
+    let mut targets = Vec::new();
     for (id, s) in &p.sinks {
-        if s.path.is_none() && opts.target.is_none() {
-            return Err(PipelineError::File {
+        let path = opts
+            .target
+            .clone()
+            .or_else(|| s.path.clone())
+            .ok_or_else(|| PipelineError::File {
                 file: p.file.display().to_string(),
                 message: format!("sinks.{id}: no `path`; give one or run with --target"),
-            });
-        }
+            })?;
+        targets.push(Target {
+            sink: id.clone(),
+            template: PathBuf::from(path),
+            format: s.format,
+            record_size: s.record_size,
+            overwrite: s.overwrite.into(),
+        });
     }
     let (ex, credentials) = extractor(p)?;
     let mut report = RunReport::default();
     let ctx = inventory(p, opts, &ex, &mut report).await?;
     for (id, q) in &p.sql {
-        let df = ctx.sql(q).await.map_err(|e| sql_err(id)(e.into()))?;
+        let err = |e: datafusion::error::DataFusionError| PipelineError::Sql {
+            component: id.clone(),
+            source: Box::new(e.into()),
+        };
+        let df = ctx.sql(q).await.map_err(err)?;
         ctx.register_table(id.as_str(), df.into_view())
-            .map_err(|e| sql_err(id)(e.into()))?;
+            .map_err(err)?;
     }
     let (cid, c) = &p.combine;
     let last = p
         .sql
         .last()
         .map(|(id, _)| id.clone())
-        .ok_or_else(|| run_err(cid, "no sql input"))?;
+        .ok_or_else(|| PipelineError::File {
+            file: p.file.display().to_string(),
+            message: format!("transforms.{cid}: no sql transform before the combine"),
+        })?;
     let copts = CombineOptions {
         identical: c.identical.clone(),
-        on_duplicate: match c.on_duplicate {
-            OnDuplicate::Error => granary_refs::OnDuplicate::Error,
-            OnDuplicate::First => granary_refs::OnDuplicate::First,
-            OnDuplicate::Last => granary_refs::OnDuplicate::Last,
-        },
-        attrs: match c.attrs {
-            Attrs::Drop => granary_refs::AttrPolicy::Drop,
-            Attrs::Array => granary_refs::AttrPolicy::Array,
-        },
+        on_duplicate: c.on_duplicate,
+        attrs: c.attrs,
         partition_by: c.partition_by.clone(),
         reader: Some(ex.clone()),
     };
-    let parts = combine(&ctx, &format!("SELECT * FROM \"{last}\""), &copts)
-        .await
-        .map_err(sql_err(cid))?;
-    for (sid, s) in &p.sinks {
-        let template = PathBuf::from(
-            opts.target
-                .clone()
-                .or_else(|| s.path.clone())
-                .unwrap_or_default(),
-        );
-        let format = match s.kind.as_str() {
-            "kerchunk_json" => RefFormat::Json,
-            _ => RefFormat::Parquet,
-        };
-        for part in &parts {
-            let path = output_path(&template, part.key.as_deref(), c.partition_by.as_deref())
-                .map_err(|m| run_err(sid, m))?;
-            let bytes = if opts.dry_run {
-                if path.exists() && !s.overwrite {
-                    return Err(run_err(
-                        sid,
-                        format!("{} exists (overwrite = false)", path.display()),
-                    ));
-                }
-                0
-            } else {
-                publish(&part.combined, &path, format, s.record_size, s.overwrite)
-                    .map_err(|m| run_err(sid, m))?
-            };
-            report.outputs.push(Output {
-                sink: sid.clone(),
-                path,
-                bytes,
-                report: part.combined.report.clone(),
-            });
-        }
-    }
+    let selection = format!("SELECT * FROM \"{last}\"");
+    report.outputs =
+        combine_and_publish(&ctx, cid, &selection, &copts, &targets, opts.dry_run).await?;
     report.io = ex.stats().snapshot();
     report.io_per_store = ex.stats_per_store();
     report.credential_fetches = credentials.map_or(0, |c| c.fetches());

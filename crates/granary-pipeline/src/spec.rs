@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use granary_extract::MetadataRoute;
+use granary_refs::{AttrPolicy, OnDuplicate, RefFormat};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -28,15 +30,31 @@ pub(crate) struct RawPipeline {
     pub sinks: BTreeMap<String, Spanned<toml::Table>>,
 }
 
+/// The registered source types.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceType {
+    Files,
+}
+
+/// The registered transform types.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TransformType {
+    Sql,
+    Combine,
+}
+
 /// `type = "files"`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FilesSource {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SourceType,
     /// Files, directories (searched recursively), globs or URLs.
     pub paths: Vec<String>,
-    /// Regex matched against file names; named groups become `granules` columns.
+    /// A preset name (`"swot"`) or a regex matched against file names; named groups become
+    /// `granules` columns. None: no captures.
     pub name_pattern: Option<String>,
     /// Object store settings for remote paths.
     #[serde(default)]
@@ -101,12 +119,12 @@ pub enum Credentials {
     Earthdata,
 }
 
-/// `type = "auto" | "dmrpp" | "hdf5"`.
+/// `type = "auto" | "dmrpp" | "hdf5"`: the metadata route.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ExtractorSpec {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub route: MetadataRoute,
     pub inputs: Vec<String>,
     /// Granules extracted at the same time (absent: 4 per core for local files, 64 when any
     /// granule is remote).
@@ -126,43 +144,25 @@ fn default_part_size() -> usize {
 #[serde(deny_unknown_fields)]
 pub struct SqlSpec {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: TransformType,
     pub inputs: Vec<String>,
     pub query: Option<String>,
     /// Relative to the pipeline file.
     pub query_file: Option<String>,
 }
 
-/// Duplicate policy of `combine`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum OnDuplicate {
-    #[default]
-    Error,
-    First,
-    Last,
-}
-
-/// Policy for group attributes that vary between granules.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Attrs {
-    #[default]
-    Drop,
-    Array,
-}
-
-/// `type = "combine"`.
+/// `type = "combine"`: the pipeline component (granary-refs' `CombineSpec` is what the
+/// combiner is given).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct CombineSpec {
+pub struct CombineTransformSpec {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: TransformType,
     pub inputs: Vec<String>,
     #[serde(default)]
     pub on_duplicate: OnDuplicate,
     #[serde(default)]
-    pub attrs: Attrs,
+    pub attrs: AttrPolicy,
     /// Arrays copied once after checking that they are identical.
     #[serde(default)]
     pub identical: Vec<String>,
@@ -170,12 +170,12 @@ pub struct CombineSpec {
     pub partition_by: Option<String>,
 }
 
-/// `type = "kerchunk_json" | "kerchunk_parquet"`.
+/// `type = "kerchunk_json" | "kerchunk_parquet"`: the output format.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SinkSpec {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub format: RefFormat,
     pub inputs: Vec<String>,
     /// Output path (`{}` is replaced by the partition value); `--target` overrides it.
     pub path: Option<String>,

@@ -215,10 +215,7 @@ fn set_overrides_apply_and_bad_ones_are_config_errors() {
     let f = tmp.path().join("p.toml");
     std::fs::write(&f, GOOD).unwrap();
     let p = load(&f, &["transforms.c.on_duplicate=\"last\"".into()]).unwrap();
-    assert_eq!(
-        p.combine.1.on_duplicate,
-        granary_pipeline::spec::OnDuplicate::Last
-    );
+    assert_eq!(p.combine.1.on_duplicate, granary_refs::OnDuplicate::Last);
     let e = load(&f, &["transforms.c.on_duplicate=newest".into()]).unwrap_err();
     assert!(
         e.is_config() && e.to_string().contains("(after --set)"),

@@ -1,4 +1,4 @@
-//! kerchunk JSON version 1 of a combined reference set (kerchunk-formats.md section 1), written
+//! kerchunk JSON version 1 of a combined reference set (docs/kerchunk-reference.md section 1), written
 //! as a stream: keys are produced array by array from the reference table, so memory does not
 //! grow with the output beyond the table itself.
 

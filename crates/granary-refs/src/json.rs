@@ -1,4 +1,4 @@
-//! kerchunk JSON version 1 (kerchunk-formats.md section 1): `{"version":1,"refs":{...}}` with
+//! kerchunk JSON version 1 (docs/kerchunk-reference.md section 1): `{"version":1,"refs":{...}}` with
 //! metadata as JSON text, a consolidated `.zmetadata`, absolute URLs, and inlined chunks as
 //! plain strings only when every byte is ASCII, `base64:` otherwise.
 

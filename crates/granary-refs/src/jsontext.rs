@@ -1,5 +1,5 @@
 //! JSON text for zarr metadata values. Metadata keys are written as JSON text inside JSON
-//! strings (as kerchunk does, kerchunk-formats.md section 1.9) so that non-finite attribute
+//! strings (as kerchunk does, docs/kerchunk-reference.md section 1.9) so that non-finite attribute
 //! values can be the bare tokens `NaN`/`Infinity`, which Python's json and zarr accept, while the
 //! outer document stays strict JSON.
 

@@ -1,8 +1,9 @@
 //! granary-refs: from manifests to kerchunk reference sets.
 //!
-//! [`zarr`] maps each array to zarr v2 metadata (`.zarray`, `.zattrs`) and chunk keys exactly
-//! as `research/kerchunk-formats.md` sections 1-2 prescribe; [`json`] writes kerchunk JSON
-//! version 1 with a consolidated `.zmetadata`.
+//! [`zarr`] maps each array to zarr v2 metadata (`.zarray`, `.zattrs`) and chunk keys as
+//! `docs/kerchunk-reference.md` sections 1-2 describe; [`json`] writes kerchunk JSON version 1
+//! with a consolidated `.zmetadata`; [`combine`] concatenates granules; [`publish`] is the one
+//! way any output reaches its path (temporary name, rename, overwrite policy).
 
 pub mod combine;
 pub mod combined_json;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod json;
 pub mod jsontext;
 pub mod parquet_refs;
+pub mod publish;
 pub mod zarr;
 
 pub use combine::{
@@ -20,4 +22,5 @@ pub use combined_json::write_combined_json;
 pub use error::RefsError;
 pub use json::{InlineChunks, JsonOptions, RefSet, single_granule_refs};
 pub use parquet_refs::{DEFAULT_RECORD_SIZE, ParquetStats, write_parquet};
+pub use publish::{Overwrite, PublishError, RefFormat, output_path, publish, publish_with};
 pub use zarr::{ArrayRefs, ChunkValue, ZarrArray, map_array, zarr_array};

@@ -1,4 +1,4 @@
-//! kerchunk Parquet references (kerchunk-formats.md section 3), written with the settings that
+//! kerchunk Parquet references (docs/kerchunk-reference.md section 3), written with the settings that
 //! fsspec's `LazyReferenceMapper` reads under pandas 2 and 3 (section 3.6):
 //!
 //! ```text

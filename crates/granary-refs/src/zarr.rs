@@ -1,4 +1,4 @@
-//! Zarr v2 mapping of one array (kerchunk-formats.md sections 1.6-1.8 and 2):
+//! Zarr v2 mapping of one array (docs/kerchunk-reference.md sections 1.6-1.8 and 2):
 //! `.zarray` with numpy dtype, encoded fill value and filters in encode order; `.zattrs` with
 //! `_ARRAY_DIMENSIONS` and without `_FillValue`; chunk keys `i.j.k` (scalars: `0`).
 

@@ -1,6 +1,6 @@
 //! `granary combine`'s engine: a selection query (its `url` column and one column per concat
 //! coordinate) drives granary-refs' combiner, fed by streaming the inventory's `zarr` and
-//! `chunks` tables (kerchunk-formats.md section 4; `docs/combine.md`).
+//! `chunks` tables (`docs/combine.md`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -41,21 +41,21 @@ pub struct Partition {
     pub combined: Combined,
 }
 
-fn bad(msg: impl Into<String>) -> SqlError {
-    SqlError::Combine(msg.into())
-}
-
 fn strings(b: &RecordBatch, name: &str) -> Result<StringArray, SqlError> {
     let col = b
         .column_by_name(name)
-        .ok_or_else(|| bad(format!("the selection has no column `{name}`")))?;
+        .ok_or_else(|| SqlError::MissingColumn {
+            column: name.to_string(),
+        })?;
     Ok(cast(col, &DataType::Utf8)?.as_string::<i32>().clone())
 }
 
 fn coords_of(b: &RecordBatch, name: &str) -> Result<Vec<Option<Coord>>, SqlError> {
     let col = b
         .column_by_name(name)
-        .ok_or_else(|| bad(format!("no column `{name}`")))?;
+        .ok_or_else(|| SqlError::MissingColumn {
+            column: name.to_string(),
+        })?;
     let t = col.data_type();
     let out = if t.is_signed_integer() {
         let a = cast(col, &DataType::Int64)?;
@@ -81,9 +81,10 @@ fn coords_of(b: &RecordBatch, name: &str) -> Result<Vec<Option<Coord>>, SqlError
             .map(|i| a.is_valid(i).then(|| Coord::Str(a.value(i).to_string())))
             .collect()
     } else {
-        return Err(bad(format!(
-            "column `{name}` is {t}; coordinates must be integers, floats or text (CAST it)"
-        )));
+        return Err(SqlError::CoordinateType {
+            column: name.to_string(),
+            data_type: t.to_string(),
+        });
     };
     Ok(out)
 }
@@ -99,15 +100,12 @@ async fn selection(
         Some(b) => b.schema(),
         None => ctx.sql(sql).await?.schema().inner().clone(),
     };
-    if schema.field_with_name("url").is_err() {
-        return Err(bad("the selection query must return a `url` column"));
-    }
-    if let Some(p) = partition_by
-        && schema.field_with_name(p).is_err()
-    {
-        return Err(bad(format!(
-            "partition column `{p}` is not a column of the selection"
-        )));
+    for column in std::iter::once("url").chain(partition_by) {
+        if schema.field_with_name(column).is_err() {
+            return Err(SqlError::MissingColumn {
+                column: column.to_string(),
+            });
+        }
     }
     let dims: Vec<String> = schema
         .fields()
@@ -125,22 +123,26 @@ async fn selection(
             .collect::<Result<Vec<_>, _>>()?;
         for i in 0..b.num_rows() {
             if urls.is_null(i) {
-                return Err(bad(format!("row {} of the selection has no url", i + 1)));
+                return Err(SqlError::NullUrl { row: i + 1 });
             }
             let url = urls.value(i).to_string();
             let mut coords = Vec::with_capacity(dims.len());
             for (d, col) in dims.iter().zip(&cols) {
-                coords.push(col[i].clone().ok_or_else(|| {
-                    bad(format!(
-                        "{url}: column `{d}` is NULL; every granule needs a coordinate"
-                    ))
+                coords.push(col[i].clone().ok_or_else(|| SqlError::NullCoordinate {
+                    url: url.clone(),
+                    column: d.clone(),
                 })?);
             }
             let key = keys
                 .as_ref()
                 .map(|k| k.is_valid(i).then(|| k.value(i).to_string()));
             let key = match key {
-                Some(None) => return Err(bad(format!("{url}: partition column is NULL"))),
+                Some(None) => {
+                    return Err(SqlError::NullPartition {
+                        url,
+                        column: partition_by.unwrap_or_default().to_string(),
+                    });
+                }
                 Some(Some(k)) => Some(k),
                 None => None,
             };
@@ -222,10 +224,9 @@ async fn verify_identical(reader: &Extractor, c: &Combiner) -> Result<(), SqlErr
         let bytes: HashMap<(String, u64, u64), Vec<u8>> = reader
             .read_ranges(&wanted)
             .await
-            .map_err(|e| {
-                bad(format!(
-                    "cannot read the chunks of {path:?} to compare them: {e}"
-                ))
+            .map_err(|source| SqlError::CompareRead {
+                array: path.clone(),
+                source: Box::new(source),
             })?
             .into_iter()
             .collect();
@@ -285,8 +286,9 @@ async fn feed_zarr(
     while let Some(b) = stream.next().await {
         let b = b?;
         let col = |n: &str| {
-            b.column_by_name(n)
-                .ok_or_else(|| bad(format!("the zarr table has no column `{n}`")))
+            b.column_by_name(n).ok_or_else(|| SqlError::MissingColumn {
+                column: format!("zarr.{n}"),
+            })
         };
         let url = strings(&b, "url")?;
         let path = strings(&b, "path")?;

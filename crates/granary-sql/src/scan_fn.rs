@@ -3,8 +3,8 @@
 //!
 //! `source` is a file, directory, local glob or URL; `table` one of `granules` (default),
 //! `dimensions`, `variables`, `attributes`, `chunks` or `errors` (granules that failed);
-//! `pattern` the file-name regex whose named groups become `granules` columns (default: the
-//! SWOT pattern). Planning only checks arguments; the scan runs when the plan is built
+//! `pattern` a file-name regex or preset (`'swot'`) whose named groups become `granules` columns
+//! (default: none). Planning only checks arguments; the scan runs when the plan is built
 //! (`TableProvider::scan`, async), never blocking the runtime. Projection pushdown: a query that
 //! needs no chunk column (`chunks`, `n_chunks`, `stored_bytes`) runs a metadata-only HDF5 scan
 //! that skips chunk indexes. Results are cached per session, source and depth.
@@ -21,12 +21,11 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
-use futures::StreamExt;
-use granary_extract::{ExtractOptions, Extractor, Metadata};
+use granary_extract::{ExtractOptions, Extractor, MetadataRoute};
+use granary_inventory::{
+    Inventory, NamePattern, add_captures, errors_batch, errors_schema, inventory_in_memory,
+};
 use granary_io::StoreRegistry;
-use regex::Regex;
-
-use crate::{ErrorRow, Inventory, SWOT_NAME_PATTERN, add_captures, errors_batch, pattern};
 
 /// What one scan of a source produced.
 #[derive(Debug)]
@@ -40,7 +39,7 @@ type Cache = Arc<Mutex<HashMap<(String, bool), Arc<Scanned>>>>;
 /// The `hdf5_scan` / `dmrpp_scan` function of one session.
 #[derive(Debug)]
 pub struct ScanFunction {
-    metadata: Metadata,
+    metadata: MetadataRoute,
     registry: Arc<StoreRegistry>,
     concurrency: Option<usize>,
     cache: Cache,
@@ -50,7 +49,7 @@ impl ScanFunction {
     /// `concurrency`: granules scanned at the same time (`None`: granary-extract's default for
     /// the URLs scanned).
     pub fn new(
-        metadata: Metadata,
+        metadata: MetadataRoute,
         registry: Arc<StoreRegistry>,
         concurrency: Option<usize>,
     ) -> Self {
@@ -97,18 +96,20 @@ impl TableFunctionImpl for ScanFunction {
             Some(e) => literal(e, "table")?,
             None => "granules".to_string(),
         };
-        let re = match exprs.get(2) {
-            Some(e) => pattern(&literal(e, "pattern")?),
-            None => pattern(SWOT_NAME_PATTERN),
-        }
-        .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        let pattern = match exprs.get(2) {
+            Some(e) => Some(
+                NamePattern::parse(&literal(e, "pattern")?)
+                    .map_err(|e| DataFusionError::Plan(e.to_string()))?,
+            ),
+            None => None,
+        };
         let empty = Inventory::empty().map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let schema = match table.as_str() {
-            "granules" => add_captures(&empty.granules, &re)
+        let schema = match (table.as_str(), &pattern) {
+            ("granules", Some(p)) => add_captures(&empty.granules, p)
                 .map_err(|e| DataFusionError::Plan(e.to_string()))?
                 .schema(),
-            "errors" => crate::errors_schema(),
-            t => match empty.tables().iter().find(|(n, _)| *n == t) {
+            ("errors", _) => errors_schema(),
+            (t, _) => match empty.tables().iter().find(|(n, _)| *n == t) {
                 Some((_, b)) => b.schema(),
                 None => {
                     return plan_err!(
@@ -120,7 +121,7 @@ impl TableFunctionImpl for ScanFunction {
         Ok(Arc::new(ScanTable {
             source,
             table,
-            pattern: re,
+            pattern,
             schema,
             metadata: self.metadata,
             registry: self.registry.clone(),
@@ -134,9 +135,9 @@ impl TableFunctionImpl for ScanFunction {
 struct ScanTable {
     source: String,
     table: String,
-    pattern: Regex,
+    pattern: Option<NamePattern>,
     schema: SchemaRef,
-    metadata: Metadata,
+    metadata: MetadataRoute,
     registry: Arc<StoreRegistry>,
     concurrency: Option<usize>,
     cache: Cache,
@@ -184,34 +185,18 @@ impl ScanTable {
                 concurrency: self.concurrency,
             },
         );
-        let urls = ex
-            .expand(std::slice::from_ref(&self.source))
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let mut manifests = Vec::with_capacity(urls.len());
-        let mut errors = Vec::new();
-        let mut results = std::pin::pin!(ex.extract_many(urls));
-        while let Some((url, r)) = results.next().await {
-            match r {
-                Ok(m) => manifests.push(m),
-                Err(e) => {
-                    tracing::warn!(url = %url, error = %e, "Granule skipped (see the errors table).");
-                    errors.push(ErrorRow {
-                        url: url.to_string(),
-                        stage: e.stage().to_string(),
-                        message: e.to_string(),
-                    });
-                }
-            }
-        }
-        manifests.sort_by(|a, b| a.url.cmp(&b.url));
-        errors.sort_by(|a, b| a.url.cmp(&b.url));
-        let ext = |e: crate::SqlError| DataFusionError::External(Box::new(e));
-        let mut inventory = Inventory::from_manifests(&manifests).map_err(ext)?;
-        inventory.granules = add_captures(&inventory.granules, &self.pattern).map_err(ext)?;
+        let ext = |e: granary_inventory::InventoryError| DataFusionError::External(Box::new(e));
+        let scanned = inventory_in_memory(
+            &ex,
+            std::slice::from_ref(&self.source),
+            self.pattern.as_ref(),
+            &mut |_, _| {},
+        )
+        .await
+        .map_err(ext)?;
         let scanned = Arc::new(Scanned {
-            inventory,
-            errors: errors_batch(&errors).map_err(ext)?,
+            errors: errors_batch(&scanned.errors).map_err(ext)?,
+            inventory: scanned.inventory,
         });
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert((self.source.clone(), full), scanned.clone());

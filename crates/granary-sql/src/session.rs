@@ -12,11 +12,13 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::SessionContext;
-use granary_extract::Metadata;
+use granary_extract::MetadataRoute;
+use granary_inventory::{
+    InMemory, Inventory, InventoryDir, NamePattern, add_captures, errors_batch, errors_schema,
+};
 use granary_io::StoreRegistry;
-use regex::Regex;
 
-use crate::{Inventory, InventoryDir, ScanFunction, SqlError, add_captures, errors_schema};
+use crate::{ScanFunction, SqlError};
 
 /// A session with only the table functions `hdf5_scan` and `dmrpp_scan` registered.
 pub fn base_session() -> SessionContext {
@@ -24,11 +26,15 @@ pub fn base_session() -> SessionContext {
     let registry = Arc::new(StoreRegistry::new());
     ctx.register_udtf(
         "hdf5_scan",
-        Arc::new(ScanFunction::new(Metadata::Hdf5, registry.clone(), None)),
+        Arc::new(ScanFunction::new(
+            MetadataRoute::Hdf5,
+            registry.clone(),
+            None,
+        )),
     );
     ctx.register_udtf(
         "dmrpp_scan",
-        Arc::new(ScanFunction::new(Metadata::Dmrpp, registry, None)),
+        Arc::new(ScanFunction::new(MetadataRoute::Dmrpp, registry, None)),
     );
     ctx
 }
@@ -39,13 +45,23 @@ fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Resul
     Ok(())
 }
 
-/// A session in which `granules`, `dimensions`, `variables`, `attributes` and `chunks` exist
-/// (in memory), besides the table functions.
+/// A session in which `granules`, `dimensions`, `variables`, `attributes`, `chunks`, `zarr`
+/// and an empty `errors` table exist (in memory), besides the table functions.
 pub fn session(inv: &Inventory) -> Result<SessionContext, SqlError> {
     let ctx = base_session();
     for (name, batch) in inv.tables() {
         register_batch(&ctx, name, batch.clone())?;
     }
+    register_batch(&ctx, "errors", RecordBatch::new_empty(errors_schema()))?;
+    Ok(ctx)
+}
+
+/// A session over granules inventoried now: their tables and the `errors` table of those that
+/// failed.
+pub fn in_memory_session(mem: &InMemory) -> Result<SessionContext, SqlError> {
+    let ctx = session(&mem.inventory)?;
+    ctx.deregister_table("errors")?;
+    register_batch(&ctx, "errors", errors_batch(&mem.errors)?)?;
     Ok(ctx)
 }
 
@@ -54,7 +70,7 @@ pub fn session(inv: &Inventory) -> Result<SessionContext, SqlError> {
 /// files (projection and predicate pushdown by DataFusion).
 pub fn session_for_dir(
     dir: &InventoryDir,
-    name_pattern: Option<&Regex>,
+    name_pattern: Option<&NamePattern>,
 ) -> Result<SessionContext, SqlError> {
     let ctx = base_session();
     let empty = Inventory::empty()?;

@@ -5,12 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use granary_extract::{ExtractOptions, Extractor, Metadata};
+use granary_extract::{ExtractOptions, Extractor, MetadataRoute};
+use granary_inventory::{BuildOptions, BuildReport, InventoryDir, NamePattern, build_inventory};
 use granary_io::StoreRegistry;
-use granary_sql::{
-    BuildOptions, BuildReport, Format, InventoryDir, SWOT_NAME_PATTERN, build_inventory, pattern,
-    query, render, session_for_dir,
-};
+use granary_sql::{Format, query, render, session_for_dir};
 
 fn swot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/swot")
@@ -35,7 +33,7 @@ async fn build(src: &Path, out: &Path, part_size: usize) -> BuildReport {
     let ex = Extractor::new(
         Arc::new(StoreRegistry::new()),
         ExtractOptions {
-            metadata: Metadata::Hdf5,
+            metadata: MetadataRoute::Hdf5,
             metadata_only: false,
             concurrency: Some(4),
         },
@@ -53,7 +51,7 @@ async fn build(src: &Path, out: &Path, part_size: usize) -> BuildReport {
 
 async fn sql(dir: &Path, q: &str) -> String {
     let d = InventoryDir::open(dir).unwrap();
-    let ctx = session_for_dir(&d, Some(&pattern(SWOT_NAME_PATTERN).unwrap())).unwrap();
+    let ctx = session_for_dir(&d, Some(&NamePattern::preset("swot").unwrap())).unwrap();
     render(&query(&ctx, q).await.unwrap(), Format::Csv).unwrap()
 }
 
@@ -178,11 +176,14 @@ async fn persisted_tables_answer_like_the_in_memory_ones() {
             })
             .collect()
     };
-    let mem = granary_sql::Inventory::build(&manifests, Some(&pattern(SWOT_NAME_PATTERN).unwrap()))
-        .unwrap();
+    let mem = granary_inventory::Inventory::build(
+        &manifests,
+        Some(&NamePattern::preset("swot").unwrap()),
+    )
+    .unwrap();
     let mem_ctx = granary_sql::session(&mem).unwrap();
     let dir = InventoryDir::open(&inv).unwrap();
-    let dir_ctx = session_for_dir(&dir, Some(&pattern(SWOT_NAME_PATTERN).unwrap())).unwrap();
+    let dir_ctx = session_for_dir(&dir, Some(&NamePattern::preset("swot").unwrap())).unwrap();
     let sql_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql");
     let mut n = 0;
     for e in std::fs::read_dir(sql_dir).unwrap() {

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Int32Type, Int64Type, UInt64Type};
 use granary_core::GranuleManifest;
-use granary_sql::{Format, Inventory, SWOT_NAME_PATTERN, pattern, query, render, session};
+use granary_inventory::{Inventory, NamePattern};
+use granary_sql::{Format, query, render, session};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -64,7 +65,7 @@ fn rows(batches: &[RecordBatch]) -> usize {
 async fn example_queries_answer_what_the_manifests_say() {
     let ms = manifests();
     assert_eq!(ms.len(), 11);
-    let inv = Inventory::build(&ms, Some(&pattern(SWOT_NAME_PATTERN).unwrap())).unwrap();
+    let inv = Inventory::build(&ms, Some(&NamePattern::preset("swot").unwrap())).unwrap();
 
     // Shape histogram: counts per num_lines.
     let mut want: BTreeMap<u64, i64> = BTreeMap::new();
@@ -134,7 +135,7 @@ async fn example_queries_answer_what_the_manifests_say() {
     assert_eq!(rows(&run(&inv, "duplicate_pairs.sql").await), 0);
     let mut twice = ms.clone();
     twice.push(ms[0].clone());
-    let inv2 = Inventory::build(&twice, Some(&pattern(SWOT_NAME_PATTERN).unwrap())).unwrap();
+    let inv2 = Inventory::build(&twice, Some(&NamePattern::preset("swot").unwrap())).unwrap();
     let dup = run(&inv2, "duplicate_pairs.sql").await;
     assert_eq!(rows(&dup), 1);
 
@@ -162,7 +163,7 @@ async fn example_queries_answer_what_the_manifests_say() {
 #[tokio::test]
 async fn typed_attribute_access_and_captures() {
     let ms = manifests();
-    let inv = Inventory::build(&ms, Some(&pattern(SWOT_NAME_PATTERN).unwrap())).unwrap();
+    let inv = Inventory::build(&ms, Some(&NamePattern::preset("swot").unwrap())).unwrap();
     let ctx = session(&inv).unwrap();
     // The capture and the global attribute agree for every granule.
     let b = query(&ctx, "SELECT count(*) FROM granules WHERE CAST(cycle AS INT) = CAST(attrs['cycle_number'] AS INT) AND CAST(pass AS INT) = CAST(attrs['pass_number'] AS INT)").await.unwrap();

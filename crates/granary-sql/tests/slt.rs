@@ -14,10 +14,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
 use granary_extract::{ExtractOptions, Extractor};
+use granary_inventory::{BuildOptions, InventoryDir, NamePattern, build_inventory};
 use granary_io::StoreRegistry;
-use granary_sql::{
-    BuildOptions, InventoryDir, SWOT_NAME_PATTERN, build_inventory, pattern, session_for_dir,
-};
+use granary_sql::session_for_dir;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 struct Granary(SessionContext);
@@ -128,7 +127,7 @@ async fn sqllogictest_files() {
             let inv = inv.clone();
             async move {
                 let dir = InventoryDir::open(&inv).unwrap();
-                let re = pattern(SWOT_NAME_PATTERN).unwrap();
+                let re = NamePattern::preset("swot").unwrap();
                 Ok(Granary(session_for_dir(&dir, Some(&re)).unwrap()))
             }
         });

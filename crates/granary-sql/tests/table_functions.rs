@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
-use granary_extract::Metadata;
+use granary_extract::MetadataRoute;
 use granary_io::StoreRegistry;
 use granary_sql::{Format, ScanFunction, base_session, query, render};
 
@@ -17,7 +17,7 @@ fn swot() -> String {
         .to_string()
 }
 
-fn with(metadata: Metadata) -> (SessionContext, Arc<ScanFunction>) {
+fn with(metadata: MetadataRoute) -> (SessionContext, Arc<ScanFunction>) {
     let ctx = SessionContext::new();
     let f = Arc::new(ScanFunction::new(
         metadata,
@@ -34,7 +34,7 @@ async fn csv(ctx: &SessionContext, q: &str) -> String {
 
 #[tokio::test]
 async fn shape_questions_skip_chunk_indexes_and_chunk_questions_read_them() {
-    let (ctx, f) = with(Metadata::Hdf5);
+    let (ctx, f) = with(MetadataRoute::Hdf5);
     let src = swot();
     let shapes = csv(
         &ctx,
@@ -75,7 +75,7 @@ async fn dmrpp_scan_agrees_with_hdf5_scan_on_shapes_and_attributes() {
     let q = |f: &str| {
         format!(
             "SELECT name, dims['num_lines'] AS n, CAST(attrs['cycle_number'] AS INT) AS c, pass \
-             FROM {f}('{src}') ORDER BY name"
+             FROM {f}('{src}', 'granules', 'swot') ORDER BY name"
         )
     };
     let a = csv(&ctx, &q("hdf5_scan")).await;
@@ -95,7 +95,7 @@ async fn failed_granules_are_in_the_errors_table_not_lost() {
             break;
         }
     }
-    let (ctx, _) = with(Metadata::Hdf5);
+    let (ctx, _) = with(MetadataRoute::Hdf5);
     let d = tmp.path().display();
     assert_eq!(
         csv(&ctx, &format!("SELECT count(*) AS n FROM scan('{d}')")).await,
@@ -111,7 +111,7 @@ async fn failed_granules_are_in_the_errors_table_not_lost() {
 
 #[tokio::test]
 async fn bad_arguments_are_planning_errors() {
-    let (ctx, f) = with(Metadata::Hdf5);
+    let (ctx, f) = with(MetadataRoute::Hdf5);
     for (q, want) in [
         ("SELECT * FROM scan()", "expected (source"),
         ("SELECT * FROM scan(3)", "source must be a string literal"),

@@ -1,5 +1,5 @@
 //! Arrays the combiner creates: the coordinate arrays of new dimensions (inline, one chunk,
-//! kerchunk-formats.md 4.3 step 2) and, under `AttrPolicy::Array`, group attributes that vary
+//! docs/kerchunk-reference.md 4.3 step 2) and, under `AttrPolicy::Array`, group attributes that vary
 //! between granules as arrays over the new dimensions.
 
 use super::{Coord, OutArray};

@@ -1,4 +1,4 @@
-//! Coordinate values, sorted axes and the cell of each granule (kerchunk-formats.md 4.3:
+//! Coordinate values, sorted axes and the cell of each granule (docs/kerchunk-reference.md 4.3:
 //! coordinates are sorted and de-duplicated; 4.6: duplicate cells must not be overwritten
 //! silently).
 

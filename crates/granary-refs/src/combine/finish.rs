@@ -1,6 +1,6 @@
 //! The combiner's second stage: refuse what one array cannot hold (with the SQL filter that
 //! would fix it), then place every reference in the combined chunk grid
-//! (kerchunk-formats.md 4.4, without its key collisions) and build coordinate arrays.
+//! (docs/kerchunk-reference.md 4.4, without its key collisions) and build coordinate arrays.
 
 use std::collections::{BTreeMap, BTreeSet};
 

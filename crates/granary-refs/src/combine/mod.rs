@@ -1,5 +1,5 @@
 //! Combining granules into one reference set along concat dimensions: the equivalent of
-//! kerchunk's `MultiZarrToZarr` (kerchunk-formats.md section 4) without its silent failures
+//! kerchunk's `MultiZarrToZarr` (docs/kerchunk-reference.md section 4) without its silent failures
 //! (section 4.6).
 //!
 //! The input is a selection (one row per granule: its URL and one coordinate value per concat
@@ -34,25 +34,32 @@ pub use coords::{Coord, SelectedGranule};
 pub use error::CombineError;
 pub use output::{CombineReport, Combined, OutArray, OutGroup, OutRef};
 
-/// What to do when two granules fall on the same cell (the same coordinates).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What to do when two granules fall on the same cell (the same coordinates). The one
+/// definition: pipeline files read it by serde (`on_duplicate = "first"`), the CLI by clap
+/// (`--on-duplicate first`, feature `clap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum OnDuplicate {
-    /// Refuse, naming the granules (default).
+    /// Refuse, naming the granules.
     #[default]
     Error,
-    /// Keep the granule that comes first in the selection's row order.
+    /// Keep the first granule of the cell in the selection's row order (use ORDER BY).
     First,
-    /// Keep the granule that comes last in the selection's row order.
+    /// Keep the last granule of the cell in the selection's row order (use ORDER BY).
     Last,
 }
 
-/// What to do with group attributes whose values differ between granules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What to do with group attributes whose values differ between granules (pipeline files:
+/// `attrs = "array"`; CLI: `--attrs array`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum AttrPolicy {
-    /// Leave them out (listed in the report) (default).
+    /// Drop group attributes whose values differ between granules (listed in the summary).
     #[default]
     Drop,
-    /// Turn each into an array over the new dimensions, named after the attribute.
+    /// Turn them into arrays over the new dimensions, named after the attribute.
     Array,
 }
 

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use granary_core::GranuleManifest;
 use granary_extract::{Extractor, Listed};
 
-use crate::{ErrorRow, Inventory, InventoryDir, SqlError};
+use crate::{ErrorRow, Inventory, InventoryDir, InventoryError};
 
 /// Build settings.
 #[derive(Debug, Clone, Copy)]
@@ -60,20 +60,12 @@ fn canonical_sources(sources: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn error_row(url: &str, e: &granary_extract::ExtractError) -> ErrorRow {
-    ErrorRow {
-        url: url.to_string(),
-        stage: e.stage().to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// Commits one part on a blocking thread (Parquet writes and fsync), returning the directory.
 async fn commit(
     mut dir: InventoryDir,
     mut manifests: Vec<GranuleManifest>,
     errors: Vec<ErrorRow>,
-) -> Result<InventoryDir, SqlError> {
+) -> Result<InventoryDir, InventoryError> {
     let path: PathBuf = dir.root().to_path_buf();
     tokio::task::spawn_blocking(move || {
         manifests.sort_by(|a, b| a.url.cmp(&b.url));
@@ -82,9 +74,9 @@ async fn commit(
         Ok(dir)
     })
     .await
-    .map_err(|e| SqlError::Inventory {
+    .map_err(|e| InventoryError::Task {
         path: path.display().to_string(),
-        reason: format!("commit task failed: {e}"),
+        reason: e.to_string(),
     })?
 }
 
@@ -96,12 +88,9 @@ pub async fn build_inventory(
     out: &Path,
     opts: &BuildOptions,
     progress: &mut (dyn FnMut(usize, usize) + Send),
-) -> Result<BuildReport, SqlError> {
+) -> Result<BuildReport, InventoryError> {
     let sources = canonical_sources(sources);
-    let urls = ex
-        .expand(&sources)
-        .await
-        .map_err(|e| SqlError::Source(e.to_string()))?;
+    let urls = ex.expand(&sources).await.map_err(InventoryError::Source)?;
     let mut dir = InventoryDir::create_or_open(out, &sources)?;
     let known = dir.known_granules()?;
     let mut report = BuildReport {
@@ -116,7 +105,7 @@ pub async fn build_inventory(
             Ok(l) => {
                 listed.insert(url.to_string(), l);
             }
-            Err(e) => errors.push(error_row(url.as_str(), &e)),
+            Err(e) => errors.push(ErrorRow::from_extract(url.as_str(), &e)),
         }
     }
     let unchanged = |url: &str, l: &Listed| {
@@ -148,9 +137,9 @@ pub async fn build_inventory(
         let path = dir.root().display().to_string();
         tokio::task::spawn_blocking(move || dir.retire(&stale).map(|()| dir))
             .await
-            .map_err(|e| SqlError::Inventory {
+            .map_err(|e| InventoryError::Task {
                 path,
-                reason: format!("retire task failed: {e}"),
+                reason: e.to_string(),
             })??
     };
     if !stale.is_empty() {
@@ -178,7 +167,7 @@ pub async fn build_inventory(
             }
             Err(e) => {
                 tracing::warn!(url = %url, error = %e, "Granule failed; recorded in the errors table.");
-                errors.push(error_row(url.as_str(), &e));
+                errors.push(ErrorRow::from_extract(url.as_str(), &e));
             }
         }
         if batch.len() >= opts.part_size.max(1) {

@@ -6,15 +6,15 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
+use arrow::array::{
     Array, ArrayRef, MapBuilder, RecordBatch, StringArray, StringBuilder, UInt64Builder,
 };
-use datafusion::arrow::datatypes::{Field, Schema};
-use granary_core::{AttrValue, GranuleManifest, inventory};
+use arrow::datatypes::{Field, Schema};
+use granary_core::{AttrValue, GranuleManifest};
 use regex::Regex;
 
-use crate::SqlError;
 use crate::zarr_table::zarr_batch;
+use crate::{InventoryError, NamePattern, schema};
 
 /// The inventory tables of a set of granules.
 #[derive(Debug, Clone)]
@@ -40,18 +40,10 @@ fn file_name(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
-/// Compiles a file-name pattern; its named groups become `granules` columns.
-pub fn pattern(p: &str) -> Result<Regex, SqlError> {
-    Regex::new(p).map_err(|e| SqlError::Pattern {
-        pattern: p.to_string(),
-        reason: e.to_string(),
-    })
-}
-
 impl Inventory {
     /// Builds the tables as persisted in an inventory directory (no file-name captures).
-    pub fn from_manifests(manifests: &[GranuleManifest]) -> Result<Self, SqlError> {
-        let base = inventory::granules_batch(manifests)?;
+    pub fn from_manifests(manifests: &[GranuleManifest]) -> Result<Self, InventoryError> {
+        let base = schema::granules_batch(manifests)?;
         let mut fields: Vec<Field> = base
             .schema()
             .fields()
@@ -95,10 +87,10 @@ impl Inventory {
         let granules = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
         Ok(Self {
             granules,
-            dimensions: inventory::dimensions_batch(manifests)?,
-            variables: inventory::variables_batch(manifests)?,
-            attributes: inventory::attributes_batch(manifests)?,
-            chunks: inventory::chunks_batch(manifests)?,
+            dimensions: schema::dimensions_batch(manifests)?,
+            variables: schema::variables_batch(manifests)?,
+            attributes: schema::attributes_batch(manifests)?,
+            chunks: schema::chunks_batch(manifests)?,
             zarr: zarr_batch(manifests)?,
         })
     }
@@ -107,17 +99,17 @@ impl Inventory {
     /// as text columns of `granules` (null where the name does not match).
     pub fn build(
         manifests: &[GranuleManifest],
-        name_pattern: Option<&Regex>,
-    ) -> Result<Self, SqlError> {
+        name_pattern: Option<&NamePattern>,
+    ) -> Result<Self, InventoryError> {
         let mut inv = Self::from_manifests(manifests)?;
-        if let Some(re) = name_pattern {
-            inv.granules = add_captures(&inv.granules, re)?;
+        if let Some(p) = name_pattern {
+            inv.granules = add_captures(&inv.granules, p)?;
         }
         Ok(inv)
     }
 
     /// The empty tables (their schemas), as persisted.
-    pub fn empty() -> Result<Self, SqlError> {
+    pub fn empty() -> Result<Self, InventoryError> {
         Self::from_manifests(&[])
     }
 
@@ -136,12 +128,16 @@ impl Inventory {
 
 /// Appends one text column per named group of `re`, captured from the `name` column (null
 /// where the name does not match). Groups named like an existing column are an error.
-pub fn add_captures(granules: &RecordBatch, re: &Regex) -> Result<RecordBatch, SqlError> {
+pub fn add_captures(
+    granules: &RecordBatch,
+    pattern: &NamePattern,
+) -> Result<RecordBatch, InventoryError> {
+    let re: &Regex = pattern.regex();
     let schema = granules.schema();
     let names = granules
         .column_by_name("name")
         .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| SqlError::Pattern {
+        .ok_or_else(|| InventoryError::Pattern {
             pattern: re.as_str().to_string(),
             reason: "the granules table has no text column `name`".to_string(),
         })?;
@@ -149,7 +145,7 @@ pub fn add_captures(granules: &RecordBatch, re: &Regex) -> Result<RecordBatch, S
     let mut columns: Vec<ArrayRef> = granules.columns().to_vec();
     for group in re.capture_names().flatten() {
         if schema.field_with_name(group).is_ok() {
-            return Err(SqlError::Pattern {
+            return Err(InventoryError::Pattern {
                 pattern: re.as_str().to_string(),
                 reason: format!("group {group:?} would replace the granules column of that name"),
             });

@@ -1,5 +1,7 @@
 //! The component types a pipeline may use: one table that drives validation, `granary plan`
-//! and `granary list`.
+//! and `granary list`. Each name is also a variant of the typed enum its component is read
+//! into (`SourceType`, `MetadataRoute`, `TransformType`, `RefFormat`); a test keeps the two in
+//! step, so a registered name always means exactly one behaviour.
 
 /// The kind of a component: the table it is declared in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -95,4 +97,32 @@ pub fn names(kind: Kind) -> Vec<&'static str> {
         .filter(|c| c.kind == kind)
         .map(|c| c.name)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{SourceType, TransformType};
+    use granary_extract::MetadataRoute;
+    use granary_refs::RefFormat;
+
+    fn parses<T: serde::de::DeserializeOwned>(name: &str) -> bool {
+        toml::Value::String(name.to_string())
+            .try_into::<T>()
+            .is_ok()
+    }
+
+    #[test]
+    fn every_registered_name_is_a_variant_of_its_enum() {
+        for c in REGISTRY {
+            let ok = match c.kind {
+                Kind::Source => parses::<SourceType>(c.name),
+                Kind::Extractor => parses::<MetadataRoute>(c.name),
+                Kind::Transform => parses::<TransformType>(c.name),
+                Kind::Sink => parses::<RefFormat>(c.name),
+            };
+            assert!(ok, "{:?} {:?} is no variant of its enum", c.kind, c.name);
+        }
+        assert!(!parses::<RefFormat>("kerchunk_zip"));
+    }
 }

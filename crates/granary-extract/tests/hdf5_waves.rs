@@ -2,13 +2,12 @@
 //! in-memory scan, in a number of sequential round trips that follows the file's depth.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use std::path::Path;
 use std::sync::Arc;
 
-use granary_hdf5::{ScanOptions, scan, scan_bytes};
+use granary_extract::hdf5_waves::scan;
+use granary_hdf5::{ScanOptions, scan_bytes};
 use granary_io::ObjectSource;
+use granary_test_utils::{assert_same_text, data, swot_granule};
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -29,13 +28,12 @@ async fn via_store(
 
 #[tokio::test]
 async fn async_scan_equals_in_memory_scan() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
     for rel in [
         "hdf5gen/matrix_earliest.h5",
         "hdf5gen/matrix_latest.h5",
         "hdf5gen/netcdf4.nc",
     ] {
-        let bytes = std::fs::read(dir.join(rel)).unwrap();
+        let bytes = data(rel);
         let expected = scan_bytes("memory:///g.nc", bytes.clone().into()).unwrap();
         // Tiny reads force many waves; the result must not depend on the read policy.
         for (initial, min) in [(512, 64), (4096, 1024), (65536, 16384)] {
@@ -44,7 +42,7 @@ async fn async_scan_equals_in_memory_scan() {
             opts.read.min_read = min;
             opts.read.coalesce_gap = min;
             let (m, stats) = via_store(bytes.clone(), &opts).await;
-            common::assert_same_debug(
+            assert_same_text(
                 &format!("{m:?}"),
                 &format!("{expected:?}"),
                 &format!("{rel} with initial read {initial}: wave scan vs in memory"),
@@ -56,7 +54,7 @@ async fn async_scan_equals_in_memory_scan() {
 
 #[tokio::test]
 async fn swot_granule_round_trips_are_bounded_by_depth() {
-    let bytes = std::fs::read(common::swot_granule()).unwrap();
+    let bytes = std::fs::read(swot_granule()).unwrap();
     let size = bytes.len() as u64;
     let (m, stats) = via_store(bytes, &ScanOptions::default()).await;
     assert_eq!(m.arrays().count(), 95);
@@ -72,7 +70,7 @@ async fn swot_granule_round_trips_are_bounded_by_depth() {
 
 #[tokio::test]
 async fn metadata_only_scan_skips_chunk_indexes_and_keeps_metadata() {
-    let bytes = std::fs::read(common::swot_granule()).unwrap();
+    let bytes = std::fs::read(swot_granule()).unwrap();
     let mut full = ScanOptions::default();
     full.read.initial_read = 4096;
     full.read.min_read = 1024;

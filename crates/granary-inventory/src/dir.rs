@@ -16,15 +16,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray, UInt64Array};
-use datafusion::arrow::compute::{concat_batches, filter_record_batch};
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use arrow::array::{Array, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use arrow::compute::{concat_batches, filter_record_batch};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorRow, Inventory, SqlError, errors_batch};
+use crate::errors_table::error_rows;
+use crate::{ErrorRow, Inventory, InventoryError, errors_batch};
 
 /// Names of the inventory tables, in commit order.
 pub const TABLES: [&str; 6] = [
@@ -70,15 +71,15 @@ pub struct InventoryDir {
     commit: Commit,
 }
 
-fn io(path: &Path, source: std::io::Error) -> SqlError {
-    SqlError::Io {
+fn io(path: &Path, source: std::io::Error) -> InventoryError {
+    InventoryError::Io {
         path: path.display().to_string(),
         source,
     }
 }
 
-fn bad(path: &Path, reason: impl Into<String>) -> SqlError {
-    SqlError::Inventory {
+fn bad(path: &Path, reason: impl Into<String>) -> InventoryError {
+    InventoryError::Invalid {
         path: path.display().to_string(),
         reason: reason.into(),
     }
@@ -86,7 +87,7 @@ fn bad(path: &Path, reason: impl Into<String>) -> SqlError {
 
 impl InventoryDir {
     /// Opens an existing inventory for reading.
-    pub fn open(root: &Path) -> Result<Self, SqlError> {
+    pub fn open(root: &Path) -> Result<Self, InventoryError> {
         let path = root.join(COMMIT);
         let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => bad(
@@ -114,7 +115,7 @@ impl InventoryDir {
 
     /// Opens an inventory for writing, creating it when absent. An existing inventory must have
     /// been built from the same `sources`. Files left by a killed build are removed.
-    pub fn create_or_open(root: &Path, sources: &[String]) -> Result<Self, SqlError> {
+    pub fn create_or_open(root: &Path, sources: &[String]) -> Result<Self, InventoryError> {
         let dir = if root.join(COMMIT).exists() {
             let dir = Self::open(root)?;
             if dir.commit.sources != sources {
@@ -179,7 +180,7 @@ impl InventoryDir {
             .collect()
     }
 
-    fn save(&mut self) -> Result<(), SqlError> {
+    fn save(&mut self) -> Result<(), InventoryError> {
         let path = self.root.join(COMMIT);
         let tmp = self.root.join(format!(".{COMMIT}.tmp"));
         let text = serde_json::to_string_pretty(&self.commit)
@@ -192,7 +193,7 @@ impl InventoryDir {
     }
 
     /// Removes table files no commit lists (left by a killed build) and temporary files.
-    fn remove_orphans(&self) -> Result<(), SqlError> {
+    fn remove_orphans(&self) -> Result<(), InventoryError> {
         let mut listed: std::collections::HashSet<PathBuf> =
             self.files("errors").into_iter().collect();
         for t in TABLES {
@@ -214,7 +215,7 @@ impl InventoryDir {
         Ok(())
     }
 
-    fn write_file(&self, rel: &str, batch: &RecordBatch) -> Result<(), SqlError> {
+    fn write_file(&self, rel: &str, batch: &RecordBatch) -> Result<(), InventoryError> {
         let path = self.root.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
@@ -225,15 +226,19 @@ impl InventoryDir {
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_statistics_enabled(EnabledStatistics::Page)
             .build();
-        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
-        w.write(batch)?;
-        let file = w.into_inner()?;
+        let parquet = |source| InventoryError::Parquet {
+            path: tmp.display().to_string(),
+            source,
+        };
+        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet)?;
+        w.write(batch).map_err(parquet)?;
+        let file = w.into_inner().map_err(parquet)?;
         file.sync_all().map_err(|e| io(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
     }
 
     /// Commits one part: the six tables of `inv` and, when given, error rows.
-    pub fn append(&mut self, inv: &Inventory, errors: &[ErrorRow]) -> Result<(), SqlError> {
+    pub fn append(&mut self, inv: &Inventory, errors: &[ErrorRow]) -> Result<(), InventoryError> {
         let id = self.commit.next_id;
         let granules = inv.granules.num_rows() as u64;
         let mut files = BTreeMap::new();
@@ -265,7 +270,10 @@ impl InventoryDir {
     /// Drops the error rows of earlier builds (their granules are retried), and the granules
     /// whose URL is in `stale` (changed or vanished objects), rewriting the parts that held
     /// them. One commit; old files are deleted after it.
-    pub fn retire(&mut self, stale: &std::collections::HashSet<String>) -> Result<(), SqlError> {
+    pub fn retire(
+        &mut self,
+        stale: &std::collections::HashSet<String>,
+    ) -> Result<(), InventoryError> {
         let mut old_files: Vec<PathBuf> = self.files("errors");
         self.commit.errors.clear();
         if !stale.is_empty() {
@@ -318,7 +326,7 @@ impl InventoryDir {
     }
 
     /// Every committed row of `table` (`errors` included), read into memory.
-    pub fn read_table(&self, table: &str) -> Result<Vec<RecordBatch>, SqlError> {
+    pub fn read_table(&self, table: &str) -> Result<Vec<RecordBatch>, InventoryError> {
         let mut out = Vec::new();
         for f in self.files(table) {
             out.extend(read_file(&f)?);
@@ -326,8 +334,20 @@ impl InventoryDir {
         Ok(out)
     }
 
+    /// Every committed row of the `errors` table, typed.
+    pub fn errors(&self) -> Result<Vec<ErrorRow>, InventoryError> {
+        let mut out = Vec::new();
+        for f in self.files("errors") {
+            for b in read_file(&f)? {
+                out.extend(error_rows(&b, &f.display().to_string())?);
+            }
+        }
+        out.sort_by(|a, b| a.url.cmp(&b.url));
+        Ok(out)
+    }
+
     /// url → (size, etag) of every committed granule.
-    pub fn known_granules(&self) -> Result<KnownGranules, SqlError> {
+    pub fn known_granules(&self) -> Result<KnownGranules, InventoryError> {
         let mut out = HashMap::new();
         for f in self.files("granules") {
             for b in read_file(&f)? {
@@ -356,24 +376,28 @@ fn string_column<'a>(
     b: &'a RecordBatch,
     name: &str,
     f: &Path,
-) -> Result<&'a StringArray, SqlError> {
+) -> Result<&'a StringArray, InventoryError> {
     b.column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<StringArray>())
         .ok_or_else(|| bad(f, format!("column `{name}` missing or not text")))
 }
 
-fn read_file(path: &Path) -> Result<Vec<RecordBatch>, SqlError> {
+fn read_file(path: &Path) -> Result<Vec<RecordBatch>, InventoryError> {
     let file = File::open(path).map_err(|e| io(path, e))?;
+    let parquet = |source| InventoryError::Parquet {
+        path: path.display().to_string(),
+        source,
+    };
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| bad(path, e.to_string()))?
+        .map_err(parquet)?
         .build()
-        .map_err(|e| bad(path, e.to_string()))?;
+        .map_err(parquet)?;
     reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(path, e.to_string()))
+        .map_err(|e| parquet(e.into()))
 }
 
-fn read_column(path: &Path, name: &str) -> Result<Vec<String>, SqlError> {
+fn read_column(path: &Path, name: &str) -> Result<Vec<String>, InventoryError> {
     let mut out = Vec::new();
     for b in read_file(path)? {
         let c = string_column(&b, name, path)?;
@@ -385,11 +409,11 @@ fn read_column(path: &Path, name: &str) -> Result<Vec<String>, SqlError> {
 fn filter_urls(
     b: &RecordBatch,
     stale: &std::collections::HashSet<String>,
-) -> Result<RecordBatch, SqlError> {
+) -> Result<RecordBatch, InventoryError> {
     let url = b
         .column_by_name("url")
         .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| SqlError::Inventory {
+        .ok_or_else(|| InventoryError::Invalid {
             path: String::new(),
             reason: "table without a text `url` column".to_string(),
         })?;

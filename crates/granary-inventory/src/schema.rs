@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{
+use arrow::array::builder::{
     BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder, UInt32Builder,
     UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
 
-use crate::{ArrayMeta, Attribute, GranuleManifest};
+use granary_core::{ArrayMeta, Attribute, GranuleManifest};
 
 fn list_of(item: DataType) -> DataType {
     DataType::List(Arc::new(Field::new("item", item, true)))
@@ -288,7 +289,7 @@ pub fn chunks_batch(granules: &[GranuleManifest]) -> Result<RecordBatch, ArrowEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
+    use granary_core::{
         ArrayData, AttrValue, ByteOrder, ChunkRef, DType, Dimension, Group, StorageLayout,
     };
 

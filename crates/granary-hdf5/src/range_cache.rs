@@ -1,16 +1,15 @@
-//! A sparse byte-range cache with readahead and coalescing, filled in waves.
+//! A sparse byte-range cache with readahead and coalescing, filled in waves (no I/O here).
 //!
 //! Parsers read through [`RangeCache::get`]; on a miss they report the range they need. The
-//! driver collects every miss of one pass and calls [`RangeCache::fetch`] once: ranges are
-//! widened to `min_read` bytes (readahead), clamped to the object size, merged when closer than
-//! `coalesce_gap`, and fetched in one batched request. One call = one round trip.
+//! scan collects every miss of one pass and [`RangeCache::plan`]s them once: ranges are widened
+//! to `min_read` bytes (readahead), clamped to the object size and merged when closer than
+//! `coalesce_gap`. A driver (granary-extract's) reads the planned ranges in one batched request
+//! and [`RangeCache::insert`]s them: one plan = one round trip.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
-
-use crate::{IoError, ObjectSource};
 
 /// Read policy of a [`RangeCache`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,31 +151,6 @@ impl RangeCache {
         let (s, b) = self.segments.range(..=at).next_back()?;
         let end = s + b.len() as u64;
         (end > at).then_some(end)
-    }
-
-    /// Fetches the planned ranges for `needs` in one wave and caches them.
-    pub async fn fetch(
-        &mut self,
-        source: &ObjectSource,
-        needs: &[Range<u64>],
-    ) -> Result<(), IoError> {
-        let plan = self.plan(needs);
-        if plan.is_empty() {
-            return Ok(());
-        }
-        tracing::trace!(
-            url = source.url(),
-            requests = plan.len(),
-            needed = needs.len(),
-            bytes = plan.iter().map(|r| r.end - r.start).sum::<u64>(),
-            ranges = ?plan,
-            "Fetching metadata wave."
-        );
-        let data = source.read_ranges(&plan).await?;
-        for (r, b) in plan.iter().zip(data) {
-            self.insert(r.start, b);
-        }
-        Ok(())
     }
 
     /// Adds bytes at `start`, merging with overlapping or touching segments.

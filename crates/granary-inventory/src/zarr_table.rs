@@ -1,19 +1,19 @@
 //! The `zarr` inventory table: one row per group and per array of every granule, holding the
-//! zarr v2 fields a reference set would contain for it (granary-refs' mapping, kerchunk-formats.md
+//! zarr v2 fields a reference set would contain for it (granary-refs' mapping, docs/kerchunk-reference.md
 //! sections 1.6-2). Combining reads this table and `chunks`, never the granules themselves.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
+use arrow::array::{
     Array, ArrayRef, BinaryBuilder, ListBuilder, MapBuilder, RecordBatch, StringBuilder,
     UInt64Builder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use granary_core::GranuleManifest;
 use granary_refs::zarr::attr_texts;
 use granary_refs::{ZarrArray, zarr_array};
 
-use crate::SqlError;
+use crate::InventoryError;
 
 struct Columns {
     url: StringBuilder,
@@ -50,7 +50,7 @@ impl Columns {
         }
     }
 
-    fn attrs(&mut self, attrs: &[(String, String)]) -> Result<(), SqlError> {
+    fn attrs(&mut self, attrs: &[(String, String)]) -> Result<(), InventoryError> {
         for (k, v) in attrs {
             self.attrs.keys().append_value(k);
             self.attrs.values().append_value(v);
@@ -89,7 +89,7 @@ impl Columns {
         }
     }
 
-    fn finish(mut self) -> Result<RecordBatch, SqlError> {
+    fn finish(mut self) -> Result<RecordBatch, InventoryError> {
         let cols: Vec<ArrayRef> = vec![
             Arc::new(self.url.finish()),
             Arc::new(self.path.finish()),
@@ -147,7 +147,7 @@ pub fn zarr_schema() -> SchemaRef {
 }
 
 /// The `zarr` table of `manifests`.
-pub fn zarr_batch(manifests: &[GranuleManifest]) -> Result<RecordBatch, SqlError> {
+pub fn zarr_batch(manifests: &[GranuleManifest]) -> Result<RecordBatch, InventoryError> {
     let mut c = Columns::new();
     for m in manifests {
         for g in m.root.walk() {

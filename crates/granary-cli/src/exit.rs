@@ -1,0 +1,125 @@
+//! The exit codes of every `granary` command, and how an error is printed.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | done |
+//! | 1 | done, but some granules failed: they are listed (and in the errors table); the outputs hold the others |
+//! | 2 | refused: the command line, a pipeline file, an override, the SQL or the selection is wrong, or an output exists and may not be replaced; nothing was written. Change the request |
+//! | 3 | failed: storage, network, credentials or the file system failed; nothing was published. Retrying may succeed |
+//!
+//! The README carries the same table.
+
+use std::error::Error;
+use std::process::ExitCode;
+
+pub const PARTIAL: u8 = 1;
+pub const REFUSED: u8 = 2;
+pub const FAILED: u8 = 3;
+
+/// `e` as a `T`, also when a layer holds it boxed (`#[source] source: Box<T>`).
+fn find<'a, T: Error + 'static>(e: &'a (dyn Error + 'static)) -> Option<&'a T> {
+    e.downcast_ref::<T>()
+        .or_else(|| e.downcast_ref::<Box<T>>().map(|b| &**b))
+}
+
+/// Whether `e` is a failure of the environment (I/O, storage, network, a crashed task) rather
+/// than of the request.
+fn is_environment(e: &(dyn Error + 'static)) -> bool {
+    use granary_inventory::InventoryError as Inv;
+    use granary_refs::PublishError as Pub;
+    if find::<std::io::Error>(e).is_some() || find::<object_store::Error>(e).is_some() {
+        return true;
+    }
+    if let Some(io) = find::<granary_io::IoError>(e) {
+        return !matches!(
+            io,
+            granary_io::IoError::BadLocation { .. } | granary_io::IoError::UnsupportedScheme { .. }
+        );
+    }
+    if let Some(inv) = find::<Inv>(e) {
+        return matches!(inv, Inv::Io { .. } | Inv::Parquet { .. } | Inv::Task { .. });
+    }
+    if let Some(p) = find::<Pub>(e) {
+        return matches!(p, Pub::Io { .. });
+    }
+    matches!(
+        find::<granary_extract::ExtractError>(e),
+        Some(granary_extract::ExtractError::Task { .. })
+    )
+}
+
+/// The exit code of a failed command: 3 when any cause is an environment failure, else 2.
+pub fn code_of(e: &anyhow::Error) -> u8 {
+    if e.chain().any(is_environment) {
+        FAILED
+    } else {
+        REFUSED
+    }
+}
+
+/// The error and its causes, each once: a cause whose text its parent already shows is
+/// skipped, so messages that embed their source are not repeated.
+pub fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// Prints `error: …` and returns the exit code of `e`.
+pub fn report(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {}", message(e));
+    ExitCode::from(code_of(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_printed_once() {
+        let io = std::io::Error::other("disk full");
+        let e = anyhow::Error::new(granary_refs::PublishError::Io {
+            action: "write",
+            path: "o.json".into(),
+            source: io,
+        })
+        .context("sink \"refs\"");
+        assert_eq!(message(&e), "sink \"refs\": cannot write o.json: disk full");
+        assert_eq!(code_of(&e), FAILED);
+    }
+
+    #[test]
+    fn boxed_causes_are_classified_too() {
+        let e = anyhow::Error::new(granary_pipeline::PipelineError::Storage {
+            component: "src".into(),
+            source: Box::new(granary_io::IoError::Credentials {
+                endpoint: "https://e".into(),
+                reason: "no token".into(),
+            }),
+        });
+        assert_eq!(code_of(&e), FAILED);
+        assert!(message(&e).ends_with("no token"), "{}", message(&e));
+        let e = anyhow::Error::new(granary_pipeline::PipelineError::Publish {
+            sink: "s".into(),
+            source: Box::new(granary_refs::PublishError::Exists { path: "o".into() }),
+        });
+        assert_eq!(code_of(&e), REFUSED);
+    }
+
+    #[test]
+    fn refusals_are_exit_2() {
+        let e = anyhow::Error::new(granary_refs::PublishError::Exists {
+            path: "o.json".into(),
+        });
+        assert_eq!(code_of(&e), REFUSED);
+    }
+}

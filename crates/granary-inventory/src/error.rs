@@ -1,0 +1,29 @@
+//! Errors of the inventory: every variant names the directory, file or pattern involved.
+
+/// Why an inventory could not be built, opened, read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InventoryError {
+    #[error("inventory {path}: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot read or write Parquet")]
+    Parquet {
+        path: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("cannot list the sources")]
+    Source(#[source] granary_extract::ExtractError),
+    #[error("invalid file-name pattern {pattern:?}: {reason}")]
+    Pattern { pattern: String, reason: String },
+    #[error("{path}: background task failed: {reason}")]
+    Task { path: String, reason: String },
+}

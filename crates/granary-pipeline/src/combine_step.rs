@@ -1,0 +1,86 @@
+//! Combine and publish: the selection drives the combiner (granary-sql), and every resulting
+//! reference set is published by granary-refs' one publish path, to every target. `granary run`
+//! (each sink a target) and `granary combine` (its `-o` the one target) both come here.
+
+use std::path::PathBuf;
+
+use datafusion::prelude::SessionContext;
+use granary_refs::combine::CombineReport;
+use granary_refs::{Overwrite, RefFormat, output_path, publish};
+use granary_sql::{CombineOptions, combine};
+
+use crate::error::PipelineError;
+
+/// Where and how a reference set is written.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The sink id (`granary combine`: "output").
+    pub sink: String,
+    /// The output path; `{}` or `{COLUMN}` takes the partition value.
+    pub template: PathBuf,
+    pub format: RefFormat,
+    pub record_size: u64,
+    pub overwrite: Overwrite,
+}
+
+/// One reference set written (or, in a dry run, that would be written).
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub sink: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// Arrays in the reference set.
+    pub arrays: usize,
+    pub report: CombineReport,
+}
+
+/// Combines the granules `selection` returns and publishes the result to every target; a
+/// dry run publishes nothing but still refuses outputs that exist and may not be replaced.
+pub async fn combine_and_publish(
+    ctx: &SessionContext,
+    component: &str,
+    selection: &str,
+    opts: &CombineOptions,
+    targets: &[Target],
+    dry_run: bool,
+) -> Result<Vec<Output>, PipelineError> {
+    let parts = combine(ctx, selection, opts)
+        .await
+        .map_err(|source| PipelineError::Sql {
+            component: component.to_string(),
+            source: Box::new(source),
+        })?;
+    let mut outputs = Vec::new();
+    for t in targets {
+        let err = |source| PipelineError::Publish {
+            sink: t.sink.clone(),
+            source: Box::new(source),
+        };
+        for part in &parts {
+            let path = output_path(
+                &t.template,
+                part.key.as_deref(),
+                opts.partition_by.as_deref(),
+            )
+            .map_err(err)?;
+            let bytes = if dry_run {
+                if path.exists() && t.overwrite == Overwrite::Refuse {
+                    return Err(err(granary_refs::PublishError::Exists {
+                        path: path.display().to_string(),
+                    }));
+                }
+                0
+            } else {
+                publish(&part.combined, &path, t.format, t.record_size, t.overwrite).map_err(err)?
+            };
+            outputs.push(Output {
+                sink: t.sink.clone(),
+                path,
+                bytes,
+                arrays: part.combined.arrays.len(),
+                report: part.combined.report.clone(),
+            });
+        }
+    }
+    Ok(outputs)
+}
