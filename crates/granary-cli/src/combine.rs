@@ -126,9 +126,18 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
         reader: Some(crate::extract::extractor(
             args.inventory.metadata,
             args.inventory.concurrency,
+            &args.inventory.scope,
         )),
     };
-    let outputs = combine_and_publish(&ctx, "combine", &sql, &opts, &[target], false).await?;
+    // An inventory directory given as the source is never an output.
+    let protected: Vec<PathBuf> = args
+        .sources
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .collect();
+    let outputs =
+        combine_and_publish(&ctx, "combine", &sql, &opts, &[target], &protected, false).await?;
     for o in &outputs {
         summary(o);
     }

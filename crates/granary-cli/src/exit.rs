@@ -33,14 +33,25 @@ fn is_environment(e: &(dyn Error + 'static)) -> bool {
     if let Some(io) = find::<granary_io::IoError>(e) {
         return !matches!(
             io,
-            granary_io::IoError::BadLocation { .. } | granary_io::IoError::UnsupportedScheme { .. }
+            granary_io::IoError::BadLocation { .. }
+                | granary_io::IoError::UnsupportedScheme { .. }
+                | granary_io::IoError::OutsideScope { .. }
         );
     }
     if let Some(inv) = find::<Inv>(e) {
-        return matches!(inv, Inv::Io { .. } | Inv::Parquet { .. } | Inv::Task { .. });
+        return matches!(
+            inv,
+            Inv::Io { .. } | Inv::Parquet { .. } | Inv::Task { .. } | Inv::Locked { .. }
+        );
     }
     if let Some(p) = find::<Pub>(e) {
         return matches!(p, Pub::Io { .. });
+    }
+    if let Some(p) = find::<granary_pipeline::PipelineError>(e) {
+        use granary_pipeline::PipelineError as P;
+        if matches!(p, P::Busy { .. } | P::State { .. }) {
+            return true;
+        }
     }
     matches!(
         find::<granary_extract::ExtractError>(e),

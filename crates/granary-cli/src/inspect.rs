@@ -8,7 +8,7 @@ use granary_io::StoreRegistry;
 
 use granary_extract::MetadataRoute;
 
-use crate::extract::extractor;
+use crate::extract::{ScopeArgs, extractor};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
@@ -17,6 +17,8 @@ pub struct InspectArgs {
     /// Where metadata comes from (see `granary scan --help`).
     #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
     metadata: MetadataRoute,
+    #[command(flatten)]
+    scope: ScopeArgs,
     /// Print the full manifest as JSON instead of the summary.
     #[arg(long)]
     json: bool,
@@ -24,7 +26,7 @@ pub struct InspectArgs {
 
 pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     let url = StoreRegistry::normalize(&args.input)?;
-    let ex = extractor(args.metadata, Some(1));
+    let ex = extractor(args.metadata, Some(1), &args.scope);
     let stats = ex.stats().clone();
     let m = ex.extract(&url).await?;
     let text = if args.json {

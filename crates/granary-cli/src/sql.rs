@@ -10,9 +10,11 @@ use anyhow::{Context, Result, anyhow};
 use datafusion::prelude::SessionContext;
 use granary_extract::MetadataRoute;
 use granary_inventory::{InventoryDir, NamePattern, inventory_in_memory};
-use granary_sql::{Format, base_session, in_memory_session, query, render, session_for_dir};
+use granary_sql::{
+    Access, Format, base_session, in_memory_session, query, render, session_for_dir,
+};
 
-use crate::extract::extractor;
+use crate::extract::{ScopeArgs, extractor};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum OutputFormat {
@@ -56,6 +58,8 @@ pub struct InventoryArgs {
     /// local files, 64 when any granule is remote).
     #[arg(long)]
     pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 }
 
 /// Splits a script into statements at `;` outside quotes and `--` comments.
@@ -111,7 +115,7 @@ pub async fn open_session(
         let dir = InventoryDir::open(Path::new(&sources[0]))?;
         return Ok((session_for_dir(&dir, pattern.as_ref())?, 0));
     }
-    let ex = extractor(inv.metadata, inv.concurrency);
+    let ex = extractor(inv.metadata, inv.concurrency, &inv.scope);
     let mem = inventory_in_memory(&ex, sources, pattern.as_ref(), &mut |_, _| {}).await?;
     if mem.listed == 0 {
         return Err(anyhow!("no granules found in {sources:?}"));
@@ -124,7 +128,7 @@ pub async fn open_session(
 
 async fn run_script(ctx: &SessionContext, script: &str, format: Format) -> Result<()> {
     for stmt in statements(script) {
-        let batches = query(ctx, &stmt).await?;
+        let batches = query(ctx, &stmt, Access::Any).await?;
         print!("{}", render(&batches, format)?);
     }
     Ok(())

@@ -1,16 +1,14 @@
 //! The `granary` binary end to end: outputs, exit codes, failure summaries.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_granary"))
 }
 
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
-}
+use granary_test_utils::data_dir as data;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("granary-cli-{}-{name}", std::process::id()));
@@ -172,7 +170,6 @@ fn metadata_routes() {
     assert_eq!(
         url,
         format!("file://{}", sidecar.with_extension("").display())
-            .replace("/crates/granary-cli/../..", "")
     );
 }
 
@@ -242,7 +239,7 @@ fn combine_publishes_once_and_refuses_to_overwrite() {
 #[test]
 fn run_validate_plan_list_and_their_exit_codes() {
     let dir = tmp("pipeline");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = granary_test_utils::repo_root();
     let sample = root.join("pipelines/sample.toml");
     let sets = [
         format!(

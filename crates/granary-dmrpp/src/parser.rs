@@ -31,6 +31,9 @@ struct AttrBuilder {
 
 /// Bound on attribute nesting, against hostile documents.
 const MAX_DEPTH: usize = 64;
+/// Bound on group nesting (HDF5 products nest a few levels): a deeper document is refused
+/// before its group paths, which grow with the depth, cost memory quadratic in its size.
+const MAX_GROUP_DEPTH: usize = 64;
 
 struct State<'u> {
     url: &'u str,
@@ -107,6 +110,11 @@ impl State<'_> {
                 self.groups.push(self.doc.groups.len() - 1);
             }
             "Group" if !in_var => {
+                if self.groups.len() > MAX_GROUP_DEPTH {
+                    return Err(
+                        self.invalid(format!("groups nested more than {MAX_GROUP_DEPTH} deep"))
+                    );
+                }
                 let parent = self.group()?.path.clone();
                 let n = get(&a, "name").ok_or_else(|| self.invalid("<Group> without a name"))?;
                 let path = if parent.is_empty() {

@@ -150,6 +150,28 @@ fn deeply_nested_containers_are_bounded() {
 }
 
 #[test]
+fn deeply_nested_groups_are_an_error_not_a_stack_overflow() {
+    // 5,000 nested groups (120 kB) once aborted the process; 200,000 exhausted memory.
+    for n in [5_000, 200_000] {
+        let doc = format!(
+            "<Dataset name=\"x\">{}{}</Dataset>",
+            "<Group name=\"g\">".repeat(n),
+            "</Group>".repeat(n)
+        );
+        let e = parse(doc.as_bytes(), &opts()).unwrap_err();
+        assert!(e.to_string().contains("nested more than"), "{e}");
+    }
+    // Ordinary nesting still parses.
+    let doc = format!(
+        "<Dataset name=\"x\">{}{}</Dataset>",
+        "<Group name=\"g\">".repeat(10),
+        "</Group>".repeat(10)
+    );
+    let (m, _) = parse(doc.as_bytes(), &opts()).unwrap();
+    assert_eq!(m.root.walk().len(), 11);
+}
+
+#[test]
 fn structures_are_rejected_clearly_or_skipped_with_a_report() {
     let path = corpus("bes_dmrpp_module/data/dmrpp/compound_simple.h5.dmrpp");
     let err = parse(&std::fs::read(&path).unwrap(), &opts()).unwrap_err();

@@ -18,6 +18,13 @@ pub enum ExtractError {
         #[source]
         source: Box<ExtractError>,
     },
+    #[error("{url}: the DMR++ sidecar's references leave the granule's store (array {array:?})")]
+    Href {
+        url: String,
+        array: String,
+        #[source]
+        source: Box<IoError>,
+    },
     #[error("cannot list {input:?}: {reason}")]
     Listing { input: String, reason: String },
     #[error("{url}: extraction task failed: {reason}")]
@@ -33,7 +40,7 @@ impl ExtractError {
             Self::Io(IoError::List { .. }) | Self::Listing { .. } => "list",
             Self::Io(_) => "open",
             Self::Hdf5(_) => "hdf5",
-            Self::Dmrpp(_) => "dmrpp",
+            Self::Dmrpp(_) | Self::Href { .. } => "dmrpp",
             Self::NoSidecar { source, .. } => source.stage(),
             Self::Task { .. } => "task",
         }

@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt};
 use granary_core::GranuleManifest;
 use granary_dmrpp::DmrppOptions;
 use granary_hdf5::ScanOptions;
-use granary_io::{IoStats, ObjectSource, StoreRegistry};
+use granary_io::{IoStats, ObjectSource, ReadScope, StoreRegistry};
 use object_store::ObjectStoreExt;
 use url::Url;
 
@@ -72,6 +72,8 @@ pub struct Listed {
 #[derive(Clone, Debug)]
 pub struct Extractor {
     registry: Arc<StoreRegistry>,
+    /// Where references may point besides each granule's own store.
+    scope: Arc<ReadScope>,
     stats: Arc<IoStats>,
     /// The same counters per store (`scheme://bucket-or-host`).
     per_store: Arc<std::sync::Mutex<std::collections::BTreeMap<String, Arc<IoStats>>>>,
@@ -82,10 +84,47 @@ impl Extractor {
     pub fn new(registry: Arc<StoreRegistry>, opts: ExtractOptions) -> Self {
         Self {
             registry,
+            scope: Arc::default(),
             stats: Arc::new(IoStats::default()),
             per_store: Arc::default(),
             opts,
         }
+    }
+
+    /// The same extractor, allowing references to also name `scope`'s locations.
+    pub fn with_scope(mut self, scope: ReadScope) -> Self {
+        self.scope = Arc::new(scope);
+        self
+    }
+
+    pub fn scope(&self) -> &ReadScope {
+        &self.scope
+    }
+
+    /// Refuses a manifest whose data URL or chunk references leave the store of `reference`
+    /// (the granule, or the DMR++ document given directly) unless allowed.
+    fn confine(&self, reference: &Url, m: &GranuleManifest) -> Result<(), ExtractError> {
+        let refused = |array: &str, source| ExtractError::Href {
+            url: reference.to_string(),
+            array: array.to_string(),
+            source: Box::new(source),
+        };
+        let reference = reference.as_str();
+        if m.url != reference {
+            self.scope
+                .check(reference, &m.url)
+                .map_err(|e| refused("", e))?;
+        }
+        for a in m.arrays() {
+            for c in a.chunks() {
+                if let Some(target) = &c.url {
+                    self.scope
+                        .check(reference, target)
+                        .map_err(|e| refused(&a.path, e))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn stats(&self) -> &Arc<IoStats> {
@@ -155,27 +194,32 @@ impl Extractor {
     }
 
     async fn list_remote(&self, input: &str) -> Result<Vec<Url>, ExtractError> {
-        let listing = |reason: String| ExtractError::Listing {
-            input: input.to_string(),
-            reason,
-        };
-        let (base, prefix, pattern) = inputs::remote_listing(input)
-            .ok_or_else(|| listing("not a remote directory or glob".into()))?;
+        let (base, prefix, pattern) =
+            inputs::remote_listing(input).ok_or_else(|| ExtractError::Listing {
+                input: input.to_string(),
+                reason: "not a remote directory or glob".into(),
+            })?;
         let (store, _) = self.registry.resolve(&base)?;
         let prefix_path = object_store::path::Path::from(prefix.trim_matches('/'));
         let mut stream = store.list(Some(&prefix_path));
         let mut out = Vec::new();
         while let Some(meta) = stream.next().await {
-            let meta = meta.map_err(|e| listing(e.to_string()))?;
+            let meta = meta.map_err(|source| granary_io::IoError::List {
+                url: input.to_string(),
+                source,
+            })?;
             let key = meta.location.as_ref();
             let keep = match &pattern {
                 Some(p) => p.matches(key),
                 None => inputs::GRANULE_SUFFIXES.iter().any(|s| key.ends_with(s)),
             };
             if keep {
-                let url = base
-                    .join(&format!("/{key}"))
-                    .map_err(|e| listing(e.to_string()))?;
+                let url = base.join(&format!("/{key}")).map_err(|e| {
+                    granary_io::IoError::BadLocation {
+                        location: format!("{base}{key}"),
+                        reason: e.to_string(),
+                    }
+                })?;
                 out.push(url);
             }
         }
@@ -239,6 +283,7 @@ impl Extractor {
             ..Default::default()
         };
         let (m, report) = granary_dmrpp::parse(&bytes, &opts)?;
+        self.confine(data.unwrap_or(dmrpp), &m)?;
         if !report.inferred_filter_order.is_empty() {
             tracing::warn!(url = %dmrpp, variables = report.inferred_filter_order.len(), "Unversioned DMR++: filter order inferred as bes does.");
         }

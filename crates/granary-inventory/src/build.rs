@@ -92,7 +92,8 @@ pub async fn build_inventory(
     let sources = canonical_sources(sources);
     let urls = ex.expand(&sources).await.map_err(InventoryError::Source)?;
     let mut dir = InventoryDir::create_or_open(out, &sources)?;
-    let known = dir.known_granules()?;
+    let (known, twice) = dir.known_granules()?;
+    let twice: HashSet<String> = twice.into_iter().collect();
     let mut report = BuildReport {
         listed: urls.len(),
         ..Default::default()
@@ -109,16 +110,24 @@ pub async fn build_inventory(
         }
     }
     let unchanged = |url: &str, l: &Listed| {
-        known
-            .get(url)
-            .is_some_and(|(size, etag)| *size == Some(l.size) && *etag == l.etag)
+        !twice.contains(url)
+            && known
+                .get(url)
+                .is_some_and(|(size, etag)| *size == Some(l.size) && *etag == l.etag)
     };
     // Retired: no longer named by the sources, or changed. A granule whose head request
     // failed this time stays as it was (with an error row), never silently dropped.
     let named: HashSet<&str> = urls.iter().map(|u| u.as_str()).collect();
+    if !twice.is_empty() {
+        tracing::warn!(
+            granules = twice.len(),
+            "Granules committed more than once; retiring every copy and scanning them again."
+        );
+    }
     let stale: HashSet<String> = known
         .keys()
         .filter(|u| match listed.get(*u) {
+            _ if twice.contains(*u) => true,
             Some(l) => !unchanged(u, l),
             None => !named.contains(u.as_str()),
         })

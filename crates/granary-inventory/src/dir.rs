@@ -2,30 +2,33 @@
 //!
 //! ```text
 //! DIR/_inventory.json                      the commit: sources, parts, error files
+//! DIR/_inventory.lock                      held (advisory lock) by the one writer
 //! DIR/<table>/part-<id>.parquet            one file per table per part (zstd, statistics on)
 //! DIR/errors/part-<id>.parquet             granules that failed (url, stage, message)
 //! ```
 //!
-//! A part is a batch of granules committed together. Files are written under a temporary name,
-//! renamed into place, and only then listed in `_inventory.json`, itself replaced atomically
-//! (write + rename). A killed build therefore leaves the last commit intact; files no commit
-//! lists are removed when the directory is next opened for writing. Readers (DataFusion, DuckDB,
-//! pandas, polars) may read `DIR/<table>/*.parquet` directly once no build is running.
+//! A part is a batch of granules committed together. Its files are written under hidden
+//! temporary names (`<table>/.part-<id>.parquet.tmp`), then listed in `_inventory.json` (itself
+//! replaced atomically, write + rename), then renamed to their final names. A killed build
+//! therefore leaves the last commit intact and no uncommitted file where readers glob
+//! (`DIR/<table>/*.parquet`); the next writer finishes renames a commit already lists and
+//! removes part files no commit lists. It never removes a file it did not name, and it refuses a
+//! non-empty directory that holds no inventory.
+//!
+//! One writer at a time: `granary inventory build` and `granary run` hold an exclusive advisory
+//! lock on `_inventory.lock` while they write; a second writer fails at once with
+//! [`InventoryError::Locked`]. Readers take no lock: they read the commit they opened.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, BooleanArray, RecordBatch, StringArray, UInt64Array};
-use arrow::compute::{concat_batches, filter_record_batch};
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use arrow::array::{Array, RecordBatch, UInt64Array};
 use serde::{Deserialize, Serialize};
 
 use crate::errors_table::error_rows;
-use crate::{ErrorRow, Inventory, InventoryError, errors_batch};
+use crate::parts::{bad, io, is_part_name, read_file, string_column, tmp_path};
+use crate::{ErrorRow, InventoryError};
 
 /// Names of the inventory tables, in commit order.
 pub const TABLES: [&str; 6] = [
@@ -37,6 +40,7 @@ pub const TABLES: [&str; 6] = [
     "zarr",
 ];
 const COMMIT: &str = "_inventory.json";
+const LOCK: &str = "_inventory.lock";
 const FORMAT: &str = "granary-inventory";
 /// Version 2 added the `zarr` table; version-1 directories must be rebuilt.
 const VERSION: u32 = 2;
@@ -46,90 +50,124 @@ pub type KnownGranules = HashMap<String, (Option<u64>, Option<String>)>;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Part {
-    id: u64,
-    granules: u64,
+pub(crate) struct Part {
+    pub(crate) id: u64,
+    pub(crate) granules: u64,
     /// table name → path relative to the directory.
-    files: BTreeMap<String, String>,
+    pub(crate) files: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Commit {
+pub(crate) struct Commit {
     format: String,
     version: u32,
     sources: Vec<String>,
-    next_id: u64,
-    parts: Vec<Part>,
-    errors: Vec<String>,
+    pub(crate) next_id: u64,
+    pub(crate) parts: Vec<Part>,
+    pub(crate) errors: Vec<String>,
 }
 
-/// An inventory directory opened for reading or writing.
+/// An inventory directory opened for reading or (holding its lock) for writing.
 #[derive(Debug)]
 pub struct InventoryDir {
-    root: PathBuf,
-    commit: Commit,
+    pub(crate) root: PathBuf,
+    pub(crate) commit: Commit,
+    /// The writer's lock, released when the directory is dropped.
+    _lock: Option<File>,
 }
 
-fn io(path: &Path, source: std::io::Error) -> InventoryError {
-    InventoryError::Io {
-        path: path.display().to_string(),
-        source,
+fn read_commit(root: &Path) -> Result<Commit, InventoryError> {
+    let path = root.join(COMMIT);
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => bad(
+            root,
+            "not an inventory directory (no _inventory.json; build one with `granary inventory build`)",
+        ),
+        _ => io(&path, e),
+    })?;
+    let commit: Commit =
+        serde_json::from_str(&text).map_err(|e| bad(&path, format!("malformed: {e}")))?;
+    if commit.format != FORMAT || commit.version != VERSION {
+        return Err(bad(
+            &path,
+            format!(
+                "unsupported inventory format {:?} version {} (this granary reads version {VERSION}; rebuild the inventory into a new directory)",
+                commit.format, commit.version
+            ),
+        ));
+    }
+    Ok(commit)
+}
+
+/// Takes the writer's lock of `root`, or fails at once when another process holds it.
+fn lock(root: &Path) -> Result<File, InventoryError> {
+    let path = root.join(LOCK);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(InventoryError::Locked {
+            path: root.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(&path, e)),
     }
 }
 
-fn bad(path: &Path, reason: impl Into<String>) -> InventoryError {
-    InventoryError::Invalid {
-        path: path.display().to_string(),
-        reason: reason.into(),
-    }
+/// Whether `root` holds anything but granary's own lock file.
+fn has_foreign_content(root: &Path) -> Result<bool, InventoryError> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io(root, e)),
+    };
+    Ok(entries.flatten().any(|e| e.file_name() != LOCK))
 }
 
 impl InventoryDir {
     /// Opens an existing inventory for reading.
     pub fn open(root: &Path) -> Result<Self, InventoryError> {
-        let path = root.join(COMMIT);
-        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => bad(
-                root,
-                "not an inventory directory (no _inventory.json; build one with `granary inventory build`)",
-            ),
-            _ => io(&path, e),
-        })?;
-        let commit: Commit =
-            serde_json::from_str(&text).map_err(|e| bad(&path, format!("malformed: {e}")))?;
-        if commit.format != FORMAT || commit.version != VERSION {
-            return Err(bad(
-                &path,
-                format!(
-                    "unsupported inventory format {:?} version {} (this granary reads version {VERSION}; rebuild the inventory into a new directory)",
-                    commit.format, commit.version
-                ),
-            ));
-        }
         Ok(Self {
             root: root.to_path_buf(),
-            commit,
+            commit: read_commit(root)?,
+            _lock: None,
         })
     }
 
-    /// Opens an inventory for writing, creating it when absent. An existing inventory must have
-    /// been built from the same `sources`. Files left by a killed build are removed.
+    /// Opens an inventory for writing, creating it when absent, and holds its lock until
+    /// dropped. An existing inventory must have been built from the same `sources`; a
+    /// non-empty directory that is not an inventory is refused. Renames a killed build left
+    /// unfinished are completed and part files no commit lists are removed.
     pub fn create_or_open(root: &Path, sources: &[String]) -> Result<Self, InventoryError> {
+        if !root.join(COMMIT).exists() && has_foreign_content(root)? {
+            return Err(bad(
+                root,
+                "is not empty and holds no inventory (no _inventory.json); refusing to write into it: name a new or empty directory",
+            ));
+        }
+        std::fs::create_dir_all(root).map_err(|e| io(root, e))?;
+        let held = lock(root)?;
         let dir = if root.join(COMMIT).exists() {
-            let dir = Self::open(root)?;
-            if dir.commit.sources != sources {
+            let commit = read_commit(root)?;
+            if commit.sources != sources {
                 return Err(bad(
                     root,
                     format!(
                         "was built from {:?}, not {:?}; use another directory",
-                        dir.commit.sources, sources
+                        commit.sources, sources
                     ),
                 ));
             }
-            dir
+            Self {
+                root: root.to_path_buf(),
+                commit,
+                _lock: Some(held),
+            }
         } else {
-            std::fs::create_dir_all(root).map_err(|e| io(root, e))?;
             let mut dir = Self {
                 root: root.to_path_buf(),
                 commit: Commit {
@@ -140,10 +178,12 @@ impl InventoryDir {
                     parts: Vec::new(),
                     errors: Vec::new(),
                 },
+                _lock: Some(held),
             };
             dir.save()?;
             dir
         };
+        dir.roll_forward()?;
         dir.remove_orphans()?;
         Ok(dir)
     }
@@ -162,25 +202,36 @@ impl InventoryDir {
         self.commit.parts.iter().map(|p| p.granules).sum()
     }
 
-    /// Committed files of `table` (`errors` included).
-    pub fn files(&self, table: &str) -> Vec<PathBuf> {
+    /// Relative paths the commit lists for `table` (`errors` included).
+    fn listed(&self, table: &str) -> Vec<&String> {
         if table == "errors" {
-            return self
-                .commit
-                .errors
-                .iter()
-                .map(|f| self.root.join(f))
-                .collect();
+            return self.commit.errors.iter().collect();
         }
         self.commit
             .parts
             .iter()
             .filter_map(|p| p.files.get(table))
-            .map(|f| self.root.join(f))
             .collect()
     }
 
-    fn save(&mut self) -> Result<(), InventoryError> {
+    /// Committed files of `table` (`errors` included): the final name, or the temporary one
+    /// while a writer has not renamed it yet.
+    pub fn files(&self, table: &str) -> Vec<PathBuf> {
+        self.listed(table)
+            .into_iter()
+            .map(|rel| {
+                let path = self.root.join(rel);
+                let tmp = tmp_path(&self.root, rel);
+                if !path.exists() && tmp.exists() {
+                    tmp
+                } else {
+                    path
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn save(&mut self) -> Result<(), InventoryError> {
         let path = self.root.join(COMMIT);
         let tmp = self.root.join(format!(".{COMMIT}.tmp"));
         let text = serde_json::to_string_pretty(&self.commit)
@@ -192,7 +243,21 @@ impl InventoryDir {
         std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
     }
 
-    /// Removes table files no commit lists (left by a killed build) and temporary files.
+    /// Renames every listed file still under its temporary name (the commit was saved).
+    pub(crate) fn roll_forward(&self) -> Result<(), InventoryError> {
+        for t in TABLES.iter().chain(&["errors"]) {
+            for rel in self.listed(t) {
+                let (path, tmp) = (self.root.join(rel), tmp_path(&self.root, rel));
+                if !path.exists() && tmp.exists() {
+                    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes part files no commit lists (left by a killed build). Files with other names
+    /// are never touched.
     fn remove_orphans(&self) -> Result<(), InventoryError> {
         let mut listed: std::collections::HashSet<PathBuf> =
             self.files("errors").into_iter().collect();
@@ -206,121 +271,14 @@ impl InventoryDir {
             };
             for e in entries.flatten() {
                 let p = e.path();
-                if !listed.contains(&p) {
-                    tracing::info!(file = %p.display(), "Removing a file no commit lists.");
+                let ours = is_part_name(&e.file_name().to_string_lossy());
+                if ours && !listed.contains(&p) {
+                    tracing::info!(file = %p.display(), "Removing a part file no commit lists.");
                     std::fs::remove_file(&p).map_err(|e| io(&p, e))?;
+                } else if !ours {
+                    tracing::warn!(file = %p.display(), "Leaving a file granary did not write.");
                 }
             }
-        }
-        Ok(())
-    }
-
-    fn write_file(&self, rel: &str, batch: &RecordBatch) -> Result<(), InventoryError> {
-        let path = self.root.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-        }
-        let tmp = path.with_extension("parquet.tmp");
-        let file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_statistics_enabled(EnabledStatistics::Page)
-            .build();
-        let parquet = |source| InventoryError::Parquet {
-            path: tmp.display().to_string(),
-            source,
-        };
-        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet)?;
-        w.write(batch).map_err(parquet)?;
-        let file = w.into_inner().map_err(parquet)?;
-        file.sync_all().map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
-    }
-
-    /// Commits one part: the six tables of `inv` and, when given, error rows.
-    pub fn append(&mut self, inv: &Inventory, errors: &[ErrorRow]) -> Result<(), InventoryError> {
-        let id = self.commit.next_id;
-        let granules = inv.granules.num_rows() as u64;
-        let mut files = BTreeMap::new();
-        if granules > 0 {
-            for (table, batch) in inv.tables() {
-                let rel = format!("{table}/part-{id:06}.parquet");
-                self.write_file(&rel, batch)?;
-                files.insert(table.to_string(), rel);
-            }
-        }
-        let mut error_file = None;
-        if !errors.is_empty() {
-            let rel = format!("errors/part-{id:06}.parquet");
-            self.write_file(&rel, &errors_batch(errors)?)?;
-            error_file = Some(rel);
-        }
-        self.commit.next_id += 1;
-        if granules > 0 {
-            self.commit.parts.push(Part {
-                id,
-                granules,
-                files,
-            });
-        }
-        self.commit.errors.extend(error_file);
-        self.save()
-    }
-
-    /// Drops the error rows of earlier builds (their granules are retried), and the granules
-    /// whose URL is in `stale` (changed or vanished objects), rewriting the parts that held
-    /// them. One commit; old files are deleted after it.
-    pub fn retire(
-        &mut self,
-        stale: &std::collections::HashSet<String>,
-    ) -> Result<(), InventoryError> {
-        let mut old_files: Vec<PathBuf> = self.files("errors");
-        self.commit.errors.clear();
-        if !stale.is_empty() {
-            let mut kept_parts = Vec::new();
-            for part in std::mem::take(&mut self.commit.parts) {
-                let urls = read_column(&self.root.join(&part.files["granules"]), "url")?;
-                if !urls.iter().any(|u| stale.contains(u)) {
-                    kept_parts.push(part);
-                    continue;
-                }
-                let id = self.commit.next_id;
-                self.commit.next_id += 1;
-                let mut files = BTreeMap::new();
-                let mut granules = 0;
-                for (table, rel) in &part.files {
-                    let path = self.root.join(rel);
-                    let batches = read_file(&path)?;
-                    let schema = batches.first().map(RecordBatch::schema);
-                    let mut kept = Vec::new();
-                    for b in batches {
-                        kept.push(filter_urls(&b, stale)?);
-                    }
-                    let Some(schema) = schema else { continue };
-                    let batch = concat_batches(&schema, &kept)?;
-                    if table == "granules" {
-                        granules = batch.num_rows() as u64;
-                    }
-                    let new_rel = format!("{table}/part-{id:06}.parquet");
-                    self.write_file(&new_rel, &batch)?;
-                    files.insert(table.clone(), new_rel);
-                    old_files.push(path);
-                }
-                if granules > 0 {
-                    kept_parts.push(Part {
-                        id,
-                        granules,
-                        files,
-                    });
-                } else {
-                    old_files.extend(files.values().map(|f| self.root.join(f)));
-                }
-            }
-            self.commit.parts = kept_parts;
-        }
-        self.save()?;
-        for f in old_files {
-            std::fs::remove_file(&f).map_err(|e| io(&f, e))?;
         }
         Ok(())
     }
@@ -346,9 +304,12 @@ impl InventoryDir {
         Ok(out)
     }
 
-    /// url → (size, etag) of every committed granule.
-    pub fn known_granules(&self) -> Result<KnownGranules, InventoryError> {
+    /// url → (size, etag) of every committed granule, and the URLs committed more than once
+    /// (an inventory damaged by an older granary that had no lock; a build retires them all
+    /// and scans them again).
+    pub fn known_granules(&self) -> Result<(KnownGranules, Vec<String>), InventoryError> {
         let mut out = HashMap::new();
+        let mut twice = Vec::new();
         for f in self.files("granules") {
             for b in read_file(&f)? {
                 let url = string_column(&b, "url", &f)?;
@@ -358,68 +319,21 @@ impl InventoryDir {
                     .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
                     .ok_or_else(|| bad(&f, "column `size` missing or not UInt64"))?;
                 for i in 0..b.num_rows() {
-                    out.insert(
+                    let previous = out.insert(
                         url.value(i).to_string(),
                         (
                             size.is_valid(i).then(|| size.value(i)),
                             etag.is_valid(i).then(|| etag.value(i).to_string()),
                         ),
                     );
+                    if previous.is_some() {
+                        twice.push(url.value(i).to_string());
+                    }
                 }
             }
         }
-        Ok(out)
+        twice.sort();
+        twice.dedup();
+        Ok((out, twice))
     }
-}
-
-fn string_column<'a>(
-    b: &'a RecordBatch,
-    name: &str,
-    f: &Path,
-) -> Result<&'a StringArray, InventoryError> {
-    b.column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| bad(f, format!("column `{name}` missing or not text")))
-}
-
-fn read_file(path: &Path) -> Result<Vec<RecordBatch>, InventoryError> {
-    let file = File::open(path).map_err(|e| io(path, e))?;
-    let parquet = |source| InventoryError::Parquet {
-        path: path.display().to_string(),
-        source,
-    };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(parquet)?
-        .build()
-        .map_err(parquet)?;
-    reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| parquet(e.into()))
-}
-
-fn read_column(path: &Path, name: &str) -> Result<Vec<String>, InventoryError> {
-    let mut out = Vec::new();
-    for b in read_file(path)? {
-        let c = string_column(&b, name, path)?;
-        out.extend((0..c.len()).map(|i| c.value(i).to_string()));
-    }
-    Ok(out)
-}
-
-fn filter_urls(
-    b: &RecordBatch,
-    stale: &std::collections::HashSet<String>,
-) -> Result<RecordBatch, InventoryError> {
-    let url = b
-        .column_by_name("url")
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| InventoryError::Invalid {
-            path: String::new(),
-            reason: "table without a text `url` column".to_string(),
-        })?;
-    let keep: BooleanArray = url
-        .iter()
-        .map(|u| Some(!u.is_some_and(|u| stale.contains(u))))
-        .collect();
-    Ok(filter_record_batch(b, &keep)?)
 }

@@ -24,6 +24,18 @@ pub enum InventoryError {
     Source(#[source] granary_extract::ExtractError),
     #[error("invalid file-name pattern {pattern:?}: {reason}")]
     Pattern { pattern: String, reason: String },
+    #[error(
+        "inventory {path} is being written by another process (granary inventory build or granary run); wait for it to finish"
+    )]
+    Locked { path: String },
+    #[error(
+        "inventory {path} lists {count} granule(s) more than once (e.g. {example}); run `granary inventory build` (or the pipeline) on it again to repair it"
+    )]
+    Duplicates {
+        path: String,
+        count: usize,
+        example: String,
+    },
     #[error("{path}: background task failed: {reason}")]
     Task { path: String, reason: String },
 }

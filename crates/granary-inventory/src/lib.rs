@@ -14,11 +14,13 @@
 //! in a session.
 
 mod build;
+mod commit;
 mod dir;
 mod error;
 pub mod errors_table;
 mod in_memory;
 mod name_pattern;
+mod parts;
 pub mod schema;
 mod tables;
 pub mod zarr_table;

@@ -27,6 +27,12 @@ pub enum IoError {
         #[source]
         source: object_store::Error,
     },
+    #[error("{granule}: refusing to read {target:?}: {reason}")]
+    OutsideScope {
+        granule: String,
+        target: String,
+        reason: String,
+    },
     #[error("Earthdata credentials from {endpoint}: {reason}")]
     Credentials { endpoint: String, reason: String },
     #[error("short read of {url}: asked bytes {}..{}, got {got}", range.start, range.end)]

@@ -4,6 +4,7 @@
 //! - [`ObjectSource`] is one object opened for range reads, counting requests and bytes in
 //!   [`IoStats`].
 //! - [`EarthdataCredentials`]: temporary S3 keys from a NASA Earthdata endpoint.
+//! - [`ReadScope`]: where a granule's references may point (its own store, or allowed).
 //!
 //! Format parsers never see this crate: they are sans-IO (granary-hdf5, granary-dmrpp), and
 //! granary-extract drives them with the reads made here.
@@ -12,6 +13,7 @@ mod earthdata;
 mod error;
 mod registry;
 mod remote;
+mod scope;
 mod source;
 mod stats;
 
@@ -19,5 +21,6 @@ pub use earthdata::EarthdataCredentials;
 pub use error::IoError;
 pub use registry::StoreRegistry;
 pub use remote::RemoteOptions;
+pub use scope::ReadScope;
 pub use source::ObjectSource;
 pub use stats::{IoStats, IoStatsSnapshot};

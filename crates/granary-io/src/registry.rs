@@ -52,8 +52,15 @@ impl StoreRegistry {
                 reason: e.to_string(),
             });
         }
-        let path = std::path::absolute(location).map_err(|e| IoError::BadLocation {
-            location: location.into(),
+        Self::normalize_path(std::path::Path::new(location))
+    }
+
+    /// A local path (whose name need not be UTF-8: other bytes are percent-encoded) as an
+    /// absolute `file://` URL.
+    pub fn normalize_path(local: &std::path::Path) -> Result<Url, IoError> {
+        let location = local.display().to_string();
+        let path = std::path::absolute(local).map_err(|e| IoError::BadLocation {
+            location: location.clone(),
             reason: e.to_string(),
         })?;
         // Lexical normalisation: `a/../b` becomes `b` (URLs and object paths have no `..`).
@@ -68,7 +75,7 @@ impl StoreRegistry {
             }
         }
         Url::from_file_path(&clean).map_err(|()| IoError::BadLocation {
-            location: location.into(),
+            location,
             reason: "not an absolute path".into(),
         })
     }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use datafusion::prelude::SessionContext;
 use granary_refs::combine::CombineReport;
-use granary_refs::{Overwrite, RefFormat, output_path, publish};
+use granary_refs::{
+    Overwrite, PublishError, RefFormat, check_output_path, is_granary_output, output_path, publish,
+};
 use granary_sql::{CombineOptions, combine};
 
 use crate::error::PipelineError;
@@ -36,14 +38,23 @@ pub struct Output {
 
 /// Combines the granules `selection` returns and publishes the result to every target; a
 /// dry run publishes nothing but still refuses outputs that exist and may not be replaced.
+/// No output may overlap a `protected` path (the state and inventory directories).
 pub async fn combine_and_publish(
     ctx: &SessionContext,
     component: &str,
     selection: &str,
     opts: &CombineOptions,
     targets: &[Target],
+    protected: &[PathBuf],
     dry_run: bool,
 ) -> Result<Vec<Output>, PipelineError> {
+    for t in targets {
+        // The template itself, before any partition value is put in.
+        check_output_path(&t.template, protected).map_err(|source| PipelineError::Publish {
+            sink: t.sink.clone(),
+            source: Box::new(source),
+        })?;
+    }
     let parts = combine(ctx, selection, opts)
         .await
         .map_err(|source| PipelineError::Sql {
@@ -63,9 +74,16 @@ pub async fn combine_and_publish(
                 opts.partition_by.as_deref(),
             )
             .map_err(err)?;
+            check_output_path(&path, protected).map_err(err)?;
             let bytes = if dry_run {
-                if path.exists() && t.overwrite == Overwrite::Refuse {
-                    return Err(err(granary_refs::PublishError::Exists {
+                let exists = std::fs::symlink_metadata(&path).is_ok();
+                if exists && t.overwrite == Overwrite::Refuse {
+                    return Err(err(PublishError::Exists {
+                        path: path.display().to_string(),
+                    }));
+                }
+                if exists && !is_granary_output(&path) {
+                    return Err(err(PublishError::NotOurs {
                         path: path.display().to_string(),
                     }));
                 }

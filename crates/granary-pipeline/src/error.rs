@@ -63,6 +63,16 @@ pub enum PipelineError {
         #[source]
         source: Box<granary_io::IoError>,
     },
+    #[error("state directory {path}")]
+    State {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "state directory {path} is in use by another run of this pipeline; wait for it to finish"
+    )]
+    Busy { path: String },
     #[error("sink {sink:?}")]
     Publish {
         sink: String,

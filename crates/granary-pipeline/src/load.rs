@@ -282,6 +282,9 @@ fn check(l: &Loader<'_>, path: &Path, raw: RawPipeline) -> Result<Pipeline, Pipe
                         ));
                     }
                 };
+                // Transforms read the inventory: queries only, within the planner's bounds.
+                granary_sql::check_sql(&text, granary_sql::Access::ReadOnly)
+                    .map_err(|e| l.err(t.span(), format!("transforms.{id}: {e}")))?;
                 sql.push((id.clone(), text));
             }
             TransformType::Combine => {

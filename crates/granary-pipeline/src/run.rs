@@ -10,7 +10,7 @@ use granary_extract::{ExtractOptions, Extractor};
 use granary_inventory::{
     BuildOptions, ErrorRow, InventoryDir, NamePattern, build_inventory, inventory_in_memory,
 };
-use granary_io::{EarthdataCredentials, RemoteOptions, StoreRegistry};
+use granary_io::{EarthdataCredentials, ReadScope, RemoteOptions, StoreRegistry};
 use granary_sql::{CombineOptions, in_memory_session, session_for_dir};
 
 use crate::combine_step::{Output, Target, combine_and_publish};
@@ -113,8 +113,32 @@ fn extractor(
             metadata_only: false,
             concurrency: e.concurrency,
         },
-    );
+    )
+    .with_scope(ReadScope::new(e.allow_locations.clone()));
     Ok((ex, earthdata))
+}
+
+/// Holds the state directory's lock for the run: a second `granary run` of the same pipeline
+/// (same state directory) fails at once instead of racing on the inventory and the outputs.
+fn lock_state(p: &Pipeline) -> Result<std::fs::File, PipelineError> {
+    let err = |source: std::io::Error| PipelineError::State {
+        path: p.state_dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&p.state_dir).map_err(err)?;
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(p.state_dir.join("_run.lock"))
+        .map_err(err)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(PipelineError::Busy {
+            path: p.state_dir.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(err(e)),
+    }
 }
 
 /// The source's granules, or the first `prune` of them.
@@ -239,6 +263,11 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
         });
     }
     let (ex, credentials) = extractor(p)?;
+    let _state_lock = if opts.dry_run {
+        None
+    } else {
+        Some(lock_state(p)?)
+    };
     let mut report = RunReport::default();
     let ctx = inventory(p, opts, &ex, &mut report).await?;
     for (id, q) in &p.sql {
@@ -267,8 +296,17 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
         reader: Some(ex.clone()),
     };
     let selection = format!("SELECT * FROM \"{last}\"");
-    report.outputs =
-        combine_and_publish(&ctx, cid, &selection, &copts, &targets, opts.dry_run).await?;
+    let protected = [p.state_dir.clone()];
+    report.outputs = combine_and_publish(
+        &ctx,
+        cid,
+        &selection,
+        &copts,
+        &targets,
+        &protected,
+        opts.dry_run,
+    )
+    .await?;
     report.io = ex.stats().snapshot();
     report.io_per_store = ex.stats_per_store();
     report.credential_fetches = credentials.map_or(0, |c| c.fetches());

@@ -133,6 +133,9 @@ pub struct ExtractorSpec {
     /// Granules committed to the inventory together.
     #[serde(default = "default_part_size")]
     pub part_size: usize,
+    /// URL prefixes references (DMR++ hrefs) may also name besides each granule's own store.
+    #[serde(default)]
+    pub allow_locations: Vec<String>,
 }
 
 fn default_part_size() -> usize {

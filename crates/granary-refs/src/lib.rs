@@ -22,5 +22,8 @@ pub use combined_json::write_combined_json;
 pub use error::RefsError;
 pub use json::{InlineChunks, JsonOptions, RefSet, single_granule_refs};
 pub use parquet_refs::{DEFAULT_RECORD_SIZE, ParquetStats, write_parquet};
-pub use publish::{Overwrite, PublishError, RefFormat, output_path, publish, publish_with};
+pub use publish::{
+    OUTPUT_MARKER, Overwrite, PublishError, RefFormat, check_output_path, is_granary_output,
+    output_path, publish, publish_with,
+};
 pub use zarr::{ArrayRefs, ChunkValue, ZarrArray, map_array, zarr_array};

@@ -1,9 +1,16 @@
 //! Publishing outputs: every file or directory granary writes (a per-granule JSON of
 //! `granary scan`, a combined set of `granary combine` or of a pipeline sink) is written under
-//! `OUT.partial`, then renamed into place, so a reader never sees a half-written output. An
-//! existing output is replaced only when the caller says so, and the old one is moved aside
-//! before the new one takes its name, then removed: a kill at any moment leaves either the old
-//! or the new output at `OUT` (or the old one at `OUT.replaced`), never neither.
+//! `OUT.partial`, then renamed into place, so a reader never sees a half-written output.
+//!
+//! Writes stay inside what the user named (`docs/security.md`):
+//! - `OUT` must end in a normal file name: `.`, `..`, `/` and the empty path are refused, and
+//!   so are paths the caller protects (a pipeline's state directory and its parents).
+//! - A partition value becomes one file-name component only (no `/`, `..`, NUL).
+//! - An existing output is replaced only when the caller says so **and** it is a granary
+//!   output: a directory holding [`OUTPUT_MARKER`], or a JSON file that starts the way
+//!   granary's reference files start. Anything else at `OUT` is refused, never deleted.
+//! - The old output is moved aside (`OUT.replaced`) before the new one takes its name, then
+//!   removed: a kill at any moment leaves the old or the new output, never neither.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -55,6 +62,13 @@ impl From<bool> for Overwrite {
     }
 }
 
+/// The file granary writes into every output directory it publishes: what makes the directory
+/// replaceable by a later run.
+pub const OUTPUT_MARKER: &str = ".granary-output";
+
+/// How every reference JSON file granary writes begins.
+const JSON_PREFIX: &[u8] = b"{\"version\":1,\"refs\":{\n\".zmetadata\":";
+
 /// Why an output could not be published.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -62,9 +76,19 @@ pub enum PublishError {
     #[error("{path} exists (use --overwrite, or overwrite = true in the sink, to replace it)")]
     Exists { path: String },
     #[error(
+        "{path} exists and was not written by granary (no {OUTPUT_MARKER} marker, not granary's reference JSON); refusing to replace it: choose another output path"
+    )]
+    NotOurs { path: String },
+    #[error("output path {path:?} {reason}; name a file or directory to create")]
+    BadPath { path: String, reason: String },
+    #[error(
         "partitioned output {template}: the path needs `{{}}` (or `{{{column}}}`) where the partition value goes"
     )]
     NoPlaceholder { template: String, column: String },
+    #[error(
+        "partition value {value:?} of column `{column}` cannot be part of a file name (it must be one non-empty path component without `/`, `\\`, NUL, `.` or `..`)"
+    )]
+    BadPartitionValue { column: String, value: String },
     #[error("cannot {action} {path}")]
     Io {
         action: &'static str,
@@ -95,6 +119,14 @@ pub fn output_path(
     let Some(k) = key else {
         return Ok(template.to_path_buf());
     };
+    let column = partition.unwrap_or_default().to_string();
+    let bad_value = k.is_empty() || k == "." || k == ".." || k.contains(['/', '\\', '\0']);
+    if bad_value {
+        return Err(PublishError::BadPartitionValue {
+            column,
+            value: k.to_string(),
+        });
+    }
     let named = partition.map(|p| format!("{{{p}}}"));
     if text.contains("{}") {
         Ok(PathBuf::from(text.replace("{}", k)))
@@ -103,7 +135,7 @@ pub fn output_path(
     } else {
         Err(PublishError::NoPlaceholder {
             template: template.display().to_string(),
-            column: partition.unwrap_or_default().to_string(),
+            column,
         })
     }
 }
@@ -123,6 +155,64 @@ fn remove_any(p: &Path) -> std::io::Result<()> {
     }
 }
 
+/// `p` made absolute and without `.`/`..` components (lexically: links are not followed).
+pub fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Refuses an output path that does not end in a normal name (`.`, `..`, `/`, empty), or that
+/// is one of `protected`, inside one, or a parent of one.
+pub fn check_output_path(out: &Path, protected: &[PathBuf]) -> Result<(), PublishError> {
+    let bad = |reason: &str| PublishError::BadPath {
+        path: out.display().to_string(),
+        reason: reason.to_string(),
+    };
+    match out.components().next_back() {
+        Some(std::path::Component::Normal(_)) => {}
+        _ => return Err(bad("does not end in a file or directory name")),
+    }
+    let target = normalize(out);
+    if target.parent().is_none() {
+        return Err(bad("is the root directory"));
+    }
+    for p in protected {
+        let p = normalize(p);
+        if target.starts_with(&p) || p.starts_with(&target) {
+            return Err(bad(&format!(
+                "overlaps {} (granary's own state)",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `p` is an output granary wrote (and may therefore replace).
+pub fn is_granary_output(p: &Path) -> bool {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => p.join(OUTPUT_MARKER).is_file(),
+        Ok(m) if m.is_file() => {
+            let mut head = [0u8; JSON_PREFIX.len()];
+            std::fs::File::open(p)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                .is_ok_and(|()| head == JSON_PREFIX)
+        }
+        _ => false,
+    }
+}
+
 /// Publishes one output: `write(tmp)` writes it at `OUT.partial` and returns its size in
 /// bytes; the result is renamed to `out`. Returns the size.
 pub fn publish_with(
@@ -130,9 +220,15 @@ pub fn publish_with(
     overwrite: Overwrite,
     write: impl FnOnce(&Path) -> Result<u64, PublishError>,
 ) -> Result<u64, PublishError> {
+    check_output_path(out, &[])?;
     let exists = std::fs::symlink_metadata(out).is_ok();
     if exists && overwrite == Overwrite::Refuse {
         return Err(PublishError::Exists {
+            path: out.display().to_string(),
+        });
+    }
+    if exists && !is_granary_output(out) {
+        return Err(PublishError::NotOurs {
             path: out.display().to_string(),
         });
     }
@@ -173,7 +269,13 @@ pub fn publish(
             f.sync_all().map_err(io("sync", tmp))?;
             Ok(std::fs::metadata(tmp).map_err(io("stat", tmp))?.len())
         }
-        RefFormat::Parquet => Ok(write_parquet(c, tmp, record_size)?.bytes),
+        RefFormat::Parquet => {
+            let bytes = write_parquet(c, tmp, record_size)?.bytes;
+            let marker = tmp.join(OUTPUT_MARKER);
+            let text = "{\"written_by\":\"granary\",\"format\":\"kerchunk_parquet\"}\n";
+            std::fs::write(&marker, text).map_err(io("write", &marker))?;
+            Ok(bytes)
+        }
     })
 }
 
@@ -190,6 +292,8 @@ mod tests {
         assert!(output_path(Path::new("out.json"), Some("2"), Some("cycle")).is_err());
     }
 
+    const OURS: &str = "{\"version\":1,\"refs\":{\n\".zmetadata\":\"{}\"\n}}\n";
+
     fn write_text(text: &'static str) -> impl FnOnce(&Path) -> Result<u64, PublishError> {
         move |tmp| {
             std::fs::write(tmp, text).map_err(io("write", tmp))?;
@@ -201,15 +305,11 @@ mod tests {
     fn existing_outputs_are_refused_or_replaced_without_leftovers() {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("sub/o.json");
-        assert_eq!(
-            publish_with(&out, Overwrite::Refuse, write_text("a")).unwrap(),
-            1
-        );
-        let e = publish_with(&out, Overwrite::Refuse, write_text("b")).unwrap_err();
+        publish_with(&out, Overwrite::Refuse, write_text(OURS)).unwrap();
+        let e = publish_with(&out, Overwrite::Refuse, write_text(OURS)).unwrap_err();
         assert!(matches!(e, PublishError::Exists { .. }), "{e}");
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "a");
-        publish_with(&out, Overwrite::Replace, write_text("bb")).unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "bb");
+        publish_with(&out, Overwrite::Replace, write_text(OURS)).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), OURS);
         let names: Vec<_> = std::fs::read_dir(d.path().join("sub"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -221,12 +321,54 @@ mod tests {
     fn a_failed_write_keeps_the_old_output() {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("o.json");
-        publish_with(&out, Overwrite::Refuse, write_text("old")).unwrap();
+        publish_with(&out, Overwrite::Refuse, write_text(OURS)).unwrap();
         let e = publish_with(&out, Overwrite::Replace, |tmp| {
             Err(io("write", tmp)(std::io::Error::other("disk full")))
         })
         .unwrap_err();
         assert!(e.to_string().contains("o.json.partial"), "{e}");
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), OURS);
+    }
+
+    #[test]
+    fn what_granary_did_not_write_is_never_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("data");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("thesis.tex"), "precious").unwrap();
+        let e = publish_with(&dir, Overwrite::Replace, write_text(OURS)).unwrap_err();
+        assert!(matches!(e, PublishError::NotOurs { .. }), "{e}");
+        assert!(dir.join("thesis.tex").is_file());
+        let file = d.path().join("notes.json");
+        let theirs = "{\"version\": 1, \"refs\": {}}";
+        std::fs::write(&file, theirs).unwrap();
+        assert!(publish_with(&file, Overwrite::Replace, write_text(OURS)).is_err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), theirs);
+    }
+
+    #[test]
+    fn dangerous_paths_and_partition_values_are_refused() {
+        for p in [".", "..", "/", "", "a/..", "./"] {
+            let e = publish_with(Path::new(p), Overwrite::Replace, write_text(OURS));
+            assert!(
+                matches!(e, Err(PublishError::BadPath { .. })),
+                "{p:?}: {e:?}"
+            );
+        }
+        let state = PathBuf::from("out/.granary/x");
+        for p in ["out/.granary/x/inventory/o.json", "out/.granary", "out"] {
+            assert!(
+                check_output_path(Path::new(p), std::slice::from_ref(&state)).is_err(),
+                "{p}"
+            );
+        }
+        assert!(check_output_path(Path::new("out/refs.parq"), &[state]).is_ok());
+        for v in ["../../escape", "a/b", "..", ".", "", "a\\b", "x\0"] {
+            let e = output_path(Path::new("out/c{}.json"), Some(v), Some("cycle"));
+            assert!(
+                matches!(e, Err(PublishError::BadPartitionValue { .. })),
+                "{v:?}"
+            );
+        }
     }
 }

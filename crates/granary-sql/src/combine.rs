@@ -17,8 +17,9 @@ use granary_refs::{
 };
 
 use granary_extract::Extractor;
+use granary_io::ReadScope;
 
-use crate::{SqlError, query};
+use crate::{Access, SqlError, query};
 
 /// How to combine the selection.
 #[derive(Debug, Clone, Default)]
@@ -95,7 +96,7 @@ async fn selection(
     sql: &str,
     partition_by: Option<&str>,
 ) -> Result<(Vec<String>, BTreeMap<Option<String>, Vec<SelectedGranule>>), SqlError> {
-    let batches = query(ctx, sql).await?;
+    let batches = query(ctx, sql, Access::ReadOnly).await?;
     let schema = match batches.first() {
         Some(b) => b.schema(),
         None => ctx.sql(sql).await?.schema().inner().clone(),
@@ -165,14 +166,18 @@ pub async fn combine(
     if parts.is_empty() {
         return Err(SqlError::Refs(granary_refs::CombineError::EmptySelection));
     }
-    let existing: HashSet<String> = query(ctx, "SELECT DISTINCT name FROM dimensions")
-        .await?
-        .iter()
-        .map(|b| strings(b, "name"))
-        .collect::<Result<Vec<_>, _>>()?
-        .iter()
-        .flat_map(|a| a.iter().flatten().map(str::to_string).collect::<Vec<_>>())
-        .collect();
+    let existing: HashSet<String> = query(
+        ctx,
+        "SELECT DISTINCT name FROM dimensions",
+        Access::ReadOnly,
+    )
+    .await?
+    .iter()
+    .map(|b| strings(b, "name"))
+    .collect::<Result<Vec<_>, _>>()?
+    .iter()
+    .flat_map(|a| a.iter().flatten().map(str::to_string).collect::<Vec<_>>())
+    .collect();
     let spec = CombineSpec {
         dims: dims
             .iter()
@@ -196,7 +201,9 @@ pub async fn combine(
         keys.push(key);
     }
     feed_zarr(ctx, &mut combiners, &part_of).await?;
-    feed_chunks(ctx, &mut combiners, &part_of).await?;
+    let default_scope = ReadScope::default();
+    let scope = opts.reader.as_ref().map_or(&default_scope, |r| r.scope());
+    feed_chunks(ctx, &mut combiners, &part_of, scope).await?;
     if let Some(reader) = &opts.reader {
         for c in &combiners {
             verify_identical(reader, c).await?;
@@ -344,10 +351,13 @@ async fn feed_zarr(
     Ok(())
 }
 
+/// Streams the `chunks` table into the combiners; a chunk URL outside its granule's store (an
+/// inventory written by hand or by an older granary) is refused before anything reads it.
 async fn feed_chunks(
     ctx: &SessionContext,
     combiners: &mut [Combiner],
     part_of: &HashMap<String, usize>,
+    scope: &ReadScope,
 ) -> Result<(), SqlError> {
     let sql = "SELECT url, path, \"index\", \"offset\", size, chunk_url FROM chunks";
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
@@ -369,6 +379,9 @@ async fn feed_chunks(
                 index.extend_from_slice(a.values());
             }
             let cu = chunk_url.is_valid(i).then(|| chunk_url.value(i));
+            if let Some(target) = cu {
+                scope.check(u, target).map_err(SqlError::Href)?;
+            }
             combiners[p].add_chunk(u, path.value(i), &index, offset.value(i), size.value(i), cu);
         }
     }

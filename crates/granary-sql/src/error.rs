@@ -11,6 +11,12 @@ pub enum SqlError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error(transparent)]
     Inventory(#[from] granary_inventory::InventoryError),
+    #[error("expressions nested more than {limit} deep; simplify the query")]
+    TooDeep { limit: usize },
+    #[error(
+        "only queries (SELECT, WITH, VALUES) are allowed here, not `{statement} …`: selections and pipeline transforms read the inventory and write nothing"
+    )]
+    NotAQuery { statement: String },
     #[error("the selection has no column `{column}`")]
     MissingColumn { column: String },
     #[error(
@@ -29,6 +35,8 @@ pub enum SqlError {
         #[source]
         source: Box<granary_extract::ExtractError>,
     },
+    #[error("the inventory's chunk references leave their granule's store")]
+    Href(#[source] granary_io::IoError),
     #[error(transparent)]
     Refs(#[from] granary_refs::CombineError),
 }

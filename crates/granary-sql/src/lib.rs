@@ -5,11 +5,13 @@
 
 mod combine;
 mod error;
+mod guard;
 mod scan_fn;
 mod session;
 
 pub use combine::{CombineOptions, Partition, combine};
 pub use error::SqlError;
+pub use guard::{Access, MAX_EXPR_DEPTH, check_sql};
 pub use scan_fn::ScanFunction;
 pub use session::{
     Format, base_session, in_memory_session, query, render, session, session_for_dir,

@@ -18,7 +18,7 @@ use granary_inventory::{
 };
 use granary_io::StoreRegistry;
 
-use crate::{ScanFunction, SqlError};
+use crate::{Access, ScanFunction, SqlError, check_sql};
 
 /// A session with only the table functions `hdf5_scan` and `dmrpp_scan` registered.
 pub fn base_session() -> SessionContext {
@@ -76,6 +76,7 @@ pub fn session_for_dir(
     let empty = Inventory::empty()?;
     let schema = empty.granules.schema();
     let mut granules = concat_batches(&schema, &dir.read_table("granules")?)?;
+    refuse_duplicates(dir, &granules)?;
     if let Some(re) = name_pattern {
         granules = add_captures(&granules, re)?;
     }
@@ -108,9 +109,35 @@ pub fn session_for_dir(
     Ok(ctx)
 }
 
-/// Runs one SQL statement and collects its result (at least one batch, so that an empty result
-/// still carries its columns).
-pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, SqlError> {
+/// An inventory that lists a granule twice would make every combine fail (or, worse, pick one
+/// silently): refused with the command that repairs it.
+fn refuse_duplicates(dir: &InventoryDir, granules: &RecordBatch) -> Result<(), SqlError> {
+    use datafusion::arrow::array::AsArray;
+    let Some(urls) = granules.column_by_name("url") else {
+        return Ok(());
+    };
+    let urls = urls.as_string::<i32>();
+    let mut seen = std::collections::HashSet::with_capacity(urls.len());
+    let twice: Vec<&str> = urls.iter().flatten().filter(|u| !seen.insert(*u)).collect();
+    match twice.first() {
+        None => Ok(()),
+        Some(example) => Err(granary_inventory::InventoryError::Duplicates {
+            path: dir.root().display().to_string(),
+            count: twice.len(),
+            example: example.to_string(),
+        }
+        .into()),
+    }
+}
+
+/// Runs one SQL statement (checked by [`check_sql`] with `access`) and collects its result (at
+/// least one batch, so that an empty result still carries its columns).
+pub async fn query(
+    ctx: &SessionContext,
+    sql: &str,
+    access: Access,
+) -> Result<Vec<RecordBatch>, SqlError> {
+    check_sql(sql, access)?;
     let df = ctx.sql(sql).await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let mut batches = df.collect().await?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use granary_extract::{ExtractOptions, Extractor, MetadataRoute};
 use granary_inventory::{BuildOptions, BuildReport, InventoryDir, NamePattern, build_inventory};
 use granary_io::StoreRegistry;
-use granary_sql::{Format, query, render, session_for_dir};
+use granary_sql::{Access, Format, query, render, session_for_dir};
 
 fn swot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/swot")
@@ -52,7 +52,7 @@ async fn build(src: &Path, out: &Path, part_size: usize) -> BuildReport {
 async fn sql(dir: &Path, q: &str) -> String {
     let d = InventoryDir::open(dir).unwrap();
     let ctx = session_for_dir(&d, Some(&NamePattern::preset("swot").unwrap())).unwrap();
-    render(&query(&ctx, q).await.unwrap(), Format::Csv).unwrap()
+    render(&query(&ctx, q, Access::Any).await.unwrap(), Format::Csv).unwrap()
 }
 
 #[tokio::test]
@@ -192,8 +192,16 @@ async fn persisted_tables_answer_like_the_in_memory_ones() {
             continue;
         }
         let q = std::fs::read_to_string(&p).unwrap();
-        let a = render(&query(&mem_ctx, &q).await.unwrap(), Format::Csv).unwrap();
-        let b = render(&query(&dir_ctx, &q).await.unwrap(), Format::Csv).unwrap();
+        let a = render(
+            &query(&mem_ctx, &q, Access::Any).await.unwrap(),
+            Format::Csv,
+        )
+        .unwrap();
+        let b = render(
+            &query(&dir_ctx, &q, Access::Any).await.unwrap(),
+            Format::Csv,
+        )
+        .unwrap();
         assert_eq!(a, b, "{}", p.display());
         n += 1;
     }
@@ -201,8 +209,16 @@ async fn persisted_tables_answer_like_the_in_memory_ones() {
     for t in ["dimensions", "variables", "attributes", "chunks"] {
         let q = format!("SELECT * FROM {t} ORDER BY ALL");
         let q = q.replace(" ORDER BY ALL", "");
-        let a = render(&query(&mem_ctx, &q).await.unwrap(), Format::Csv).unwrap();
-        let b = render(&query(&dir_ctx, &q).await.unwrap(), Format::Csv).unwrap();
+        let a = render(
+            &query(&mem_ctx, &q, Access::Any).await.unwrap(),
+            Format::Csv,
+        )
+        .unwrap();
+        let b = render(
+            &query(&dir_ctx, &q, Access::Any).await.unwrap(),
+            Format::Csv,
+        )
+        .unwrap();
         let (mut a, mut b): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
         a.sort_unstable();
         b.sort_unstable();

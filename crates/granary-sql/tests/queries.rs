@@ -9,7 +9,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Int32Type, Int64Type, UInt64Type};
 use granary_core::GranuleManifest;
 use granary_inventory::{Inventory, NamePattern};
-use granary_sql::{Format, query, render, session};
+use granary_sql::{Access, Format, query, render, session};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -34,7 +34,7 @@ fn manifests() -> Vec<GranuleManifest> {
 async fn run(inv: &Inventory, file: &str) -> Vec<RecordBatch> {
     let sql = std::fs::read_to_string(root().join("sql").join(file)).unwrap();
     let ctx = session(inv).unwrap();
-    query(&ctx, &sql).await.unwrap()
+    query(&ctx, &sql, Access::Any).await.unwrap()
 }
 
 fn num_lines(m: &GranuleManifest) -> u64 {
@@ -166,26 +166,31 @@ async fn typed_attribute_access_and_captures() {
     let inv = Inventory::build(&ms, Some(&NamePattern::preset("swot").unwrap())).unwrap();
     let ctx = session(&inv).unwrap();
     // The capture and the global attribute agree for every granule.
-    let b = query(&ctx, "SELECT count(*) FROM granules WHERE CAST(cycle AS INT) = CAST(attrs['cycle_number'] AS INT) AND CAST(pass AS INT) = CAST(attrs['pass_number'] AS INT)").await.unwrap();
+    let b = query(&ctx, "SELECT count(*) FROM granules WHERE CAST(cycle AS INT) = CAST(attrs['cycle_number'] AS INT) AND CAST(pass AS INT) = CAST(attrs['pass_number'] AS INT)", Access::Any).await.unwrap();
     assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 11);
     // A missing map key is NULL, not an error.
     let b = query(
         &ctx,
         "SELECT count(*) FROM granules WHERE dims['no_such_dim'] IS NULL",
+        Access::Any,
     )
     .await
     .unwrap();
     assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 11);
     // Output formats.
-    let b = query(&ctx, "SELECT name FROM granules ORDER BY name LIMIT 2")
-        .await
-        .unwrap();
+    let b = query(
+        &ctx,
+        "SELECT name FROM granules ORDER BY name LIMIT 2",
+        Access::Any,
+    )
+    .await
+    .unwrap();
     assert!(render(&b, Format::Table).unwrap().contains("| name"));
     assert_eq!(render(&b, Format::Csv).unwrap().lines().count(), 3);
     assert!(render(&b, Format::Json).unwrap().starts_with("[{\"name\":"));
     assert_eq!(render(&b, Format::NdJson).unwrap().lines().count(), 2);
     // A missing column is DataFusion's error, with the column named.
-    let err = query(&ctx, "SELECT no_such_column FROM granules")
+    let err = query(&ctx, "SELECT no_such_column FROM granules", Access::Any)
         .await
         .unwrap_err()
         .to_string();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use datafusion::prelude::SessionContext;
 use granary_extract::MetadataRoute;
 use granary_io::StoreRegistry;
-use granary_sql::{Format, ScanFunction, base_session, query, render};
+use granary_sql::{Access, Format, ScanFunction, base_session, query, render};
 
 fn swot() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,7 +29,7 @@ fn with(metadata: MetadataRoute) -> (SessionContext, Arc<ScanFunction>) {
 }
 
 async fn csv(ctx: &SessionContext, q: &str) -> String {
-    render(&query(ctx, q).await.unwrap(), Format::Csv).unwrap()
+    render(&query(ctx, q, Access::Any).await.unwrap(), Format::Csv).unwrap()
 }
 
 #[tokio::test]
@@ -124,10 +124,14 @@ async fn bad_arguments_are_planning_errors() {
         let e = ctx.sql(q).await.unwrap_err().to_string();
         assert!(e.contains(want), "{q}: {e}");
     }
-    let e = query(&ctx, &format!("SELECT nope FROM scan('{}')", swot()))
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = query(
+        &ctx,
+        &format!("SELECT nope FROM scan('{}')", swot()),
+        Access::Any,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("nope"), "{e}");
     assert!(
         f.scans().is_empty(),

@@ -5,9 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-/// The repository root.
+/// The repository root (canonical: no `..`, so paths derived from it compare equal to the
+/// absolute URLs granary writes).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 /// `tests/data` at the repository root.

@@ -1,0 +1,104 @@
+//! The inventory without SQL: a build commits the granules that scan and records the others as
+//! typed error rows; the in-memory tables equal the persisted ones row for row.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use arrow::compute::concat_batches;
+use arrow::util::pretty::pretty_format_batches;
+use granary_extract::{ExtractOptions, Extractor, MetadataRoute};
+use granary_inventory::{
+    BuildOptions, InventoryDir, NamePattern, TABLES, build_inventory, inventory_in_memory,
+};
+use granary_io::StoreRegistry;
+use granary_test_utils::swot_granules;
+
+fn extractor() -> Extractor {
+    Extractor::new(
+        Arc::new(StoreRegistry::new()),
+        ExtractOptions {
+            metadata: MetadataRoute::Hdf5,
+            metadata_only: false,
+            concurrency: Some(4),
+        },
+    )
+}
+
+/// Three bundled granules and one that is not HDF5, in a private directory.
+fn collection(dir: &std::path::Path) {
+    for p in swot_granules().iter().take(3) {
+        std::fs::copy(p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("broken.nc"), b"not an HDF5 file at all").unwrap();
+}
+
+#[tokio::test]
+async fn failed_granules_are_typed_error_rows_and_memory_equals_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    collection(&src);
+    let sources = vec![src.display().to_string()];
+    let out = tmp.path().join("inv");
+    let report = build_inventory(
+        &extractor(),
+        &sources,
+        &out,
+        &BuildOptions { part_size: 2 },
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.listed, report.scanned, report.failed), (4, 3, 1));
+
+    let dir = InventoryDir::open(&out).unwrap();
+    let errors = dir.errors().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].url.ends_with("/broken.nc"), "{:?}", errors[0]);
+    assert_eq!(errors[0].stage, "hdf5");
+    assert!(
+        errors[0].message.contains("not an HDF5 file"),
+        "{:?}",
+        errors[0]
+    );
+
+    let pattern = NamePattern::preset("swot").unwrap();
+    let mem = inventory_in_memory(&extractor(), &sources, Some(&pattern), &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(mem.listed, 4);
+    assert_eq!(
+        mem.errors, errors,
+        "the same error rows in memory and on disk"
+    );
+    // A build records the entity tag its listing saw; granules scanned now have none.
+    let without_etag = |b: &arrow::array::RecordBatch| {
+        let keep: Vec<usize> = (0..b.num_columns())
+            .filter(|i| b.schema().field(*i).name() != "etag")
+            .collect();
+        b.project(&keep).unwrap()
+    };
+    for (table, batch) in mem.inventory.tables() {
+        assert!(TABLES.contains(&table));
+        let persisted = dir.read_table(table).unwrap();
+        let mut persisted = concat_batches(&persisted[0].schema(), &persisted).unwrap();
+        let mut batch = batch.clone();
+        if table == "granules" {
+            persisted =
+                without_etag(&granary_inventory::add_captures(&persisted, &pattern).unwrap());
+            batch = without_etag(&batch);
+        }
+        assert_eq!(
+            pretty_format_batches(&[batch]).unwrap().to_string(),
+            pretty_format_batches(&[persisted]).unwrap().to_string(),
+            "table {table}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_directory_that_is_not_an_inventory_is_refused_by_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = InventoryDir::open(tmp.path()).unwrap_err();
+    assert!(e.to_string().contains("not an inventory directory"), "{e}");
+}
