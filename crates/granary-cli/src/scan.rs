@@ -123,7 +123,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     while let Some((url, r)) = results.next().await {
         bar.inc(1);
         if let Err(e) = r {
-            tracing::error!(url = %url, error = %format!("{e:#}"), "Granule failed.");
+            tracing::error!(url = %url, error = %crate::exit::message(&e), "Granule failed.");
             failures.push((url, e));
         }
     }
@@ -147,7 +147,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     eprintln!("{} granule(s) failed:", failures.len());
     // Every error already names its granule URL and object.
     for (_, e) in &failures {
-        eprintln!("  {e:#}");
+        eprintln!("  {}", crate::exit::message(e));
     }
     Ok(ExitCode::from(crate::exit::PARTIAL))
 }

@@ -158,7 +158,7 @@ async fn repl(ctx: &SessionContext, format: Format) -> Result<()> {
                 }
                 let _ = editor.add_history_entry(buffer.trim_end());
                 if let Err(e) = run_script(ctx, &std::mem::take(&mut buffer), format).await {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", crate::exit::message(&e));
                 }
             }
             Err(rustyline::error::ReadlineError::Interrupted) => buffer.clear(),

@@ -125,7 +125,10 @@ fn has_foreign_content(root: &Path) -> Result<bool, InventoryError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io(root, e)),
     };
-    Ok(entries.flatten().any(|e| e.file_name() != LOCK))
+    let commit_tmp = format!(".{COMMIT}.tmp");
+    Ok(entries
+        .flatten()
+        .any(|e| e.file_name() != LOCK && e.file_name() != commit_tmp.as_str()))
 }
 
 impl InventoryDir {
