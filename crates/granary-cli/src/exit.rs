@@ -68,12 +68,23 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// How much of one cause's text is printed (a server may answer with a whole page).
+const MAX_CAUSE_CHARS: usize = 2_000;
+
+/// `text` cut to `max` characters, saying how much was left out.
+fn bounded(text: String, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text,
+        Some((at, _)) => format!("{}… ({} more bytes)", &text[..at], text.len() - at),
+    }
+}
+
 /// The error and its causes, each once: a cause whose text its parent already shows is
-/// skipped, so messages that embed their source are not repeated.
+/// skipped, so messages that embed their source are not repeated; each cause is bounded.
 pub fn message(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        let text = bounded(cause.to_string(), MAX_CAUSE_CHARS);
         if text.is_empty() || out.contains(&text) {
             continue;
         }
@@ -124,6 +135,17 @@ mod tests {
             source: Box::new(granary_refs::PublishError::Exists { path: "o".into() }),
         });
         assert_eq!(code_of(&e), REFUSED);
+    }
+
+    #[test]
+    fn long_causes_are_cut() {
+        let e = anyhow::anyhow!("{}", "x".repeat(112_000));
+        let m = message(&e);
+        assert!(
+            m.len() < 2_100 && m.ends_with("(110000 more bytes)"),
+            "{}",
+            m.len()
+        );
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub fn errors_schema() -> SchemaRef {
     ]))
 }
 
+/// The longest message an error row keeps.
+pub const MAX_MESSAGE_CHARS: usize = 4_096;
+
 /// One failed granule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorRow {
@@ -28,11 +31,18 @@ pub struct ErrorRow {
 impl ErrorRow {
     /// The row of a granule whose extraction failed: the failing stage and the whole cause
     /// chain, each cause once.
+    /// The message is cut at [`MAX_MESSAGE_CHARS`] (a server may answer an error with a page).
     pub fn from_extract(url: &str, e: &granary_extract::ExtractError) -> Self {
+        let mut message = e.to_string();
+        if let Some((at, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            let cut = message.len() - at;
+            message.truncate(at);
+            message.push_str(&format!("… ({cut} more bytes)"));
+        }
         Self {
             url: url.to_string(),
             stage: e.stage().to_string(),
-            message: e.to_string(),
+            message,
         }
     }
 }

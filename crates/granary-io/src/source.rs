@@ -147,17 +147,19 @@ impl ObjectSource {
         // One request per range, all in flight together: the ranges are already planned and
         // coalesced by the cache. (`ObjectStore::get_ranges` would merge ranges up to 1 MiB
         // apart again; over HTTP/S3 that read 4.8x the planned bytes of a SWOT granule.)
-        let out = futures::future::try_join_all(
-            ranges
-                .iter()
-                .map(|r| self.store.get_range(&self.path, r.clone())),
-        )
-        .await
-        .map_err(|source| IoError::Read {
-            url: self.url.clone(),
-            range: ranges[0].start..ranges[ranges.len() - 1].end,
-            source,
-        })?;
+        // A failure names the range that failed (not a span of the wave's ranges, which are
+        // not sorted).
+        let out = futures::future::try_join_all(ranges.iter().map(|r| async move {
+            self.store
+                .get_range(&self.path, r.clone())
+                .await
+                .map_err(|source| IoError::Read {
+                    url: self.url.clone(),
+                    range: r.clone(),
+                    source,
+                })
+        }))
+        .await?;
         for (r, b) in ranges.iter().zip(&out) {
             if (b.len() as u64) < r.end - r.start {
                 return Err(IoError::ShortRead {
