@@ -36,6 +36,13 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 
+echo "== sans-IO: the format crates link no I/O stack (object_store, reqwest, hyper, tokio)"
+for crate in granary-core granary-hdf5 granary-dmrpp; do
+  if cargo tree -q -p "$crate" -e normal --prefix none | grep -E '^(object_store|reqwest|hyper|tokio) '; then
+    echo "$crate links an I/O stack"; exit 1
+  fi
+done
+
 echo "== cargo test (workspace)"
 cargo build --quiet -p granary-cli
 cargo test --workspace

@@ -2,7 +2,7 @@
 //! inventory schemas (nothing is scanned).
 
 use datafusion::prelude::SessionContext;
-use granary_inventory::{Inventory, NamePattern};
+use granary_inventory::Inventory;
 use granary_sql::session;
 
 use crate::error::PipelineError;
@@ -61,12 +61,7 @@ pub async fn describe(p: &Pipeline) -> Result<String, PipelineError> {
             source: Box::new(source),
         }
     };
-    let pattern = s
-        .name_pattern
-        .as_deref()
-        .map(NamePattern::parse)
-        .transpose()
-        .map_err(inv_err(sid))?;
+    let pattern = s.pattern().map_err(inv_err(sid))?;
     let inv = Inventory::build(&[], pattern.as_ref()).map_err(inv_err(eid))?;
     let ctx: SessionContext = session(&inv).map_err(|e| PipelineError::Sql {
         component: eid.clone(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use datafusion::prelude::SessionContext;
 use granary_extract::{ExtractOptions, Extractor};
 use granary_inventory::{
-    BuildOptions, ErrorRow, InventoryDir, NamePattern, build_inventory, inventory_in_memory,
+    BuildOptions, ErrorRow, InventoryDir, build_inventory, inventory_in_memory,
 };
 use granary_io::{EarthdataCredentials, ReadScope, RemoteOptions, StoreRegistry};
 use granary_sql::{CombineOptions, in_memory_session, session_for_dir};
@@ -183,12 +183,7 @@ async fn inventory(
         component: eid.clone(),
         source: Box::new(source),
     };
-    let pattern = s
-        .name_pattern
-        .as_deref()
-        .map(NamePattern::parse)
-        .transpose()
-        .map_err(inv_err(sid))?;
+    let pattern = s.pattern().map_err(inv_err(sid))?;
     let srcs = sources(p, ex, opts.prune).await?;
     let mut progress = |done: usize, total: usize| {
         tracing::debug!(done, total, "inventory");

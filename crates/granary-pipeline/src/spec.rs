@@ -61,6 +61,18 @@ pub struct FilesSource {
     pub storage: StorageSpec,
 }
 
+impl FilesSource {
+    /// The compiled `name_pattern` (a preset or a regex), if any.
+    pub fn pattern(
+        &self,
+    ) -> Result<Option<granary_inventory::NamePattern>, granary_inventory::InventoryError> {
+        self.name_pattern
+            .as_deref()
+            .map(granary_inventory::NamePattern::parse)
+            .transpose()
+    }
+}
+
 /// `[sources.<id>.storage]`: settings of the remote stores the source's URLs live in.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -162,13 +162,7 @@ async fn persisted_tables_answer_like_the_in_memory_ones() {
     let inv = tmp.path().join("inv");
     build(&swot_dir(), &inv, 5).await;
     let manifests: Vec<_> = {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(swot_dir())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "nc"))
-            .collect();
-        files.sort();
-        files
+        granary_test_utils::swot_granules()
             .iter()
             .map(|p| {
                 let url = url_of(p);

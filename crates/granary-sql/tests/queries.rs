@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Int32Type, Int64Type, UInt64Type};
@@ -11,18 +10,10 @@ use granary_core::GranuleManifest;
 use granary_inventory::{Inventory, NamePattern};
 use granary_sql::{Access, Format, query, render, session};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use granary_test_utils::repo_root as root;
 
 fn manifests() -> Vec<GranuleManifest> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/data/swot"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "nc"))
-        .collect();
-    files.sort();
-    files
+    granary_test_utils::swot_granules()
         .iter()
         .map(|p| {
             let url = format!("file://{}", p.display());
