@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow};
 use granary_pipeline::{Output, Target, combine_and_publish};
 use granary_refs::combine::CombineReport;
 use granary_refs::{AttrPolicy, OnDuplicate, RefFormat};
-use granary_sql::CombineOptions;
+use granary_sql::{ArraySelection, CombineOptions};
 
 use crate::sql::{InventoryArgs, open_session};
 
@@ -49,6 +49,16 @@ pub struct CombineArgs {
     /// A selection column: one reference set per value.
     #[arg(long)]
     partition_by: Option<String>,
+    /// Keep only these arrays (comma-separated paths), with the coordinates they need.
+    #[arg(long = "arrays", value_delimiter = ',', value_name = "PATHS")]
+    arrays: Vec<String>,
+    /// Leave these arrays out (comma-separated paths); wins over the coordinates kept arrays need.
+    #[arg(long = "drop-arrays", value_delimiter = ',', value_name = "PATHS")]
+    drop_arrays: Vec<String>,
+    /// Keep the arrays matching this SQL condition over the `zarr` table, e.g.
+    /// "path LIKE 'ssha%'" (with the coordinates they need).
+    #[arg(long = "arrays-where", value_name = "SQL")]
+    arrays_where: Option<String>,
     /// Parquet rows per reference file.
     #[arg(long, default_value_t = granary_refs::DEFAULT_RECORD_SIZE)]
     record_size: u64,
@@ -123,6 +133,11 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
         on_duplicate: args.on_duplicate,
         attrs: args.attrs,
         partition_by: args.partition_by.clone(),
+        arrays: ArraySelection {
+            keep: args.arrays.clone(),
+            drop: args.drop_arrays.clone(),
+            condition: args.arrays_where.clone(),
+        },
         reader: Some(crate::extract::extractor(
             args.inventory.metadata,
             args.inventory.concurrency,

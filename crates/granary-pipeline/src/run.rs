@@ -11,7 +11,7 @@ use granary_inventory::{
     BuildOptions, ErrorRow, InventoryDir, build_inventory, inventory_in_memory,
 };
 use granary_io::{EarthdataCredentials, ReadScope, RemoteOptions, StoreRegistry};
-use granary_sql::{CombineOptions, in_memory_session, session_for_dir};
+use granary_sql::{ArraySelection, CombineOptions, in_memory_session, session_for_dir};
 
 use crate::combine_step::{Output, Target, combine_and_publish};
 use crate::error::PipelineError;
@@ -288,6 +288,11 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
         on_duplicate: c.on_duplicate,
         attrs: c.attrs,
         partition_by: c.partition_by.clone(),
+        arrays: ArraySelection {
+            keep: c.arrays.clone(),
+            drop: c.drop_arrays.clone(),
+            condition: c.arrays_where.clone(),
+        },
         reader: Some(ex.clone()),
     };
     let selection = format!("SELECT * FROM \"{last}\"");

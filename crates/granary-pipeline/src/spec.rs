@@ -183,6 +183,14 @@ pub struct CombineTransformSpec {
     pub identical: Vec<String>,
     /// A selection column: one reference set per value (`{}` in the sink path).
     pub partition_by: Option<String>,
+    /// Keep only these arrays (with the coordinates they need).
+    #[serde(default)]
+    pub arrays: Vec<String>,
+    /// Leave these arrays out.
+    #[serde(default)]
+    pub drop_arrays: Vec<String>,
+    /// Keep the arrays matching this SQL condition over the `zarr` table.
+    pub arrays_where: Option<String>,
 }
 
 /// `type = "kerchunk_json" | "kerchunk_parquet"`: the output format.

@@ -19,7 +19,8 @@ use granary_refs::{
 use granary_extract::Extractor;
 use granary_io::ReadScope;
 
-use crate::{Access, SqlError, query};
+use crate::array_selection::kept_arrays;
+use crate::{Access, ArraySelection, SqlError, query};
 
 /// How to combine the selection.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +34,8 @@ pub struct CombineOptions {
     /// Reads the chunks of arrays copied once, to check that their bytes are equal in every
     /// granule (without it, metadata, chunk sizes and embedded bytes are compared).
     pub reader: Option<Extractor>,
+    /// Which arrays to keep (default: all).
+    pub arrays: ArraySelection,
 }
 
 /// One output reference set; `key` is the partition value (None without partitioning).
@@ -200,10 +203,12 @@ pub async fn combine(
         combiners.push(Combiner::new(spec.clone(), &rows)?);
         keys.push(key);
     }
-    feed_zarr(ctx, &mut combiners, &part_of).await?;
+    let kept = kept_arrays(ctx, &opts.arrays).await?;
+    let keep = |path: &str| kept.as_ref().is_none_or(|k| k.contains(path));
+    feed_zarr(ctx, &mut combiners, &part_of, &keep).await?;
     let default_scope = ReadScope::default();
     let scope = opts.reader.as_ref().map_or(&default_scope, |r| r.scope());
-    feed_chunks(ctx, &mut combiners, &part_of, scope).await?;
+    feed_chunks(ctx, &mut combiners, &part_of, scope, &keep).await?;
     if let Some(reader) = &opts.reader {
         for c in &combiners {
             verify_identical(reader, c).await?;
@@ -273,6 +278,7 @@ async fn feed_zarr(
     ctx: &SessionContext,
     combiners: &mut [Combiner],
     part_of: &HashMap<String, usize>,
+    keep: &dyn Fn(&str) -> bool,
 ) -> Result<(), SqlError> {
     let mut stream = ctx
         .sql("SELECT * FROM zarr")
@@ -326,6 +332,9 @@ async fn feed_zarr(
                 c.add_group(u, path.value(i), pairs);
                 continue;
             }
+            if !keep(path.value(i)) {
+                continue;
+            }
             if error.is_valid(i) {
                 c.add_unrepresentable(u, path.value(i), error.value(i));
                 continue;
@@ -358,6 +367,7 @@ async fn feed_chunks(
     combiners: &mut [Combiner],
     part_of: &HashMap<String, usize>,
     scope: &ReadScope,
+    keep: &dyn Fn(&str) -> bool,
 ) -> Result<(), SqlError> {
     let sql = "SELECT url, path, \"index\", \"offset\", size, chunk_url FROM chunks";
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
@@ -373,6 +383,9 @@ async fn feed_chunks(
         for i in 0..b.num_rows() {
             let u = url.value(i);
             let Some(&p) = part_of.get(u) else { continue };
+            if !keep(path.value(i)) {
+                continue;
+            }
             index.clear();
             let v = idx.value(i);
             if let Some(a) = v.as_any().downcast_ref::<UInt64Array>() {

@@ -11,12 +11,20 @@ pub enum SqlError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error(transparent)]
     Inventory(#[from] granary_inventory::InventoryError),
+    #[error("the SQL text is {bytes} bytes; at most {limit} are accepted")]
+    TooLong { bytes: usize, limit: usize },
+    #[error("cannot check the SQL")]
+    CheckThread(#[source] std::io::Error),
     #[error("expressions nested more than {limit} deep; simplify the query")]
     TooDeep { limit: usize },
     #[error(
         "only queries (SELECT, WITH, VALUES) are allowed here, not `{statement} …`: selections and pipeline transforms read the inventory and write nothing"
     )]
     NotAQuery { statement: String },
+    #[error(
+        "array {name:?} is not an array of the inventory (see `SELECT DISTINCT path FROM zarr`)"
+    )]
+    UnknownArray { name: String },
     #[error("the selection has no column `{column}`")]
     MissingColumn { column: String },
     #[error(

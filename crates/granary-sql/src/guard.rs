@@ -13,6 +13,11 @@ use crate::SqlError;
 
 /// How deep expressions may nest (`1+1+…` counts one level per operator).
 pub const MAX_EXPR_DEPTH: usize = 256;
+/// The longest SQL text granary parses.
+pub const MAX_SQL_BYTES: usize = 1 << 20;
+/// The stack of the thread that parses and checks (and drops) a statement: parsing is
+/// bounded, but a parsed chain of 100,000 operators is a tree that deep, and dropping it
+/// recurses. 1 MiB of text cannot nest deeper than this stack holds.
 /// The parser's recursion limit (nested sub-queries, parentheses).
 const PARSER_RECURSION_LIMIT: usize = 64;
 
@@ -57,9 +62,34 @@ fn kind(s: &DfStatement) -> String {
         .collect()
 }
 
-/// Checks every statement of `sql`: parseable within the limits, expressions not too deep,
-/// and with [`Access::ReadOnly`] nothing but queries.
+const CHECK_STACK_BYTES: usize = 512 << 20;
+
+/// Checks every statement of `sql`: at most [`MAX_SQL_BYTES`], parseable within the limits,
+/// expressions not too deep, and with [`Access::ReadOnly`] nothing but queries. Runs on its own
+/// thread with a large stack (reserved, not committed, until used).
 pub fn check_sql(sql: &str, access: Access) -> Result<(), SqlError> {
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(SqlError::TooLong {
+            bytes: sql.len(),
+            limit: MAX_SQL_BYTES,
+        });
+    }
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("granary-sql-check".into())
+            .stack_size(CHECK_STACK_BYTES)
+            .spawn_scoped(s, || check_on_this_thread(sql, access))
+            .map_err(SqlError::CheckThread)?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(SqlError::CheckThread(std::io::Error::other(
+                    "the SQL check thread failed",
+                )))
+            })
+    })
+}
+
+fn check_on_this_thread(sql: &str, access: Access) -> Result<(), SqlError> {
     let statements = DFParserBuilder::new(sql)
         .with_recursion_limit(PARSER_RECURSION_LIMIT)
         .build()?
@@ -110,7 +140,7 @@ mod tests {
 
     #[test]
     fn deep_expressions_are_errors_not_stack_overflows() {
-        for n in [1_000, 5_000, 50_000] {
+        for n in [1_000, 5_000, 50_000, 400_000] {
             let sql = format!("SELECT 1{}", "+1".repeat(n));
             let e = check_sql(&sql, Access::Any).unwrap_err();
             assert!(matches!(e, SqlError::TooDeep { .. }), "{n}: {e}");
@@ -118,5 +148,10 @@ mod tests {
         let nested = format!("SELECT {}1{}", "(".repeat(5_000), ")".repeat(5_000));
         assert!(check_sql(&nested, Access::Any).is_err());
         check_sql(&format!("SELECT 1{}", "+1".repeat(100)), Access::Any).unwrap();
+        let long = format!("SELECT 1{}", "+1".repeat(MAX_SQL_BYTES));
+        assert!(matches!(
+            check_sql(&long, Access::Any),
+            Err(SqlError::TooLong { .. })
+        ));
     }
 }

@@ -3,12 +3,14 @@
 //! `docs/sql.md`), the table functions `hdf5_scan`/`dmrpp_scan`, and the combine driver: a
 //! selection query whose rows drive granary-refs' combiner.
 
+mod array_selection;
 mod combine;
 mod error;
 mod guard;
 mod scan_fn;
 mod session;
 
+pub use array_selection::ArraySelection;
 pub use combine::{CombineOptions, Partition, combine};
 pub use error::SqlError;
 pub use guard::{Access, MAX_EXPR_DEPTH, check_sql};

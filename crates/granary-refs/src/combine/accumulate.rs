@@ -20,7 +20,7 @@ pub(crate) struct RawChunk {
 }
 
 /// Per field, the values that differ from the first granule's: value → (granules, example).
-pub(crate) type Diffs = BTreeMap<&'static str, BTreeMap<String, (usize, u32)>>;
+pub(crate) type Diffs = BTreeMap<String, BTreeMap<String, (usize, u32)>>;
 
 #[derive(Debug)]
 pub(crate) struct ArrayAcc {
@@ -66,9 +66,9 @@ pub struct Combiner {
     pub(crate) existing: Option<usize>,
 }
 
-fn diff(diffs: &mut Diffs, field: &'static str, value: String, granule: u32) {
+pub(crate) fn diff(diffs: &mut Diffs, field: impl Into<String>, value: String, granule: u32) {
     diffs
-        .entry(field)
+        .entry(field.into())
         .or_default()
         .entry(value)
         .or_insert((0, granule))
@@ -251,30 +251,7 @@ impl Combiner {
             };
             diff(&mut acc.diffs, "storage", kind.to_string(), g);
         }
-        if z.attrs != r.attrs {
-            for (name, value) in &z.attrs {
-                match r.attrs.iter().find(|(n, _)| n == name) {
-                    Some((_, rv)) if rv == value => {}
-                    Some((_, rv)) => {
-                        let set = acc.varying.entry(name.clone()).or_default();
-                        set.insert(rv.clone());
-                        set.insert(value.clone());
-                    }
-                    None => {
-                        let set = acc.varying.entry(name.clone()).or_default();
-                        set.insert("(absent)".into());
-                        set.insert(value.clone());
-                    }
-                }
-            }
-            for (name, rv) in &r.attrs {
-                if !z.attrs.iter().any(|(n, _)| n == name) {
-                    let set = acc.varying.entry(name.clone()).or_default();
-                    set.insert(rv.clone());
-                    set.insert("(absent)".into());
-                }
-            }
-        }
+        super::decoding::compare(acc, &z.attrs, g);
         if let Some(b) = &z.embedded {
             acc.inline.push((g, b.clone()));
         }

@@ -99,7 +99,7 @@ impl Combiner {
     fn mismatches(&self, paths: &[(&String, &usize)]) -> (Vec<String>, Vec<String>) {
         let n = self.seen.len();
         // (field, [(count, example granule)]) → (first array path, its value list, more arrays)
-        type Split = (&'static str, Vec<(usize, u32)>);
+        type Split = (String, Vec<(usize, u32)>);
         let mut groups: BTreeMap<Split, (String, String, usize)> = BTreeMap::new();
         let mut dims_fixes = BTreeSet::new();
         let mut other_fixes = BTreeSet::new();
@@ -107,7 +107,7 @@ impl Combiner {
             let acc = &self.arrays[i];
             if acc.n_present < n {
                 let g = (0..n).find(|g| !acc.present[*g]).unwrap_or(0) as u32;
-                let key = ("presence", vec![(n - acc.n_present, g)]);
+                let key = ("presence".to_string(), vec![(n - acc.n_present, g)]);
                 let text = format!(
                     "missing from {} of {n} granules (e.g. {})",
                     n - acc.n_present,
@@ -124,7 +124,11 @@ impl Combiner {
             }
             for (field, values) in &acc.diffs {
                 let r = &acc.reference;
-                let ref_value = match *field {
+                let attribute = field.strip_prefix("attribute ");
+                let ref_value = match field.as_str() {
+                    _ if attribute.is_some() => attribute
+                        .and_then(|a| r.attrs.iter().find(|(n, _)| n == a))
+                        .map_or_else(|| "(absent)".to_string(), |(_, v)| v.clone()),
                     "dimensions" => format!("{:?}", r.dims),
                     "shape" => format!("[{}]", join(&r.shape)),
                     "chunks" => format!("[{}]", join(&r.chunks)),
@@ -144,11 +148,11 @@ impl Combiner {
                     .collect();
                 let split = counts.iter().map(|(c, _, e)| (*c, *e)).collect();
                 groups
-                    .entry((*field, split))
+                    .entry((field.clone(), split))
                     .and_modify(|e| e.2 += 1)
                     .or_insert(((*path).clone(), format!("{field} {}", text.join("; ")), 0));
                 let majority = &counts[0].1;
-                match *field {
+                match field.as_str() {
                     "shape" => {
                         let want = parse_list(majority);
                         let other = parse_list(&counts[counts.len() - 1].1);
@@ -166,6 +170,18 @@ impl Combiner {
                             "url IN (SELECT url FROM zarr WHERE path = {} AND chunks = make_array({}))",
                             quote(path),
                             majority.trim_matches(|c| c == '[' || c == ']')
+                        ));
+                    }
+                    _ if attribute.is_some() => {
+                        let name = attribute.unwrap_or_default();
+                        let condition = if majority == "(absent)" {
+                            format!("attrs[{}] IS NULL", quote(name))
+                        } else {
+                            format!("attrs[{}] = {}", quote(name), quote(majority))
+                        };
+                        other_fixes.insert(format!(
+                            "url IN (SELECT url FROM zarr WHERE path = {} AND {condition})",
+                            quote(path)
                         ));
                     }
                     "dtype" | "fill_value" | "filters" => {

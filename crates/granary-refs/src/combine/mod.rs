@@ -18,12 +18,15 @@
 //! - Duplicate cells, and arrays whose dtype, shape, chunks, codecs or fill value differ between
 //!   granules, are errors naming the granules, with a SQL filter that would resolve them.
 //! - Group attributes equal in all granules are kept; varying ones are dropped or become arrays
-//!   over the new dimensions ([`AttrPolicy`]). Varying array attributes are dropped. Both are
-//!   listed in the [`CombineReport`].
+//!   over the new dimensions ([`AttrPolicy`]). Array attributes that decide decoded values
+//!   ([`DECODING_ATTRIBUTES`]: packing, masks, flags; `units`/`calendar` of time variables) must
+//!   be equal in every granule, else the combine is refused like a dtype mismatch; other varying
+//!   array attributes are dropped. Dropped attributes are listed in the [`CombineReport`].
 
 mod accumulate;
 mod attr_arrays;
 mod coords;
+mod decoding;
 mod error;
 mod finish;
 mod manifest_input;
@@ -31,6 +34,7 @@ mod output;
 
 pub use accumulate::Combiner;
 pub use coords::{Coord, SelectedGranule};
+pub use decoding::{DECODING_ATTRIBUTES, decides_values};
 pub use error::CombineError;
 pub use output::{CombineReport, Combined, OutArray, OutGroup, OutRef};
 
