@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use datafusion::arrow::array::{
-    Array, AsArray, BinaryArray, ListArray, MapArray, RecordBatch, StringArray, UInt64Array,
+    Array, ArrayRef, AsArray, BinaryArray, ListArray, MapArray, RecordBatch, StringArray,
+    UInt64Array,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
@@ -79,6 +80,11 @@ fn coords_of(b: &RecordBatch, name: &str) -> Result<Vec<Option<Coord>>, SqlError
         (0..a.len())
             .map(|i| a.is_valid(i).then(|| Coord::Float(a.value(i))))
             .collect()
+    } else if matches!(
+        t,
+        DataType::Timestamp(..) | DataType::Date32 | DataType::Date64
+    ) {
+        time_coords(col, name)?
     } else if matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
         let a = strings(b, name)?;
         (0..a.len())
@@ -91,6 +97,36 @@ fn coords_of(b: &RecordBatch, name: &str) -> Result<Vec<Option<Coord>>, SqlError
         });
     };
     Ok(out)
+}
+
+/// A TIMESTAMP or DATE column as instants (µs since 1970-01-01T00:00:00Z). A time zone only
+/// changes how a value is shown, not the instant; a timestamp without one is taken as UTC.
+/// Instants readers cannot decode to `datetime64[ns]` (before 1677-09-21 or after 2262-04-11)
+/// are refused.
+fn time_coords(col: &ArrayRef, name: &str) -> Result<Vec<Option<Coord>>, SqlError> {
+    use datafusion::arrow::datatypes::{TimeUnit, TimestampMicrosecondType};
+    use granary_refs::combine::time_units::{MAX_MICROS, MIN_MICROS, iso8601};
+    let tz = match col.data_type() {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        _ => None,
+    };
+    let a = cast(col, &DataType::Timestamp(TimeUnit::Microsecond, tz))?;
+    let a = a.as_primitive::<TimestampMicrosecondType>();
+    (0..a.len())
+        .map(|i| {
+            if a.is_null(i) {
+                return Ok(None);
+            }
+            let us = a.value(i);
+            if !(MIN_MICROS..=MAX_MICROS).contains(&us) {
+                return Err(SqlError::TimeOutOfRange {
+                    column: name.to_string(),
+                    value: iso8601(us),
+                });
+            }
+            Ok(Some(Coord::Time(us)))
+        })
+        .collect()
 }
 
 /// Runs the selection and returns (partition key, rows) with the concat dimension names.
@@ -399,4 +435,29 @@ async fn feed_chunks(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Date32Array, TimestampMicrosecondArray};
+
+    use super::*;
+
+    #[test]
+    fn time_zones_change_the_display_not_the_instant() {
+        let utc = 1_397_304_000_000_000i64; // 2014-04-12T12:00:00Z
+        let with_zone: ArrayRef = Arc::new(
+            TimestampMicrosecondArray::from(vec![Some(utc), None]).with_timezone("+05:00"),
+        );
+        let got = time_coords(&with_zone, "t").unwrap();
+        assert_eq!(got, vec![Some(Coord::Time(utc)), None]);
+        let dates: ArrayRef = Arc::new(Date32Array::from(vec![-1, 0]));
+        let got = time_coords(&dates, "d").unwrap();
+        assert_eq!(
+            got,
+            vec![Some(Coord::Time(-86_400_000_000)), Some(Coord::Time(0))]
+        );
+    }
 }

@@ -31,6 +31,10 @@ pub enum SqlError {
         "selection column `{column}` is {data_type}; coordinates must be integers, floats or text (CAST it)"
     )]
     CoordinateType { column: String, data_type: String },
+    #[error(
+        "selection column `{column}` holds {value}, outside what readers decode as datetime64[ns] (1677-09-21 to 2262-04-11)"
+    )]
+    TimeOutOfRange { column: String, value: String },
     #[error("row {row} of the selection has no url")]
     NullUrl { row: usize },
     #[error("{url}: selection column `{column}` is NULL; every granule needs a coordinate")]

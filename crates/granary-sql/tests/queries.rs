@@ -131,6 +131,12 @@ async fn example_queries_answer_what_the_manifests_say() {
     assert_eq!(rows(&dup), 1);
 
     // Stored bytes per variable.
+    let daily = run(&inv, "daily_time.sql").await;
+    assert_eq!(rows(&daily), 11);
+    assert!(matches!(
+        daily[0].schema().field(1).data_type(),
+        datafusion::arrow::datatypes::DataType::Timestamp(..)
+    ));
     let per_var = run(&inv, "bytes_per_variable.sql").await;
     assert_eq!(rows(&per_var), 95);
     let total: u64 = per_var

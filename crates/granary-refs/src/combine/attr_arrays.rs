@@ -71,6 +71,7 @@ pub(crate) fn coord_array(name: &str, values: &[Coord]) -> OutArray {
                 })
                 .collect(),
         ),
+        Some(Coord::Time(_)) => return time_coord_array(name, values),
         Some(Coord::Float(_)) => (
             "\"<f8\"".to_string(),
             values
@@ -90,6 +91,43 @@ pub(crate) fn coord_array(name: &str, values: &[Coord]) -> OutArray {
             dtype,
             "null",
         ),
+        refs: Vec::new(),
+        inline: vec![(0, bytes)],
+    }
+}
+
+/// The coordinate array of a new time dimension: `<i8` counts of the coarsest unit that holds
+/// every value exactly, with CF `units` and `calendar`, so readers decode datetimes.
+fn time_coord_array(name: &str, values: &[Coord]) -> OutArray {
+    let micros: Vec<i64> = values
+        .iter()
+        .map(|v| match v {
+            Coord::Time(us) => *us,
+            _ => 0,
+        })
+        .collect();
+    let (unit, per) = super::time_units::coarsest_unit(&micros);
+    let bytes = micros
+        .iter()
+        .flat_map(|us| (us / per).to_le_bytes())
+        .collect();
+    let mut meta = meta(
+        vec![name.to_string()],
+        vec![values.len() as u64],
+        "\"<i8\"".to_string(),
+        "null",
+    );
+    meta.attrs = vec![
+        ("standard_name".into(), "\"time\"".into()),
+        (
+            "units".into(),
+            format!("\"{unit} since 1970-01-01 00:00:00\""),
+        ),
+        ("calendar".into(), "\"proleptic_gregorian\"".into()),
+    ];
+    OutArray {
+        path: name.to_string(),
+        meta,
         refs: Vec::new(),
         inline: vec![(0, bytes)],
     }

@@ -15,6 +15,9 @@ pub enum Coord {
     UInt(u64),
     Float(f64),
     Str(String),
+    /// An instant: microseconds since 1970-01-01T00:00:00Z (proleptic Gregorian calendar).
+    /// Its coordinate array is a CF time variable (`<i8`, `units`, `calendar`).
+    Time(i64),
 }
 
 impl Coord {
@@ -24,6 +27,7 @@ impl Coord {
             (Coord::UInt(a), Coord::UInt(b)) => a.cmp(b),
             (Coord::Float(a), Coord::Float(b)) => a.total_cmp(b),
             (Coord::Str(a), Coord::Str(b)) => a.cmp(b),
+            (Coord::Time(a), Coord::Time(b)) => a.cmp(b),
             (a, b) => a.rank().cmp(&b.rank()),
         }
     }
@@ -34,6 +38,7 @@ impl Coord {
             Coord::UInt(_) => 1,
             Coord::Float(_) => 2,
             Coord::Str(_) => 3,
+            Coord::Time(_) => 4,
         }
     }
 
@@ -44,6 +49,7 @@ impl Coord {
             Coord::UInt(_) => "unsigned integer",
             Coord::Float(_) => "float",
             Coord::Str(_) => "string",
+            Coord::Time(_) => "timestamp",
         }
     }
 }
@@ -55,6 +61,7 @@ impl fmt::Display for Coord {
             Coord::UInt(v) => write!(f, "{v}"),
             Coord::Float(v) => write!(f, "{v}"),
             Coord::Str(v) => write!(f, "{v:?}"),
+            Coord::Time(us) => f.write_str(&super::time_units::iso8601(*us)),
         }
     }
 }

@@ -31,6 +31,7 @@ mod error;
 mod finish;
 mod manifest_input;
 mod output;
+pub mod time_units;
 
 pub use accumulate::Combiner;
 pub use coords::{Coord, SelectedGranule};

@@ -1,0 +1,114 @@
+"""Combining along time: a TIMESTAMP or DATE selection column becomes a CF time coordinate that
+xarray decodes to the granules' datetimes. L3-like daily granules (generated here: two tiles,
+one (day, tile) cell missing, one day before 1970), combined along time × tile; empty cells
+decode to NaN; bad time columns (NULL, duplicates, beyond datetime64[ns]) are refused."""
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import fsspec
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare_refs import BIN  # noqa: E402
+
+DAYS = ["1969-12-31", "1970-01-01", "2024-02-29"]
+MISSING = ("B", "1970-01-01")
+
+
+@pytest.fixture(scope="module")
+def daily(tmp_path_factory):
+    d = tmp_path_factory.mktemp("l3")
+    rng = np.random.default_rng(3)
+    written = {}
+    for tile in "AB":
+        for day in DAYS:
+            if (tile, day) == MISSING:
+                continue
+            p = d / f"L3_SST_{tile}_{day.replace('-', '')}.nc"
+            with netCDF4.Dataset(p, "w") as nc:
+                nc.createDimension("lat", 4)
+                nc.createDimension("lon", 5)
+                nc.time_coverage_start = f"{day}T00:00:00Z"
+                nc.tile = tile
+                lat = nc.createVariable("lat", "f4", ("lat",))
+                lat[:] = np.arange(4, dtype="f4")
+                lon = nc.createVariable("lon", "f4", ("lon",))
+                lon[:] = np.arange(5, dtype="f4")
+                sst = nc.createVariable("sst", "i2", ("lat", "lon"), fill_value=-32768,
+                                        zlib=True, chunksizes=(4, 5))
+                sst.scale_factor = 0.01
+                sst.add_offset = 20.0
+                values = rng.integers(-500, 500, size=(4, 5)).astype("i2")
+                values[0, 0] = -32768  # one masked cell
+                sst.set_auto_maskandscale(False)
+                sst[:] = values
+            with netCDF4.Dataset(p) as nc:
+                written[(tile, day)] = np.ma.filled(nc.variables["sst"][...].astype("f8"), np.nan)
+    return d, written
+
+
+def combine(src, out, sql, *extra):
+    r = subprocess.run([BIN, "combine", str(src), "-c", sql, "-o", str(out), *extra],
+                       capture_output=True, text=True)
+    return r.returncode, r.stderr
+
+
+def open_decoded(refs):
+    fs = fsspec.filesystem("reference", fo=str(refs), remote_protocol="file", skip_instance_cache=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return xr.open_dataset(fs.get_mapper(""), engine="zarr", consolidated=True, zarr_format=2)
+
+
+SQL = ("SELECT url, CAST(attrs['time_coverage_start'] AS TIMESTAMP) AS time, "
+       "attrs['tile'] AS tile FROM granules")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".parq"])
+def test_time_coordinates_decode_to_the_granules_datetimes(daily, tmp_path, suffix):
+    d, written = daily
+    out = tmp_path / f"daily{suffix}"
+    code, err = combine(d, out, SQL)
+    assert code == 0, err
+    ds = open_decoded(out)
+    assert ds.time.dtype.kind == "M", ds.time.dtype
+    assert [str(t)[:10] for t in ds.time.values] == DAYS
+    assert ds.time.attrs.get("standard_name") == "time"
+    assert ds.time.encoding["units"] == "days since 1970-01-01 00:00:00"
+    assert ds.tile.values.tolist() == ["A", "B"]
+    for (tile, day), want in written.items():
+        got = ds.sst.sel(time=np.datetime64(day), tile=tile).values.astype("f8")
+        assert np.array_equal(got, want, equal_nan=True), (tile, day)
+    empty = ds.sst.sel(time=np.datetime64(MISSING[1]), tile=MISSING[0]).values
+    assert np.all(np.isnan(empty))
+
+
+def test_dates_work_as_time_coordinates_too(daily, tmp_path):
+    d, _ = daily
+    sql = SQL.replace("AS TIMESTAMP)", "AS DATE)")
+    code, err = combine(d, tmp_path / "dates.json", sql)
+    assert code == 0, err
+    ds = open_decoded(tmp_path / "dates.json")
+    assert [str(t)[:10] for t in ds.time.values] == DAYS
+
+
+@pytest.mark.parametrize("select, message", [
+    ("CASE WHEN attrs['tile'] = 'B' THEN NULL ELSE CAST(attrs['time_coverage_start'] AS TIMESTAMP) END",
+     "is NULL"),
+    ("CAST('2024-02-29T00:00:00Z' AS TIMESTAMP)", "hold more than one granule"),
+    ("CAST('2300-01-01' AS DATE)", "outside what readers decode as datetime64[ns]"),
+    ("CAST('1600-01-01' AS DATE)", "outside what readers decode as datetime64[ns]"),
+])
+def test_bad_time_columns_are_refused(daily, tmp_path, select, message):
+    d, _ = daily
+    sql = f"SELECT url, {select} AS time, attrs['tile'] AS tile FROM granules"
+    out = tmp_path / "bad.json"
+    code, err = combine(d, out, sql)
+    assert code == 2, err
+    assert message in err, err
+    assert not out.exists()
