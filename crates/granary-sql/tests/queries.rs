@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Int32Type, Int64Type, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, UInt64Type};
 use granary_core::GranuleManifest;
 use granary_inventory::{Inventory, NamePattern};
 use granary_sql::{Access, Format, query, render, session};
@@ -135,7 +135,7 @@ async fn example_queries_answer_what_the_manifests_say() {
     assert_eq!(rows(&daily), 11);
     assert!(matches!(
         daily[0].schema().field(1).data_type(),
-        datafusion::arrow::datatypes::DataType::Timestamp(..)
+        DataType::Timestamp(..)
     ));
     let per_var = run(&inv, "bytes_per_variable.sql").await;
     assert_eq!(rows(&per_var), 95);
