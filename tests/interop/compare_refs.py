@@ -39,6 +39,22 @@ def scan(src: Path, out: Path, *extra: str):
     return r.returncode, r.stderr
 
 
+def combine_refs(src, out, sql: str, *extra):
+    """`granary combine SRC -c SQL -o OUT ...`: (exit code, standard error)."""
+    r = subprocess.run([BIN, "combine", str(src), "-c", sql, "-o", str(out), *map(str, extra)],
+                       capture_output=True, text=True)
+    return r.returncode, r.stderr
+
+
+def open_decoded(refs: Path, **kw):
+    """A reference set as users open it: xarray's default decoding (masking, scaling, times)."""
+    fs = fsspec.filesystem("reference", fo=str(refs), remote_protocol="file", skip_instance_cache=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return xr.open_dataset(fs.get_mapper(""), engine="zarr", consolidated=True, zarr_format=2,
+                               **kw)
+
+
 def open_group(refs: Path, group: str):
     fs = fsspec.filesystem("reference", fo=str(refs), remote_protocol="file", skip_instance_cache=True)
     with warnings.catch_warnings():

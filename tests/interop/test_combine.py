@@ -19,7 +19,7 @@ import pytest
 import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_refs import BIN, DATA, HIDDEN, same, values_equal  # noqa: E402
+from compare_refs import BIN, DATA, HIDDEN, combine_refs, same, values_equal  # noqa: E402
 
 SWOT = DATA / "swot"
 COORDS = ("CAST(attrs['cycle_number'] AS INT) AS cycle_num, "
@@ -28,9 +28,7 @@ MAIN = f"SELECT url, {COORDS} FROM granules WHERE dims['num_lines'] = 10"
 
 
 def combine(out: Path, sql: str, *extra: str):
-    r = subprocess.run([BIN, "combine", str(SWOT), "-c", sql, "-o", str(out), *extra],
-                       capture_output=True, text=True)
-    return r.returncode, r.stderr
+    return combine_refs(SWOT, out, sql, *extra)
 
 
 def open_refs(refs: Path):

@@ -5,19 +5,15 @@ decodes with the wrong packing; split by the attribute (the suggested filter or
 netCDF4-python decodes from the source files. JSON and Parquet."""
 import re
 import shutil
-import subprocess
 import sys
-import warnings
 from pathlib import Path
 
-import fsspec
 import netCDF4
 import numpy as np
 import pytest
-import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_refs import BIN, DATA  # noqa: E402
+from compare_refs import DATA, combine_refs as combine, open_decoded  # noqa: E402
 
 SWOT = DATA / "swot"
 COORDS = ("CAST(g.attrs['cycle_number'] AS INT) AS cycle_num, "
@@ -50,21 +46,6 @@ def repacked(tmp_path):
     return d, paths
 
 
-def combine(src, out, sql, *extra):
-    r = subprocess.run([BIN, "combine", str(src), "-c", sql, "-o", str(out), *extra],
-                       capture_output=True, text=True)
-    return r.returncode, r.stderr
-
-
-def open_decoded(refs: Path):
-    """xarray's default decoding (masking and scaling), as users open the references."""
-    fs = fsspec.filesystem("reference", fo=str(refs), remote_protocol="file", skip_instance_cache=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return xr.open_dataset(fs.get_mapper(""), engine="zarr", consolidated=True, zarr_format=2,
-                               decode_times=False)
-
-
 def netcdf4_decoded(path: Path):
     """netCDF4-python's decoded numeric values (masked → NaN), per variable."""
     out = {}
@@ -79,7 +60,7 @@ def netcdf4_decoded(path: Path):
 
 
 def assert_decodes_like_netcdf4(refs: Path, paths):
-    ds = open_decoded(refs)
+    ds = open_decoded(refs, decode_times=False)
     checked = 0
     for p in paths:
         with netCDF4.Dataset(p) as nc:
@@ -157,7 +138,7 @@ def test_array_selection_keeps_exactly_the_kept_arrays_and_their_coordinates(tmp
         out = tmp_path / f"{name}.json"
         code, err = combine(SWOT, out, sql, *extra)
         assert code == 0, err
-        ds = open_decoded(out)
+        ds = open_decoded(out, decode_times=False)
         kept[name] = set(ds.variables)
     with netCDF4.Dataset(main_granules()[0]) as nc:
         coordinates = set(nc.variables["ssha_karin"].coordinates.split())
@@ -179,6 +160,6 @@ def test_array_selection_keeps_exactly_the_kept_arrays_and_their_coordinates(tmp
     assert code == 2 and "scale_factor" in err, err
     code, err = combine(d, tmp_path / "x.json", sql, "--drop-arrays", "ssha_karin")
     assert code == 0, err
-    assert "ssha_karin" not in open_decoded(tmp_path / "x.json").variables
+    assert "ssha_karin" not in open_decoded(tmp_path / "x.json", decode_times=False).variables
     code, err = combine(SWOT, tmp_path / "y.json", sql, "--arrays", "no_such_array")
     assert code == 2 and "no_such_array" in err, err

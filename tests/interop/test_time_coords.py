@@ -2,19 +2,15 @@
 xarray decodes to the granules' datetimes. L3-like daily granules (generated here: two tiles,
 one (day, tile) cell missing, one day before 1970), combined along time × tile; empty cells
 decode to NaN; bad time columns (NULL, duplicates, beyond datetime64[ns]) are refused."""
-import subprocess
 import sys
-import warnings
 from pathlib import Path
 
-import fsspec
 import netCDF4
 import numpy as np
 import pytest
-import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_refs import BIN  # noqa: E402
+from compare_refs import combine_refs as combine, open_decoded  # noqa: E402
 
 DAYS = ["1969-12-31", "1970-01-01", "2024-02-29"]
 MISSING = ("B", "1970-01-01")
@@ -50,19 +46,6 @@ def daily(tmp_path_factory):
             with netCDF4.Dataset(p) as nc:
                 written[(tile, day)] = np.ma.filled(nc.variables["sst"][...].astype("f8"), np.nan)
     return d, written
-
-
-def combine(src, out, sql, *extra):
-    r = subprocess.run([BIN, "combine", str(src), "-c", sql, "-o", str(out), *extra],
-                       capture_output=True, text=True)
-    return r.returncode, r.stderr
-
-
-def open_decoded(refs):
-    fs = fsspec.filesystem("reference", fo=str(refs), remote_protocol="file", skip_instance_cache=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return xr.open_dataset(fs.get_mapper(""), engine="zarr", consolidated=True, zarr_format=2)
 
 
 SQL = ("SELECT url, CAST(attrs['time_coverage_start'] AS TIMESTAMP) AS time, "

@@ -9,6 +9,7 @@ pub mod attr;
 pub mod codec;
 pub mod dtype;
 pub mod manifest;
+pub mod path;
 pub mod phony;
 
 pub use attr::{AttrValue, Attribute, BOOKKEEPING_ATTRIBUTES, is_bookkeeping};

@@ -63,17 +63,8 @@ impl StoreRegistry {
             location: location.clone(),
             reason: e.to_string(),
         })?;
-        // Lexical normalisation: `a/../b` becomes `b` (URLs and object paths have no `..`).
-        let mut clean = std::path::PathBuf::new();
-        for c in path.components() {
-            match c {
-                std::path::Component::ParentDir => {
-                    clean.pop();
-                }
-                std::path::Component::CurDir => {}
-                other => clean.push(other),
-            }
-        }
+        // URLs and object paths have no `..`: `a/../b` becomes `b`.
+        let clean = granary_core::path::normalize_lexically(&path);
         Url::from_file_path(&clean).map_err(|()| IoError::BadLocation {
             location,
             reason: "not an absolute path".into(),

@@ -29,19 +29,7 @@ fn same_store(granule: &Url, target: &Url) -> bool {
     let (Ok(g), Ok(t)) = (granule.to_file_path(), target.to_file_path()) else {
         return false;
     };
-    let normal = |p: &std::path::Path| {
-        let mut out = std::path::PathBuf::new();
-        for c in p.components() {
-            match c {
-                std::path::Component::ParentDir => {
-                    out.pop();
-                }
-                std::path::Component::CurDir => {}
-                other => out.push(other.as_os_str()),
-            }
-        }
-        out
-    };
+    let normal = granary_core::path::normalize_lexically;
     match normal(&g).parent() {
         Some(dir) => normal(&t).starts_with(dir),
         None => false,

@@ -157,19 +157,8 @@ fn remove_any(p: &Path) -> std::io::Result<()> {
 
 /// `p` made absolute and without `.`/`..` components (lexically: links are not followed).
 pub fn normalize(p: &Path) -> PathBuf {
-    use std::path::Component;
     let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut out = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
+    granary_core::path::normalize_lexically(&abs)
 }
 
 /// Refuses an output path that does not end in a normal name (`.`, `..`, `/`, empty), or that
