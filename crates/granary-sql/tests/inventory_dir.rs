@@ -199,7 +199,7 @@ async fn persisted_tables_answer_like_the_in_memory_ones() {
         assert_eq!(a, b, "{}", p.display());
         n += 1;
     }
-    assert_eq!(n, 6);
+    assert_eq!(n, 7);
     for t in ["dimensions", "variables", "attributes", "chunks"] {
         let q = format!("SELECT * FROM {t} ORDER BY ALL");
         let q = q.replace(" ORDER BY ALL", "");
