@@ -141,7 +141,7 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
         reader: Some(crate::extract::extractor(
             args.inventory.metadata,
             args.inventory.concurrency,
-            &args.inventory.scope,
+            &args.inventory.trust,
         )),
     };
     // An inventory directory given as the source is never an output.

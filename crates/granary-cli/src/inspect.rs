@@ -8,7 +8,7 @@ use granary_io::StoreRegistry;
 
 use granary_extract::MetadataRoute;
 
-use crate::extract::{ScopeArgs, extractor};
+use crate::extract::{TrustArgs, extractor};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
@@ -18,7 +18,7 @@ pub struct InspectArgs {
     #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
     metadata: MetadataRoute,
     #[command(flatten)]
-    scope: ScopeArgs,
+    trust: TrustArgs,
     /// Print the full manifest as JSON instead of the summary.
     #[arg(long)]
     json: bool,
@@ -26,7 +26,7 @@ pub struct InspectArgs {
 
 pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     let url = StoreRegistry::normalize(&args.input)?;
-    let ex = extractor(args.metadata, Some(1), &args.scope);
+    let ex = extractor(args.metadata, Some(1), &args.trust);
     let stats = ex.stats().clone();
     let m = ex.extract(&url).await?;
     let text = if args.json {

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use granary_extract::MetadataRoute;
 
-use crate::extract::{ScopeArgs, extractor};
+use crate::extract::{TrustArgs, extractor};
 
 #[derive(clap::Subcommand)]
 pub enum InventoryCommand {
@@ -33,7 +33,7 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
     metadata: MetadataRoute,
     #[command(flatten)]
-    scope: ScopeArgs,
+    trust: TrustArgs,
     /// Granules scanned at the same time (default: 4 per core for local files, 64 when any
     /// granule is remote).
     #[arg(long)]
@@ -48,7 +48,7 @@ pub struct BuildArgs {
 
 pub async fn run(cmd: InventoryCommand) -> Result<ExitCode> {
     let InventoryCommand::Build(args) = cmd;
-    let ex = extractor(args.metadata, args.concurrency, &args.scope);
+    let ex = extractor(args.metadata, args.concurrency, &args.trust);
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = ProgressBar::new(0);
         b.set_style(

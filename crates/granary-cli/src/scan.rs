@@ -15,7 +15,7 @@ use url::Url;
 
 use granary_extract::MetadataRoute;
 
-use crate::extract::{ScopeArgs, extractor};
+use crate::extract::{TrustArgs, extractor};
 
 #[derive(clap::Args)]
 pub struct ScanArgs {
@@ -37,7 +37,7 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
     metadata: MetadataRoute,
     #[command(flatten)]
-    scope: ScopeArgs,
+    trust: TrustArgs,
     /// Print I/O counters (requests, bytes, round trips) at the end.
     #[arg(long)]
     io_stats: bool,
@@ -97,7 +97,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         return Err(anyhow!("no granules found in {:?}", args.inputs));
     }
     let outs = output_for(&args, &urls)?;
-    let ex = extractor(args.metadata, args.concurrency, &args.scope);
+    let ex = extractor(args.metadata, args.concurrency, &args.trust);
     let stats = ex.stats().clone();
     let bar = if urls.len() > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = ProgressBar::new(urls.len() as u64);

@@ -14,7 +14,7 @@ use granary_sql::{
     Access, Format, base_session, in_memory_session, query, render, session_for_dir,
 };
 
-use crate::extract::{ScopeArgs, extractor};
+use crate::extract::{TrustArgs, extractor};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum OutputFormat {
@@ -59,7 +59,7 @@ pub struct InventoryArgs {
     #[arg(long)]
     pub concurrency: Option<usize>,
     #[command(flatten)]
-    pub scope: ScopeArgs,
+    pub trust: TrustArgs,
 }
 
 /// Splits a script into statements at `;` outside quotes and `--` comments.
@@ -115,7 +115,7 @@ pub async fn open_session(
         let dir = InventoryDir::open(Path::new(&sources[0]))?;
         return Ok((session_for_dir(&dir, pattern.as_ref())?, 0));
     }
-    let ex = extractor(inv.metadata, inv.concurrency, &inv.scope);
+    let ex = extractor(inv.metadata, inv.concurrency, &inv.trust);
     let mem = inventory_in_memory(&ex, sources, pattern.as_ref(), &mut |_, _| {}).await?;
     if mem.listed == 0 {
         return Err(anyhow!("no granules found in {sources:?}"));

@@ -25,6 +25,12 @@ pub enum ExtractError {
         #[source]
         source: Box<IoError>,
     },
+    #[error("{url}: the DMR++ sidecar does not describe this object (array {array:?}: {reason})")]
+    StaleSidecar {
+        url: String,
+        array: String,
+        reason: String,
+    },
     #[error("cannot list {input:?}: {reason}")]
     Listing { input: String, reason: String },
     #[error("{url}: extraction task failed: {reason}")]
@@ -40,7 +46,7 @@ impl ExtractError {
             Self::Io(IoError::List { .. }) | Self::Listing { .. } => "list",
             Self::Io(_) => "open",
             Self::Hdf5(_) => "hdf5",
-            Self::Dmrpp(_) | Self::Href { .. } => "dmrpp",
+            Self::Dmrpp(_) | Self::Href { .. } | Self::StaleSidecar { .. } => "dmrpp",
             Self::NoSidecar { source, .. } => source.stage(),
             Self::Task { .. } => "task",
         }

@@ -8,6 +8,7 @@ mod concurrency;
 mod error;
 pub mod hdf5_waves;
 pub mod inputs;
+mod sidecar_check;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use url::Url;
 
 pub use concurrency::{REMOTE_CONCURRENCY, auto_concurrency, local_concurrency};
 pub use error::ExtractError;
+pub use sidecar_check::{SAMPLED_ARRAYS, SidecarCheck};
 
 /// Where a granule's metadata comes from: the one definition, read by serde in pipeline files
 /// (`type = "auto" | "dmrpp" | "hdf5"` of an extractor) and by clap on the command line
@@ -48,6 +50,8 @@ pub struct ExtractOptions {
     pub metadata_only: bool,
     /// Granules extracted at the same time; `None`: [`auto_concurrency`] of the URLs at hand.
     pub concurrency: Option<usize>,
+    /// How a DMR++ sidecar is checked against its object before it is trusted.
+    pub sidecar_check: SidecarCheck,
 }
 
 impl Default for ExtractOptions {
@@ -56,6 +60,7 @@ impl Default for ExtractOptions {
             metadata: MetadataRoute::Auto,
             metadata_only: false,
             concurrency: None,
+            sidecar_check: SidecarCheck::default(),
         }
     }
 }
@@ -284,6 +289,7 @@ impl Extractor {
         };
         let (m, report) = granary_dmrpp::parse(&bytes, &opts)?;
         self.confine(data.unwrap_or(dmrpp), &m)?;
+        self.check_sidecar(&m).await?;
         if !report.inferred_filter_order.is_empty() {
             tracing::warn!(url = %dmrpp, variables = report.inferred_filter_order.len(), "Unversioned DMR++: filter order inferred as bes does.");
         }

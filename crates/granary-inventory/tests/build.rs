@@ -20,6 +20,7 @@ fn extractor() -> Extractor {
             metadata: MetadataRoute::Hdf5,
             metadata_only: false,
             concurrency: Some(4),
+            ..Default::default()
         },
     )
 }

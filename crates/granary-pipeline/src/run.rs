@@ -112,6 +112,7 @@ fn extractor(
             metadata: e.route,
             metadata_only: false,
             concurrency: e.concurrency,
+            sidecar_check: e.sidecar_check,
         },
     )
     .with_scope(ReadScope::new(e.allow_locations.clone()));

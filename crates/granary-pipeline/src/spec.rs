@@ -148,6 +148,9 @@ pub struct ExtractorSpec {
     /// URL prefixes references (DMR++ hrefs) may also name besides each granule's own store.
     #[serde(default)]
     pub allow_locations: Vec<String>,
+    /// How a DMR++ sidecar is checked against its object before it is trusted.
+    #[serde(default)]
+    pub sidecar_check: granary_extract::SidecarCheck,
 }
 
 fn default_part_size() -> usize {

@@ -183,6 +183,7 @@ impl ScanTable {
                 metadata: self.metadata,
                 metadata_only: !full,
                 concurrency: self.concurrency,
+                ..Default::default()
             },
         );
         let ext = |e: granary_inventory::InventoryError| DataFusionError::External(Box::new(e));

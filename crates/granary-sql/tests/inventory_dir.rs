@@ -36,6 +36,7 @@ async fn build(src: &Path, out: &Path, part_size: usize) -> BuildReport {
             metadata: MetadataRoute::Hdf5,
             metadata_only: false,
             concurrency: Some(4),
+            ..Default::default()
         },
     );
     build_inventory(
