@@ -100,3 +100,14 @@ def test_a_current_sidecar_passes_and_gives_the_hdf5_references(tmp_path):
     r = granary("scan", g, "-o", out, "--metadata", "dmrpp")
     assert r.returncode == 0, r.stderr
     assert refs(out) == hdf5_refs(g, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["{}.dmrpp.old", "sidecar.xml"])
+def test_a_sidecar_under_another_name_is_recognised_by_content(tmp_path, name):
+    g = copy(tmp_path)
+    doc = g.parent / name.format(g.name)
+    Path(str(g) + ".dmrpp").rename(doc)
+    out = tmp_path / "doc.json"
+    r = granary("scan", doc, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert refs(out) == hdf5_refs(g, tmp_path)

@@ -81,6 +81,8 @@ pub(crate) struct GroupDoc {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Document {
     pub href: Option<String>,
+    /// `Dataset name=`: the data file's name.
+    pub name: Option<String>,
     pub version: Option<String>,
     /// Every group, parents before children.
     pub groups: Vec<GroupDoc>,

@@ -39,12 +39,20 @@ fn is_url(s: &str) -> bool {
     s.contains("://")
 }
 
-fn sidecar_data_url(dmrpp_url: &str) -> String {
-    dmrpp_url
-        .strip_suffix(".dap.dmrpp")
-        .or_else(|| dmrpp_url.strip_suffix(".dmrpp"))
-        .unwrap_or(dmrpp_url)
-        .to_string()
+/// The data file a sidecar sits next to: its URL cut before `.dap.dmrpp`, `.dmrpp` or
+/// `.dmrpp.<suffix>` (`.dmrpp.old`, ...); for a document named otherwise (`x.xml`), the
+/// `Dataset name=` file in the document's directory.
+fn sidecar_data_url(dmrpp_url: &str, dataset_name: Option<&str>) -> String {
+    let file = dmrpp_url.rsplit('/').next().unwrap_or(dmrpp_url);
+    if let Some(at) = file.rfind(".dmrpp") {
+        let cut = dmrpp_url.len() - file.len() + at;
+        let base = &dmrpp_url[..cut];
+        return base.strip_suffix(".dap").unwrap_or(base).to_string();
+    }
+    match dataset_name.filter(|n| !n.is_empty() && !n.contains('/')) {
+        Some(name) => format!("{}{name}", &dmrpp_url[..dmrpp_url.len() - file.len()]),
+        None => dmrpp_url.to_string(),
+    }
 }
 
 fn join(root: &str, rel: &str) -> String {
@@ -57,17 +65,27 @@ fn join(root: &str, rel: &str) -> String {
 
 /// The document's data URL.
 pub fn resolve_root(href: Option<&str>, o: &DmrppOptions) -> (String, HrefRule) {
+    resolve_root_named(href, o, None)
+}
+
+/// [`resolve_root`] knowing the document's `Dataset name=`.
+pub fn resolve_root_named(
+    href: Option<&str>,
+    o: &DmrppOptions,
+    dataset_name: Option<&str>,
+) -> (String, HrefRule) {
     if let Some(u) = &o.data_url {
         return (u.clone(), HrefRule::Override);
     }
+    let next_to = || sidecar_data_url(&o.dmrpp_url, dataset_name);
     match href {
         Some(h) if is_url(h) => (h.to_string(), HrefRule::AbsoluteUrl),
-        Some(h) if h == DATA_URL_TEMPLATE => (sidecar_data_url(&o.dmrpp_url), HrefRule::Template),
+        Some(h) if h == DATA_URL_TEMPLATE => (next_to(), HrefRule::Template),
         Some(h) if !h.is_empty() => match &o.catalog_root {
             Some(root) => (join(root, h), HrefRule::CatalogRelative),
-            None => (sidecar_data_url(&o.dmrpp_url), HrefRule::SidecarName),
+            None => (next_to(), HrefRule::SidecarName),
         },
-        _ => (sidecar_data_url(&o.dmrpp_url), HrefRule::SidecarName),
+        _ => (next_to(), HrefRule::SidecarName),
     }
 }
 
@@ -93,6 +111,35 @@ pub fn resolve_chunk(href: &str, root_url: &str, o: &DmrppOptions) -> Option<Str
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sidecars_under_other_names_find_their_data_file() {
+        assert_eq!(
+            sidecar_data_url("s3://b/d/g.nc.dmrpp", None),
+            "s3://b/d/g.nc"
+        );
+        assert_eq!(
+            sidecar_data_url("s3://b/d/g.nc.dap.dmrpp", None),
+            "s3://b/d/g.nc"
+        );
+        assert_eq!(
+            sidecar_data_url("file:///d/g.nc.dmrpp.old", None),
+            "file:///d/g.nc"
+        );
+        assert_eq!(
+            sidecar_data_url("file:///d/x.xml", Some("g.nc")),
+            "file:///d/g.nc"
+        );
+        assert_eq!(
+            sidecar_data_url("file:///d/x.xml", Some("../etc/passwd")),
+            "file:///d/x.xml"
+        );
+        assert_eq!(
+            sidecar_data_url("file:///d.dmrpp/x.xml", None),
+            "file:///d.dmrpp/x.xml"
+        );
+    }
+
     use super::*;
 
     fn opts() -> DmrppOptions {

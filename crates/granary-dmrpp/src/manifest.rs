@@ -114,7 +114,7 @@ pub(crate) fn build(
             feature: what.clone(),
         });
     }
-    let (data_url, rule) = href::resolve_root(doc.href.as_deref(), opts);
+    let (data_url, rule) = href::resolve_root_named(doc.href.as_deref(), opts, doc.name.as_deref());
     let mut ctx = Ctx {
         url,
         data_url,

@@ -105,6 +105,7 @@ impl State<'_> {
         match name.as_str() {
             "Dataset" => {
                 self.doc.href = get(&a, "href").map(str::to_string);
+                self.doc.name = get(&a, "name").map(str::to_string);
                 self.doc.version = get(&a, "version").map(str::to_string);
                 self.doc.groups.push(GroupDoc::default());
                 self.groups.push(self.doc.groups.len() - 1);

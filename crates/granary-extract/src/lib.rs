@@ -272,6 +272,15 @@ impl Extractor {
         };
         let len = granary_hdf5::first_read_len(&opts);
         let (source, first) = self.open_reading(url, Some(len)).await?;
+        if granary_dmrpp::looks_like_dmrpp(&first) {
+            // A DMR++ document under another name: parse it as one.
+            let whole = if first.len() as u64 >= source.size() {
+                first
+            } else {
+                source.read_range(0..source.size()).await?
+            };
+            return self.dmrpp_document(url, None, &whole).await;
+        }
         hdf5_waves::scan_from(&source, first, &opts).await
     }
 
@@ -282,12 +291,23 @@ impl Extractor {
         data: Option<&Url>,
     ) -> Result<GranuleManifest, ExtractError> {
         let (_, bytes) = self.open_reading(dmrpp, None).await?;
+        self.dmrpp_document(dmrpp, data, &bytes).await
+    }
+
+    /// The manifest a DMR++ document (the bytes of the object at `dmrpp`) describes, confined
+    /// to the granule's store and checked against its object.
+    async fn dmrpp_document(
+        &self,
+        dmrpp: &Url,
+        data: Option<&Url>,
+        bytes: &[u8],
+    ) -> Result<GranuleManifest, ExtractError> {
         let opts = DmrppOptions {
             dmrpp_url: dmrpp.to_string(),
             data_url: data.map(Url::to_string),
             ..Default::default()
         };
-        let (m, report) = granary_dmrpp::parse(&bytes, &opts)?;
+        let (m, report) = granary_dmrpp::parse(bytes, &opts)?;
         self.confine(data.unwrap_or(dmrpp), &m)?;
         self.check_sidecar(&m).await?;
         if !report.inferred_filter_order.is_empty() {
