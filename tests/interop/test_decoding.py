@@ -163,3 +163,36 @@ def test_array_selection_keeps_exactly_the_kept_arrays_and_their_coordinates(tmp
     assert "ssha_karin" not in open_decoded(tmp_path / "x.json", decode_times=False).variables
     code, err = combine(SWOT, tmp_path / "y.json", sql, "--arrays", "no_such_array")
     assert code == 2 and "no_such_array" in err, err
+
+
+@pytest.mark.parametrize("suffix", [".json", ".parq"])
+def test_times_decode_like_netcdf4_and_empty_cells_are_nat(tmp_path, suffix):
+    """SWOT's `time` (seconds since 2000, with a _FillValue) decoded to datetime64 by xarray's
+    defaults equals netCDF4-python's num2date of the source; the cells of the sparse cycle ×
+    pass grid that no granule fills are NaT (kerchunk gives the epoch there)."""
+    sql = (f"SELECT url, {COORDS.replace('g.', '')} FROM granules "
+           "WHERE dims['num_lines'] = 10")
+    out = tmp_path / f"times{suffix}"
+    code, err = combine(SWOT, out, sql)
+    assert code == 0, err
+    ds = open_decoded(out)
+    assert ds.time.dtype.kind == "M"
+    filled = set()
+    for p in main_granules():
+        with netCDF4.Dataset(p) as nc:
+            v = nc.variables["time"]
+            want = netCDF4.num2date(v[...], v.units, getattr(v, "calendar", "standard"),
+                                    only_use_cftime_datetimes=False,
+                                    only_use_python_datetimes=True)
+            want = np.array([np.datetime64(t, "ns") if t is not np.ma.masked else np.datetime64("NaT")
+                             for t in np.ma.asarray(want).tolist()], dtype="datetime64[ns]")
+            cell = (ds.cycle_num.values.tolist().index(int(nc.cycle_number)),
+                    ds.pass_num.values.tolist().index(int(nc.pass_number)))
+        filled.add(cell)
+        got = ds.time.values[cell]
+        assert np.array_equal(got, want, equal_nan=True), p.name
+    empty = [(c, q) for c in range(ds.sizes["cycle_num"]) for q in range(ds.sizes["pass_num"])
+             if (c, q) not in filled]
+    assert empty
+    for cell in empty:
+        assert np.isnat(ds.time.values[cell]).all(), cell
