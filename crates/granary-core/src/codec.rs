@@ -137,6 +137,32 @@ impl Codec {
         }
     }
 
+    /// The registered short name of this filter (by HDF5 id, never the file's own name string,
+    /// which may be long or carry a URL), and the reader-side package that decodes it, if any.
+    pub fn registered(&self) -> (&'static str, &'static str) {
+        match self.hdf5_id() {
+            1 => ("deflate", "numcodecs (zlib)"),
+            2 => ("shuffle", "numcodecs (shuffle)"),
+            3 => ("fletcher32", "numcodecs (fletcher32)"),
+            4 => ("szip", "imagecodecs (aec), if its framing matches"),
+            5 => ("nbit", "no faithful decoder outside libhdf5"),
+            6 => ("scaleoffset", "no faithful decoder outside libhdf5"),
+            307 => ("bzip2", "numcodecs (bz2)"),
+            32000 => ("lzf", "imagecodecs (lzf)"),
+            32001 => ("blosc", "numcodecs (blosc)"),
+            32004 => (
+                "lz4",
+                "imagecodecs (lz4h5; numcodecs' lz4 reads another framing)",
+            ),
+            32008 => ("bitshuffle", "imagecodecs or hdf5plugin (bitshuffle)"),
+            32013 => ("zfp", "imagecodecs (zfp)"),
+            32015 => ("zstd", "numcodecs (zstd)"),
+            32017 => ("sz", "hdf5plugin (sz)"),
+            32026 => ("blosc2", "imagecodecs or hdf5plugin (blosc2)"),
+            _ => ("unregistered filter", "no known reader"),
+        }
+    }
+
     /// The numcodecs configuration for zarr v2, or `None` if no standard numcodecs codec reads
     /// it. Writers reference `length - 4` bytes instead when Fletcher32 is the last filter.
     pub fn numcodecs(&self) -> Option<serde_json::Value> {
@@ -173,6 +199,18 @@ mod tests {
             c.numcodecs(),
             Some(serde_json::json!({"id": "zlib", "level": 4}))
         );
+    }
+
+    #[test]
+    fn filters_are_named_by_id_not_by_the_files_string() {
+        let c = Codec::from_hdf5(
+            32004,
+            "HDF5 lz4 filter; see http://www.hdfgroup.org",
+            &[0],
+            4,
+        );
+        assert_eq!(c.registered().0, "lz4");
+        assert!(c.registered().1.contains("lz4h5"));
     }
 
     #[test]

@@ -280,11 +280,13 @@ pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
                 unrepresentable(
                     url,
                     a,
-                    format!(
-                        "filter {} (HDF5 id {}) has no numcodecs equivalent",
-                        c.label(),
-                        c.hdf5_id()
-                    ),
+                    {
+                        let (name, reader) = c.registered();
+                        format!(
+                            "HDF5 filter {} ({name}) has no codec granary can reference yet (a reader would need: {reader}); leave the array out (--drop-arrays) or the granule",
+                            c.hdf5_id()
+                        )
+                    },
                 )
             })?;
             parts.push(j.to_string());
