@@ -180,7 +180,7 @@ pub fn check_output_path(out: &Path, protected: &[PathBuf]) -> Result<(), Publis
         let p = normalize(p);
         if target.starts_with(&p) || p.starts_with(&target) {
             return Err(bad(&format!(
-                "overlaps {} (granary's own state)",
+                "overlaps {} (granary's state, or an input of this command)",
                 p.display()
             )));
         }
