@@ -1,4 +1,4 @@
-//! `compressionType` and `deflateLevel` (docs/dmrpp-format.md sections 3.1 and 7.2).
+//! `compressionType` and `deflateLevel` (docs/dmrpp-reference.md sections 3.1 and 7.2).
 //! Versioned documents list filters in HDF5 pipeline (encode) order; unversioned ones cannot be
 //! trusted and are normalised the way bes does: shuffle, deflate, fletcher32.
 

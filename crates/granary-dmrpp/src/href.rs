@@ -1,4 +1,4 @@
-//! Where the bytes are (docs/dmrpp-format.md section 5): the data URL of the document and
+//! Where the bytes are (docs/dmrpp-reference.md section 5): the data URL of the document and
 //! of each chunk. Order of rules: an explicit override; a per-chunk `href`; a root `dmrpp:href`
 //! that is a real URL; otherwise (the `OPeNDAP_DMRpp_DATA_ACCESS_URL` template or a
 //! catalog-relative path) the sidecar's own URL minus `.dmrpp`, or a catalog root when given.

@@ -1,4 +1,4 @@
-//! Inline data encodings (docs/dmrpp-format.md section 3.4): plain base64
+//! Inline data encodings (docs/dmrpp-reference.md section 3.4): plain base64
 //! (`dmrpp:compact`), zlib then base64 (`dmrpp:missingdata`, `vlsa` values with `s=`).
 
 use std::io::Read;

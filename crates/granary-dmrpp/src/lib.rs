@@ -2,7 +2,7 @@
 //!
 //! A DMR++ describes a NetCDF-4/HDF5 granule's dimensions, variables, attributes, codecs and
 //! every chunk's byte range in one XML document, so one small GET replaces the walk through the
-//! HDF5 file. [`parse`] streams the document with quick-xml (docs/dmrpp-format.md sections
+//! HDF5 file. [`parse`] streams the document with quick-xml (docs/dmrpp-reference.md sections
 //! 2-3), resolves data URLs (section 5) and produces the same manifest model as the HDF5
 //! scanner, with the same netCDF semantics.
 

@@ -1,4 +1,4 @@
-//! Streaming quick-xml reader of DMR++ documents (docs/dmrpp-format.md sections 2-3).
+//! Streaming quick-xml reader of DMR++ documents (docs/dmrpp-reference.md sections 2-3).
 //! Elements and attributes are matched by local name, whatever namespace URI (or none) their
 //! prefix is bound to. Only the predefined XML entities and character references are expanded;
 //! a DTD's custom entities are never expanded (an entity-expansion attack is an error).

@@ -1,4 +1,4 @@
-//! DAP4 atomic types (docs/dmrpp-format.md section 4) as granary dtypes, and typed parsing
+//! DAP4 atomic types (docs/dmrpp-reference.md section 4) as granary dtypes, and typed parsing
 //! of attribute and fill-value text.
 
 use granary_core::{AttrValue, ByteOrder, DType};
