@@ -105,7 +105,10 @@ mod tests {
     fn an_allow_list_opens_named_prefixes_only() {
         let s = ReadScope::new(vec!["s3://aux-bucket/aux/".into()]);
         s.check("s3://b/g.nc", "s3://aux-bucket/aux/x.h5").unwrap();
-        assert!(s.check("s3://b/g.nc", "s3://aux-bucket/other/x.h5").is_err());
+        assert!(
+            s.check("s3://b/g.nc", "s3://aux-bucket/other/x.h5")
+                .is_err()
+        );
         assert!(
             s.check("s3://b/g.nc", "s3://aux-bucket/aux/../other/x.h5")
                 .is_err()
