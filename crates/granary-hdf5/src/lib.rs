@@ -160,11 +160,6 @@ impl Hdf5Scan {
         }
     }
 
-    /// Bytes held so far.
-    pub fn cached_bytes(&self) -> u64 {
-        self.cache.cached_bytes()
-    }
-
     /// One pass over what is held: the manifest, or the reads of the next wave.
     pub fn step(&mut self) -> Result<Step, Hdf5Error> {
         match self.scan.step(&self.cache, &self.url) {

@@ -43,10 +43,6 @@ impl ReadScope {
         Self { allowed }
     }
 
-    pub fn allowed(&self) -> &[String] {
-        &self.allowed
-    }
-
     /// Checks that `target` may be read for the granule at `granule`.
     pub fn check(&self, granule: &str, target: &str) -> Result<(), IoError> {
         let refused = |reason: &str| IoError::OutsideScope {

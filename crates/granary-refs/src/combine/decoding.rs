@@ -33,7 +33,7 @@ fn is_time(attrs: &[(String, String)]) -> bool {
 
 /// Whether attribute `name` decides the decoded values of an array whose attributes (in two
 /// granules) are `a` and `b`: the list above, and `units`/`calendar` of time variables.
-pub fn decides_values(name: &str, a: &[(String, String)], b: &[(String, String)]) -> bool {
+pub(crate) fn decides_values(name: &str, a: &[(String, String)], b: &[(String, String)]) -> bool {
     DECODING_ATTRIBUTES.contains(&name)
         || (matches!(name, "units" | "calendar") && (is_time(a) || is_time(b)))
 }

@@ -35,7 +35,7 @@ pub mod time_units;
 
 pub use accumulate::Combiner;
 pub use coords::{Coord, SelectedGranule};
-pub use decoding::{DECODING_ATTRIBUTES, decides_values};
+pub use decoding::DECODING_ATTRIBUTES;
 pub use error::CombineError;
 pub use output::{CombineReport, Combined, OutArray, OutGroup, OutRef};
 
