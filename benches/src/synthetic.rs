@@ -101,6 +101,7 @@ pub fn granule(i: usize, arrays: usize) -> GranuleManifest {
                 Codec::Deflate { level: 4 },
             ],
             fill_value: Some(AttrValue::Int(2_147_483_647)),
+            storage_fill: None,
             attrs: vec![
                 Attribute::new("long_name", AttrValue::Str(format!("variable {a}"))),
                 Attribute::new("units", AttrValue::Str("m".into())),

@@ -69,6 +69,13 @@ fn output_for(args: &ScanArgs, urls: &[Url]) -> Result<Vec<PathBuf>> {
     let single =
         urls.len() == 1 && !args.output.is_dir() && !args.output.to_string_lossy().ends_with('/');
     if single {
+        let ext = args.output.extension().and_then(|e| e.to_str());
+        if matches!(ext, Some("parq" | "parquet")) {
+            return Err(anyhow!(
+                "granary scan writes kerchunk JSON; {} names a Parquet reference set (write one with `granary combine`, or name the output .json)",
+                args.output.display()
+            ));
+        }
         if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;

@@ -130,6 +130,12 @@ pub struct ArrayMeta {
     /// The fill value readers should use: `_FillValue` for netCDF variables, the HDF5 fill
     /// value otherwise, `None` when there is none.
     pub fill_value: Option<AttrValue>,
+    /// What the HDF5 library returns for the elements of chunks never written: one element's
+    /// stored bytes (the dataset's own fill value, or zeros when it defines none). It differs
+    /// from `fill_value` when a file's CF `_FillValue` is not its HDF5 fill value (h5py writes
+    /// such files). `None`: not known; readers assume `fill_value`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_fill: Option<Vec<u8>>,
     /// Attributes as stored, minus the bookkeeping ones (`DIMENSION_LIST`, `_Netcdf4Dimid`, ...).
     pub attrs: Vec<Attribute>,
     pub data: ArrayData,

@@ -13,6 +13,7 @@ pub mod href;
 mod inline;
 mod manifest;
 mod parser;
+mod storage_fill;
 mod types;
 
 use granary_core::GranuleManifest;

@@ -12,7 +12,7 @@ use granary_core::{
 
 use crate::document::{ChunkElem, DimRef, Document, GroupDoc, Variable};
 use crate::href::{self, DmrppOptions, HrefRule};
-use crate::{DmrppError, filters, inline, types};
+use crate::{DmrppError, filters, inline, storage_fill, types};
 
 /// DMR++ builder annotations (the HDF5 handler's), on top of the netCDF/HDF5 bookkeeping ones.
 const BUILDER_ATTRIBUTES: &[&str] = &["origname", "fullnamepath"];
@@ -425,10 +425,11 @@ fn array(
     // An empty fixed-string fill is the all-zero default.
     let fill_text = fill_text
         .filter(|f| !(matches!(dtype, DType::FixedString { .. }) && f.as_str() == Some("")));
-    let fill_value = if matches!(dtype, DType::VlenString { .. }) {
-        None
+    let (fill_value, storage_fill) = if matches!(dtype, DType::VlenString { .. }) {
+        (None, None)
     } else {
-        fill_attr.or(fill_text)
+        let storage = storage_fill::storage_fill(&dtype, fill_attr.as_ref(), fill_text.as_ref());
+        (fill_attr.or(fill_text), storage)
     };
     let own = path(&g.path, &v.name);
     if let Some(full) = v
@@ -452,6 +453,7 @@ fn array(
         chunk_shape,
         codecs,
         fill_value,
+        storage_fill,
         attrs: visible(&v.attrs),
         data,
     }))

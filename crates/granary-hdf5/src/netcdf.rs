@@ -187,6 +187,11 @@ pub(crate) fn assemble(
             Some(AttrValue::Array(mut v)) if v.len() == 1 => v.pop(),
             other => other,
         };
+        // Unwritten chunks read as the HDF5 fill value, zeros when the dataset defines none.
+        let storage_fill = match &d.dtype {
+            DType::VlenString { .. } | DType::Vlen(_) => None,
+            t => Some(d.fill_raw.clone().unwrap_or_else(|| vec![0; t.size()])),
+        };
         group.arrays.push(ArrayMeta {
             name,
             path,
@@ -197,6 +202,7 @@ pub(crate) fn assemble(
             chunk_shape,
             codecs: messages::codecs(&d.filters, element_size),
             fill_value,
+            storage_fill,
             attrs: visible(&o.attrs, &path_of),
             data,
         });

@@ -37,6 +37,8 @@ pub(crate) struct Dataset {
     pub filters: Vec<Filter>,
     /// The HDF5 fill value decoded with the dataset's type (`None`: not defined).
     pub fill: Option<AttrValue>,
+    /// The fill value's stored bytes, exactly as the fill value message holds them.
+    pub fill_raw: Option<Vec<u8>>,
     pub chunks: Vec<ChunkRef>,
     pub strings: Option<Vec<Option<String>>>,
     /// False when a metadata-only scan skipped the chunk index and string values.
@@ -373,14 +375,12 @@ impl Walker {
         } else {
             None
         };
-        let fill = match fill_raw {
-            Some(raw)
-                if raw.len() == dtype.size()
-                    && !matches!(dtype, DType::VlenString { .. } | DType::Vlen(_)) =>
-            {
-                Some(values::one(ctx, &dtype, &raw, h.addr)?)
-            }
-            _ => None,
+        let fill_raw = fill_raw.filter(|raw| {
+            raw.len() == dtype.size() && !matches!(dtype, DType::VlenString { .. } | DType::Vlen(_))
+        });
+        let fill = match &fill_raw {
+            Some(raw) => Some(values::one(ctx, &dtype, raw, h.addr)?),
+            None => None,
         };
         let shape = space.shape().to_vec();
         let elem = dtype.size() as u64;
@@ -440,6 +440,7 @@ impl Walker {
             layout,
             filters,
             fill,
+            fill_raw,
             chunks: chunk_refs,
             strings,
             data_read,

@@ -42,8 +42,9 @@ pub const TABLES: [&str; 6] = [
 const COMMIT: &str = "_inventory.json";
 const LOCK: &str = "_inventory.lock";
 const FORMAT: &str = "granary-inventory";
-/// Version 2 added the `zarr` table; version-1 directories must be rebuilt.
-const VERSION: u32 = 2;
+/// Version 2 added the `zarr` table, version 3 its `unwritten` column (chunks a granule never
+/// wrote, when they must be written inline); older directories must be rebuilt.
+const VERSION: u32 = 3;
 
 /// url → (size, etag) of committed granules: the object versions the inventory describes.
 pub type KnownGranules = HashMap<String, (Option<u64>, Option<String>)>;

@@ -315,6 +315,7 @@ mod tests {
             chunk_shape: vec![2],
             codecs: vec![],
             fill_value: Some(AttrValue::Float(f64::NAN)),
+            storage_fill: None,
             attrs: vec![Attribute::new("units", AttrValue::Str("m".into()))],
             data: ArrayData::Chunks(vec![
                 ChunkRef {

@@ -28,6 +28,7 @@ struct Columns {
     attrs: MapBuilder<StringBuilder, StringBuilder>,
     embedded: BinaryBuilder,
     trim: UInt64Builder,
+    unwritten: BinaryBuilder,
     error: StringBuilder,
 }
 
@@ -46,6 +47,7 @@ impl Columns {
             attrs: MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()),
             embedded: BinaryBuilder::new(),
             trim: UInt64Builder::new(),
+            unwritten: BinaryBuilder::new(),
             error: StringBuilder::new(),
         }
     }
@@ -75,6 +77,7 @@ impl Columns {
                 self.filters.append_value(&z.filters);
                 self.embedded.append_option(z.embedded.as_deref());
                 self.trim.append_value(z.trim);
+                self.unwritten.append_option(z.unwritten.as_deref());
             }
             None => {
                 self.dims.append_null();
@@ -85,6 +88,7 @@ impl Columns {
                 self.filters.append_null();
                 self.embedded.append_null();
                 self.trim.append_null();
+                self.unwritten.append_null();
             }
         }
     }
@@ -103,6 +107,7 @@ impl Columns {
             Arc::new(self.attrs.finish()),
             Arc::new(self.embedded.finish()),
             Arc::new(self.trim.finish()),
+            Arc::new(self.unwritten.finish()),
             Arc::new(self.error.finish()),
         ];
         let fields: Vec<Field> = zarr_schema()
@@ -142,6 +147,7 @@ pub fn zarr_schema() -> SchemaRef {
         Field::new("attrs", map, false),
         Field::new("embedded", DataType::Binary, true),
         Field::new("trim", DataType::UInt64, true),
+        Field::new("unwritten", DataType::Binary, true),
         utf8("error", true),
     ]))
 }

@@ -12,6 +12,7 @@ pub mod json;
 pub mod jsontext;
 pub mod parquet_refs;
 pub mod publish;
+pub mod unwritten;
 pub mod zarr;
 
 pub use combine::{

@@ -7,6 +7,7 @@ use granary_core::{ArrayData, ArrayMeta, AttrValue, Codec, DType};
 
 use crate::RefsError;
 use crate::jsontext;
+use crate::unwritten;
 
 /// The value stored under one reference key.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +155,10 @@ pub struct ZarrArray {
     pub embedded: Option<Vec<u8>>,
     /// Bytes cut from the end of every referenced chunk (a trailing Fletcher32 checksum).
     pub trim: u64,
+    /// The encoded chunk to write at every chunk position the granule did not write, when a
+    /// missing key would not read as HDF5 does (`unwritten.rs`); `None`: missing keys read
+    /// right.
+    pub unwritten: Option<Vec<u8>>,
 }
 
 impl ZarrArray {
@@ -252,6 +257,7 @@ pub fn attr_texts(attrs: &[granary_core::Attribute]) -> Vec<(String, String)> {
 pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
     let strings = matches!(a.data, ArrayData::Strings(_));
     let mut trim = 0u64;
+    let mut unwritten = None;
     let (dtype, filters, fill_value) = if strings {
         (
             "\"|O\"".to_string(),
@@ -268,6 +274,7 @@ pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
         })?;
         let codecs = effective_codecs(url, a)?;
         let mut parts = Vec::new();
+        let mut encode = Vec::new();
         for (i, c) in codecs.iter().enumerate() {
             // Fletcher32 last in the pipeline: its 4-byte checksum trails the stored chunk, so
             // the reference simply ends before it. Elsewhere numcodecs' HDF5-compatible
@@ -290,17 +297,16 @@ pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
                 )
             })?;
             parts.push(j.to_string());
+            encode.push(c.clone());
         }
         let filters = if parts.is_empty() {
             "null".into()
         } else {
             format!("[{}]", parts.join(","))
         };
-        (
-            dt.to_string(),
-            filters,
-            fill_value_json(&a.dtype, a.fill_value.as_ref()),
-        )
+        let fill_value = fill_value_json(&a.dtype, a.fill_value.as_ref());
+        unwritten = unwritten_chunk(url, a, &fill_value, &encode)?;
+        (dt.to_string(), filters, fill_value)
     };
     // Embedded data (compact storage, variable-length strings) is one chunk spanning the array.
     let (chunks, embedded) = match &a.data {
@@ -325,7 +331,69 @@ pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
         attrs: attr_texts(&a.attrs),
         embedded,
         trim,
+        unwritten,
     })
+}
+
+/// The inline chunk for the positions `a` never wrote, when its storage fill is not what a
+/// zarr reader would return for them.
+fn unwritten_chunk(
+    url: &str,
+    a: &ArrayMeta,
+    fill_value: &str,
+    codecs: &[Codec],
+) -> Result<Option<Vec<u8>>, RefsError> {
+    let (ArrayData::Chunks(chunks), Some(storage)) = (&a.data, &a.storage_fill) else {
+        return Ok(None);
+    };
+    let positions: u64 = chunk_grid(&a.shape, &a.chunk_shape).iter().product();
+    let missing = positions.saturating_sub(chunks.len() as u64);
+    if missing == 0 || unwritten::fill_matches(&a.dtype, fill_value, storage) {
+        return Ok(None);
+    }
+    let elements: u64 = a.chunk_shape.iter().product();
+    let chunk = unwritten::encode_fill_chunk(storage, elements, codecs)
+        .map_err(|reason| unrepresentable(url, a, reason))?;
+    let total = missing.saturating_mul(chunk.len() as u64);
+    if total > unwritten::MAX_FILL_BYTES_PER_ARRAY {
+        return Err(unrepresentable(
+            url,
+            a,
+            format!(
+                "its {missing} unwritten chunks read as the HDF5 fill value, which differs from `_FillValue`; writing them inline would take {total} bytes (limit {})",
+                unwritten::MAX_FILL_BYTES_PER_ARRAY
+            ),
+        ));
+    }
+    Ok(Some(chunk))
+}
+
+/// `chunks` plus an inline `fill` chunk at every position of `grid` they lack, in key order of
+/// the grid.
+fn with_unwritten(
+    chunks: Vec<(String, ChunkValue)>,
+    grid: &[u64],
+    fill: &[u8],
+) -> Vec<(String, ChunkValue)> {
+    let mut have: std::collections::HashMap<String, ChunkValue> = chunks.into_iter().collect();
+    let total: u64 = grid.iter().product();
+    let mut out = Vec::with_capacity(total as usize);
+    let mut pos = vec![0u64; grid.len()];
+    for _ in 0..total {
+        let key = chunk_key(&pos);
+        let value = have
+            .remove(&key)
+            .unwrap_or_else(|| ChunkValue::Bytes(fill.to_vec()));
+        out.push((key, value));
+        for d in (0..pos.len()).rev() {
+            pos[d] += 1;
+            if pos[d] < grid[d] {
+                break;
+            }
+            pos[d] = 0;
+        }
+    }
+    out
 }
 
 /// Maps one array of the granule at `url` to zarr v2 keys.
@@ -358,6 +426,10 @@ pub fn map_array(url: &str, a: &ArrayMeta) -> Result<ArrayRefs, RefsError> {
             })
             .collect::<Result<Vec<_>, _>>()?,
         (None, _) => Vec::new(),
+    };
+    let chunks = match &z.unwritten {
+        Some(fill) => with_unwritten(chunks, &z.grid(), fill),
+        None => chunks,
     };
     Ok(ArrayRefs {
         zarray: z.zarray_json(),

@@ -62,6 +62,7 @@ fn array(
             Codec::Deflate { level: 4 },
         ],
         fill_value: fill.map(AttrValue::Float),
+        storage_fill: None,
         attrs: vec![Attribute::new("units", AttrValue::Str("m".into()))],
         data: ArrayData::Chunks(refs),
     }

@@ -331,6 +331,7 @@ async fn feed_zarr(
         attrs: Vec::new(),
         embedded: None,
         trim: 0,
+        unwritten: None,
     };
     while let Some(b) = stream.next().await {
         let b = b?;
@@ -352,6 +353,7 @@ async fn feed_zarr(
         let attrs: &MapArray = col("attrs")?.as_map();
         let embedded: &BinaryArray = col("embedded")?.as_binary::<i32>();
         let trim = col("trim")?.as_primitive::<UInt64Type>();
+        let unwritten: &BinaryArray = col("unwritten")?.as_binary::<i32>();
         for i in 0..b.num_rows() {
             let u = url.value(i);
             let Some(&p) = part_of.get(u) else { continue };
@@ -390,6 +392,7 @@ async fn feed_zarr(
             z.attrs = pairs;
             z.embedded = embedded.is_valid(i).then(|| embedded.value(i).to_vec());
             z.trim = trim.value(i);
+            z.unwritten = unwritten.is_valid(i).then(|| unwritten.value(i).to_vec());
             c.add_array(u, path.value(i), &z);
         }
     }

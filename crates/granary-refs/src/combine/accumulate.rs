@@ -40,6 +40,33 @@ pub(crate) struct ArrayAcc {
     pub lengths: Vec<u64>,
     pub chunks: Vec<RawChunk>,
     pub inline: Vec<(u32, Vec<u8>)>,
+    /// Per granule whose unwritten chunks must be written inline: the encoded fill chunk.
+    pub unwritten: Vec<(u32, Vec<u8>)>,
+}
+
+impl ArrayAcc {
+    /// Inline fill chunks for the positions granules did not write (`unwritten.rs`): for each
+    /// such granule, every local position `0..local_len(g)` without a reference, placed in the
+    /// output grid by `place(g, local)`.
+    pub(crate) fn unwritten_inline(
+        &self,
+        local_len: impl Fn(u32) -> u64,
+        place: impl Fn(u32, u64) -> u64,
+    ) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (g, fill) in &self.unwritten {
+            let written: std::collections::HashSet<u64> = self
+                .chunks
+                .iter()
+                .filter(|c| c.granule == *g)
+                .map(|c| c.local)
+                .collect();
+            for local in (0..local_len(*g)).filter(|l| !written.contains(l)) {
+                out.push((place(*g, local), fill.clone()));
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Default)]
@@ -170,6 +197,7 @@ impl Combiner {
             None => {
                 let mut reference = z.clone();
                 reference.embedded = None;
+                reference.unwritten = None;
                 self.arrays.push(ArrayAcc {
                     grid: reference.grid(),
                     concat_axis: axis,
@@ -187,6 +215,7 @@ impl Combiner {
                     },
                     chunks: Vec::new(),
                     inline: Vec::new(),
+                    unwritten: Vec::new(),
                 });
                 self.array_of
                     .insert(path.to_string(), self.arrays.len() - 1);
@@ -254,6 +283,9 @@ impl Combiner {
         super::decoding::compare(acc, &z.attrs, g);
         if let Some(b) = &z.embedded {
             acc.inline.push((g, b.clone()));
+        }
+        if let Some(b) = &z.unwritten {
+            acc.unwritten.push((g, b.clone()));
         }
     }
 

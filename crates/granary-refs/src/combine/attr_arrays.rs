@@ -16,6 +16,7 @@ fn meta(dims: Vec<String>, shape: Vec<u64>, dtype: String, fill: &str) -> ZarrAr
         attrs: Vec::new(),
         embedded: None,
         trim: 0,
+        unwritten: None,
     }
 }
 

@@ -461,6 +461,10 @@ impl Combiner {
                     .iter()
                     .map(|(g, b)| (cell_of[*g as usize] * local_len, b.clone()))
                     .collect();
+                inline.extend(acc.unwritten_inline(
+                    |_| local_len,
+                    |g, local| cell_of[g as usize] * local_len + local,
+                ));
                 inline.sort();
                 OutArray {
                     path: (*path).clone(),
@@ -505,7 +509,13 @@ impl Combiner {
         for (g, b) in &acc.inline {
             inl[*g as usize] = Some(b);
         }
-        if let Some(g) = (1..n).find(|g| per[*g] != per[0] || inl[*g] != inl[0]) {
+        let mut fills: Vec<Option<&Vec<u8>>> = vec![None; n];
+        for (g, b) in &acc.unwritten {
+            fills[*g as usize] = Some(b);
+        }
+        if let Some(g) =
+            (1..n).find(|g| per[*g] != per[0] || inl[*g] != inl[0] || fills[*g] != fills[0])
+        {
             return Err(CombineError::Mismatch {
                 details: format!(
                     "  array {path:?} must be identical in every granule (identical_dims, or it has no concat dimension) but its data differ between {} and {}",
@@ -525,11 +535,16 @@ impl Combiner {
             })
             .collect();
         refs.sort_unstable();
+        let local_len: u64 = meta.grid().iter().product();
+        let mut inline =
+            acc.unwritten_inline(|g| if g == 0 { local_len } else { 0 }, |_, local| local);
+        inline.extend(inl[0].map(|b| (0, b.clone())));
+        inline.sort();
         Ok(OutArray {
             path: path.to_string(),
             meta,
             refs,
-            inline: inl[0].map(|b| vec![(0, b.clone())]).unwrap_or_default(),
+            inline,
         })
     }
 
@@ -546,9 +561,13 @@ impl Combiner {
         }
         meta.shape[ax] = total;
         let out_grid = meta.grid();
-        let place = |g: usize, local: u64| {
+        let local_grid = |g: usize| {
             let mut grid = r.grid();
             grid[ax] = acc.lengths[g].div_ceil(c);
+            grid
+        };
+        let place = |g: usize, local: u64| {
+            let grid = local_grid(g);
             let mut pos = vec![0u64; grid.len()];
             let mut rest = local;
             for d in (0..grid.len()).rev() {
@@ -574,6 +593,10 @@ impl Combiner {
             .iter()
             .map(|(g, b)| (place(*g as usize, 0), b.clone()))
             .collect();
+        inline.extend(acc.unwritten_inline(
+            |g| local_grid(g as usize).iter().product(),
+            |g, local| place(g as usize, local),
+        ));
         inline.sort();
         OutArray {
             path: path.to_string(),

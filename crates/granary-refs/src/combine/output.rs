@@ -147,6 +147,7 @@ mod tests {
                 attrs: vec![],
                 embedded: None,
                 trim: 0,
+                unwritten: None,
             },
             refs: vec![],
             inline: vec![],
