@@ -117,6 +117,7 @@ pub fn granule(i: usize, arrays: usize) -> GranuleManifest {
         size: Some(offset),
         etag: None,
         root,
+        skipped: Vec::new(),
     }
 }
 

@@ -107,6 +107,12 @@ pub fn print_details(r: &CombineReport) {
     for path in &r.identical {
         eprintln!("  {path}: identical in every granule, copied once");
     }
+    for s in &r.skipped_arrays {
+        eprintln!(
+            "  array {:?} left out: it cannot be referenced in {} granule(s), e.g. {}: {}",
+            s.path, s.granules, s.example, s.reason
+        );
+    }
 }
 
 pub async fn run(args: CombineArgs) -> Result<ExitCode> {
@@ -143,6 +149,7 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
             args.inventory.concurrency,
             &args.inventory.trust,
         )),
+        unreferenceable: args.inventory.trust.unreferenceable,
     };
     // An inventory directory given as the source is never an output.
     let protected: Vec<PathBuf> = args
@@ -159,6 +166,9 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
     eprintln!("combined in {:.2} s", started.elapsed().as_secs_f64());
     if failed > 0 {
         eprintln!("{failed} granule(s) could not be read and were not combined");
+        return Ok(ExitCode::from(crate::exit::PARTIAL));
+    }
+    if outputs.iter().any(|o| !o.report.skipped_arrays.is_empty()) {
         return Ok(ExitCode::from(crate::exit::PARTIAL));
     }
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | done |
-//! | 1 | done, but some granules failed: they are listed (and in the errors table); the outputs hold the others |
+//! | 1 | done, but something was left out: granules that failed, or arrays that cannot be referenced (per-array policy `skip`). They are listed (and in the errors table); the outputs hold the rest |
 //! | 2 | refused: the command line, a pipeline file, an override, the SQL or the selection is wrong, or an output exists and may not be replaced; nothing was written. Change the request |
 //! | 3 | failed: storage, network, credentials or the file system failed; nothing was published. Retrying may succeed |
 //!
@@ -94,6 +94,33 @@ pub fn message(e: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     out
+}
+
+/// How many left-out arrays a summary lists one by one.
+const MAX_LISTED: usize = 20;
+
+/// Lists arrays left out under the per-array policy `skip`: (granule, array, reason). The
+/// count is always printed; the first [`MAX_LISTED`] are listed.
+pub fn print_skipped<'a>(skipped: impl ExactSizeIterator<Item = (&'a str, &'a str, &'a str)>) {
+    let n = skipped.len();
+    if n == 0 {
+        return;
+    }
+    eprintln!(
+        "{n} array(s) left out (they cannot be referenced; --unreferenceable error fails instead):"
+    );
+    for (url, array, reason) in skipped.take(MAX_LISTED) {
+        eprintln!(
+            "  {url}: array {array:?}: {}",
+            bounded(reason.to_string(), MAX_CAUSE_CHARS)
+        );
+    }
+    if n > MAX_LISTED {
+        eprintln!(
+            "  … and {} more (the errors table lists them all)",
+            n - MAX_LISTED
+        );
+    }
 }
 
 /// Prints `error: …` and returns the exit code of `e`.

@@ -8,7 +8,7 @@ use granary_io::StoreRegistry;
 
 use granary_extract::MetadataRoute;
 
-use crate::extract::{TrustArgs, extractor};
+use crate::extract::{ExtractArgs, extractor};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
@@ -18,7 +18,7 @@ pub struct InspectArgs {
     #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
     metadata: MetadataRoute,
     #[command(flatten)]
-    trust: TrustArgs,
+    trust: ExtractArgs,
     /// Print the full manifest as JSON instead of the summary.
     #[arg(long)]
     json: bool,

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use granary_extract::MetadataRoute;
 
-use crate::extract::{TrustArgs, extractor};
+use crate::extract::{ExtractArgs, extractor};
 
 #[derive(clap::Subcommand)]
 pub enum InventoryCommand {
@@ -33,7 +33,7 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
     metadata: MetadataRoute,
     #[command(flatten)]
-    trust: TrustArgs,
+    trust: ExtractArgs,
     /// Granules scanned at the same time (default: 4 per core for local files, 64 when any
     /// granule is remote).
     #[arg(long)]
@@ -92,12 +92,28 @@ pub async fn run(cmd: InventoryCommand) -> Result<ExitCode> {
             s.requests, s.bytes, s.round_trips
         );
     }
+    // Arrays left out of the committed granules (this build's and earlier ones').
+    let skipped: Vec<_> = granary_inventory::InventoryDir::open(&args.output)?
+        .errors()?
+        .into_iter()
+        .filter(|e| e.array.is_some())
+        .collect();
+    crate::exit::print_skipped(skipped.iter().map(|e| {
+        (
+            e.url.as_str(),
+            e.array.as_deref().unwrap_or(""),
+            e.message.as_str(),
+        )
+    }));
     if report.failed > 0 {
         eprintln!(
             "{} granule(s) failed; see them with: granary sql {} -c 'SELECT * FROM errors'",
             report.failed,
             args.output.display()
         );
+        return Ok(ExitCode::from(crate::exit::PARTIAL));
+    }
+    if !skipped.is_empty() {
         return Ok(ExitCode::from(crate::exit::PARTIAL));
     }
     Ok(ExitCode::SUCCESS)

@@ -107,6 +107,17 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
     for f in &report.failures {
         eprintln!("failed [{}] {}: {}", f.stage, f.url, f.message);
     }
+    crate::exit::print_skipped(report.skipped.iter().map(|e| {
+        (
+            e.url.as_str(),
+            e.array.as_deref().unwrap_or(""),
+            e.message.as_str(),
+        )
+    }));
+    let left_out = report
+        .outputs
+        .iter()
+        .any(|o| !o.report.skipped_arrays.is_empty());
     if args.io_stats {
         let line = |s: &granary_io::IoStatsSnapshot| {
             format!(
@@ -133,6 +144,9 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
             report.failed,
             p.state_dir.join("inventory").display()
         );
+        return Ok(ExitCode::from(crate::exit::PARTIAL));
+    }
+    if left_out || !report.skipped.is_empty() {
         return Ok(ExitCode::from(crate::exit::PARTIAL));
     }
     Ok(ExitCode::SUCCESS)

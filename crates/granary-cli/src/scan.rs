@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use futures::StreamExt;
+use granary_core::SkippedArray;
 use granary_extract::{Extractor, inputs};
 use granary_refs::{Overwrite, PublishError, publish_with, single_granule_refs};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,7 +16,7 @@ use url::Url;
 
 use granary_extract::MetadataRoute;
 
-use crate::extract::{TrustArgs, extractor};
+use crate::extract::{ExtractArgs, extractor};
 
 #[derive(clap::Args)]
 pub struct ScanArgs {
@@ -37,14 +38,15 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = MetadataRoute::Auto)]
     metadata: MetadataRoute,
     #[command(flatten)]
-    trust: TrustArgs,
+    trust: ExtractArgs,
     /// Print I/O counters (requests, bytes, round trips) at the end.
     #[arg(long)]
     io_stats: bool,
 }
 
-/// One granule: extract, inline small chunks, publish its JSON (replacing an earlier one).
-async fn one(ex: Extractor, url: Url, out: PathBuf, inline: u64) -> Result<()> {
+/// One granule: extract, inline small chunks, publish its JSON (replacing an earlier one);
+/// returns the arrays left out.
+async fn one(ex: Extractor, url: Url, out: PathBuf, inline: u64) -> Result<Vec<SkippedArray>> {
     let manifest = ex.extract(&url).await?;
     let mut refs = single_granule_refs(&manifest)?;
     if inline > 0 {
@@ -62,7 +64,7 @@ async fn one(ex: Extractor, url: Url, out: PathBuf, inline: u64) -> Result<()> {
         file.sync_all().map_err(io)?;
         Ok(file.metadata().map_err(io)?.len())
     })?;
-    Ok(())
+    Ok(manifest.skipped)
 }
 
 fn output_for(args: &ScanArgs, urls: &[Url]) -> Result<Vec<PathBuf>> {
@@ -118,6 +120,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     };
     let start = Instant::now();
     let mut failures: Vec<(Url, anyhow::Error)> = Vec::new();
+    let mut skipped: Vec<(Url, SkippedArray)> = Vec::new();
     let outs: Arc<HashMap<Url, PathBuf>> = Arc::new(urls.iter().cloned().zip(outs).collect());
     let inline = args.inline_threshold;
     let mut results = std::pin::pin!(ex.map_many(urls.clone(), move |ex, url| {
@@ -129,9 +132,12 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     }));
     while let Some((url, r)) = results.next().await {
         bar.inc(1);
-        if let Err(e) = r {
-            tracing::error!(url = %url, error = %crate::exit::message(&e), "Granule failed.");
-            failures.push((url, e));
+        match r {
+            Ok(s) => skipped.extend(s.into_iter().map(|s| (url.clone(), s))),
+            Err(e) => {
+                tracing::error!(url = %url, error = %crate::exit::message(&e), "Granule failed.");
+                failures.push((url, e));
+            }
         }
     }
     bar.finish_and_clear();
@@ -148,8 +154,17 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             s.requests as f64 / urls.len() as f64
         );
     }
+    crate::exit::print_skipped(
+        skipped
+            .iter()
+            .map(|(u, s)| (u.as_str(), s.path.as_str(), s.reason.as_str())),
+    );
     if failures.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(if skipped.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(crate::exit::PARTIAL)
+        });
     }
     eprintln!("{} granule(s) failed:", failures.len());
     // Every error already names its granule URL and object.

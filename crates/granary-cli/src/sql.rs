@@ -14,7 +14,7 @@ use granary_sql::{
     Access, Format, base_session, in_memory_session, query, render, session_for_dir,
 };
 
-use crate::extract::{TrustArgs, extractor};
+use crate::extract::{ExtractArgs, extractor};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum OutputFormat {
@@ -59,7 +59,7 @@ pub struct InventoryArgs {
     #[arg(long)]
     pub concurrency: Option<usize>,
     #[command(flatten)]
-    pub trust: TrustArgs,
+    pub trust: ExtractArgs,
 }
 
 /// Splits a script into statements at `;` outside quotes and `--` comments.

@@ -16,6 +16,7 @@ pub use attr::{AttrValue, Attribute, BOOKKEEPING_ATTRIBUTES, is_bookkeeping};
 pub use codec::Codec;
 pub use dtype::{ByteOrder, DType, Field};
 pub use manifest::{
-    ArrayData, ArrayMeta, ChunkRef, Dimension, GranuleManifest, Group, StorageLayout,
+    ArrayData, ArrayMeta, ArrayPolicy, ChunkRef, Dimension, GranuleManifest, Group, SkippedArray,
+    StorageLayout,
 };
 pub use phony::PhonyDims;

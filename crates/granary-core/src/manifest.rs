@@ -16,6 +16,33 @@ pub struct GranuleManifest {
     pub etag: Option<String>,
     /// The root group (path `""`).
     pub root: Group,
+    /// Arrays the granule holds that cannot be referenced, with the reason (the per-array
+    /// policy `skip` lists them here instead of failing the granule).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedArray>,
+}
+
+/// An array left out of a granule's references, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedArray {
+    /// Path from the root without leading slash.
+    pub path: String,
+    pub reason: String,
+}
+
+/// What to do with an array granary cannot reference (an unsupported type, a filter no
+/// reader decodes, ...). The one definition: pipeline files read it by serde
+/// (`unreferenceable = "error"`), the CLI by clap (`--unreferenceable error`, feature `clap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum ArrayPolicy {
+    /// Leave the array out and list it (granule, array, reason) in the summary and the errors
+    /// table; the granule's other arrays are referenced.
+    #[default]
+    Skip,
+    /// Fail the granule (scan, inventory) or refuse the combine.
+    Error,
 }
 
 /// A group: dimensions defined here, attributes, arrays and sub-groups.

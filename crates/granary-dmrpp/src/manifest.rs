@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use granary_core::{
     ArrayData, ArrayMeta, AttrValue, Attribute, ByteOrder, ChunkRef, DType, Dimension,
-    GranuleManifest, Group, PhonyDims, StorageLayout,
+    GranuleManifest, Group, PhonyDims, SkippedArray, StorageLayout,
 };
 
 use crate::document::{ChunkElem, DimRef, Document, GroupDoc, Variable};
@@ -191,6 +191,15 @@ pub(crate) fn build(
             size: None,
             etag: None,
             root,
+            skipped: ctx
+                .report
+                .skipped
+                .iter()
+                .map(|(path, reason)| SkippedArray {
+                    path: path.clone(),
+                    reason: format!("not supported: {reason}"),
+                })
+                .collect(),
         },
         ctx.report,
     ))

@@ -12,6 +12,9 @@ pub enum ExtractError {
     Hdf5(#[from] Hdf5Error),
     #[error(transparent)]
     Dmrpp(#[from] DmrppError),
+    /// An array that cannot be referenced, under the per-array policy `error`.
+    #[error(transparent)]
+    Array(#[from] granary_refs::RefsError),
     #[error("no usable DMR++ sidecar for {url}: {source}")]
     NoSidecar {
         url: String,
@@ -39,7 +42,7 @@ pub enum ExtractError {
 
 impl ExtractError {
     /// The stage that failed, as recorded in the inventory's `errors` table:
-    /// `list`, `open`, `read`, `hdf5`, `dmrpp` or `task`.
+    /// `list`, `open`, `read`, `hdf5`, `dmrpp`, `array` or `task`.
     pub fn stage(&self) -> &'static str {
         match self {
             Self::Io(IoError::Read { .. } | IoError::ShortRead { .. }) => "read",
@@ -49,6 +52,7 @@ impl ExtractError {
             Self::Dmrpp(_) | Self::Href { .. } | Self::StaleSidecar { .. } => "dmrpp",
             Self::NoSidecar { source, .. } => source.stage(),
             Self::Task { .. } => "task",
+            Self::Array(_) => "array",
         }
     }
 }

@@ -1,8 +1,10 @@
 //! granary-extract: the manifest of one granule from its DMR++ sidecar or from the HDF5 file
 //! itself, and of many granules concurrently, one failure never stopping the others.
 //!
-//! Routing (`MetadataRoute::Auto`): the `<granule>.dmrpp` sidecar when it exists and parses, else
-//! the HDF5 scan. A `.dmrpp` URL given directly is parsed with the data URL it names.
+//! Routing (`MetadataRoute::Auto`): the `<granule>.dmrpp` sidecar when it exists, parses and
+//! passes its check, else the HDF5 scan (also when the sidecar leaves out arrays the HDF5 scan
+//! can read). A `.dmrpp` URL given directly is parsed with the data URL it names. Arrays that
+//! cannot be referenced follow the per-array policy ([`ArrayPolicy`]).
 
 mod concurrency;
 mod error;
@@ -14,7 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use granary_core::GranuleManifest;
+use granary_core::{ArrayPolicy, GranuleManifest};
 use granary_dmrpp::DmrppOptions;
 use granary_hdf5::ScanOptions;
 use granary_io::{IoStats, ObjectSource, ReadScope, StoreRegistry};
@@ -52,6 +54,9 @@ pub struct ExtractOptions {
     pub concurrency: Option<usize>,
     /// How a DMR++ sidecar is checked against its object before it is trusted.
     pub sidecar_check: SidecarCheck,
+    /// What happens to an array granary cannot reference: left out and listed in the
+    /// manifest's `skipped` (default), or the granule fails.
+    pub arrays: ArrayPolicy,
 }
 
 impl Default for ExtractOptions {
@@ -61,6 +66,7 @@ impl Default for ExtractOptions {
             metadata_only: false,
             concurrency: None,
             sidecar_check: SidecarCheck::default(),
+            arrays: ArrayPolicy::default(),
         }
     }
 }
@@ -303,6 +309,7 @@ impl Extractor {
         bytes: &[u8],
     ) -> Result<GranuleManifest, ExtractError> {
         let opts = DmrppOptions {
+            skip_unsupported: true,
             dmrpp_url: dmrpp.to_string(),
             data_url: data.map(Url::to_string),
             ..Default::default()
@@ -323,8 +330,30 @@ impl Extractor {
         }
     }
 
-    /// The manifest of the granule at `url` (a data file, or a `.dmrpp` document).
+    /// The manifest of the granule at `url` (a data file, or a `.dmrpp` document), with the
+    /// arrays that cannot be referenced moved to its `skipped` list (policy `skip`) or failing
+    /// the granule (policy `error`).
     pub async fn extract(&self, url: &Url) -> Result<GranuleManifest, ExtractError> {
+        let mut m = self.extract_route(url).await?;
+        if !self.opts.metadata_only {
+            granary_refs::apply_array_policy(&mut m, self.opts.arrays)?;
+        }
+        Ok(m)
+    }
+
+    /// Moves the arrays of `m` that cannot be referenced to its `skipped` list; whether none
+    /// had to be (always true for metadata-only scans, which reference nothing).
+    fn referenceable(&self, m: &mut GranuleManifest) -> bool {
+        if self.opts.metadata_only {
+            return true;
+        }
+        // Policy `skip` never fails.
+        let _ = granary_refs::apply_array_policy(m, ArrayPolicy::Skip);
+        m.skipped.is_empty()
+    }
+
+    /// The manifest as the metadata route gives it.
+    async fn extract_route(&self, url: &Url) -> Result<GranuleManifest, ExtractError> {
         if url.path().ends_with(".dmrpp") {
             return self.dmrpp(url, None).await;
         }
@@ -348,7 +377,25 @@ impl Extractor {
                     return self.hdf5(url).await;
                 }
                 match self.dmrpp(&sidecar, Some(url)).await {
-                    Ok(m) => Ok(m),
+                    // The sidecar cannot express some arrays (DAP4 structures, strings of
+                    // pre-3.21 builders): the HDF5 scan may, and is used when it leaves out
+                    // fewer.
+                    Ok(mut m) => {
+                        if self.referenceable(&mut m) {
+                            return Ok(m);
+                        }
+                        match self.hdf5(url).await {
+                            Ok(mut h) => {
+                                let all = self.referenceable(&mut h);
+                                if all || h.skipped.len() < m.skipped.len() {
+                                    tracing::info!(url = %url, sidecar = m.skipped.len(), hdf5 = h.skipped.len(), "The DMR++ sidecar leaves out arrays the HDF5 scan can read; using the HDF5 scan.");
+                                    return Ok(h);
+                                }
+                                Ok(m)
+                            }
+                            Err(_) => Ok(m),
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(url = %url, error = %e, "DMR++ sidecar unusable; scanning the HDF5 file instead.");
                         self.hdf5(url).await

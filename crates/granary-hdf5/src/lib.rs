@@ -106,7 +106,17 @@ impl Scan {
         };
         self.walker.extension = sb.ext;
         let objects = self.walker.pass(&ctx, sb.root)?;
-        netcdf::assemble(url, Some(cache.object_size()), &objects)
+        let mut m = netcdf::assemble(url, Some(cache.object_size()), &objects)?;
+        m.skipped = self
+            .walker
+            .skipped
+            .iter()
+            .map(|(path, feature)| granary_core::SkippedArray {
+                path: path.clone(),
+                reason: format!("not supported: {feature}"),
+            })
+            .collect();
+        Ok(m)
     }
 }
 

@@ -216,6 +216,7 @@ pub(crate) fn assemble(
         size,
         etag: None,
         root,
+        skipped: Vec::new(),
     })
 }
 

@@ -12,7 +12,7 @@ use crate::chunks::{self, Geometry};
 use crate::cursor::{Ctx, Cur};
 use crate::datatype;
 use crate::dense;
-use crate::error::{Fail, Needs, PResult, malformed, unsupported};
+use crate::error::{Bad, Fail, Needs, PResult, malformed, unsupported};
 use crate::groups;
 use crate::messages::{self, Dataspace, Filter, Layout};
 use crate::object_header::{self, ObjectHeader, msg};
@@ -67,6 +67,9 @@ pub(crate) struct Walker {
     /// The superblock extension (v2/v3), where the shared message table is named.
     pub(crate) extension: Option<u64>,
     shared_table: Option<Arc<sohm::SharedTable>>,
+    /// Datasets of the last pass granary cannot express: (path, feature). The file's other
+    /// objects are scanned; a malformed dataset still fails the file.
+    pub(crate) skipped: Vec<(String, String)>,
 }
 
 /// Bound on objects per file, against link cycles and absurd files.
@@ -93,6 +96,7 @@ impl Walker {
         let mut soft_links = Vec::new();
         let mut visited = 0usize;
         let mut chunk_refs = 0usize;
+        self.skipped.clear();
         while let Some((addr, path)) = queue.pop_front() {
             visited += 1;
             if visited > MAX_OBJECTS {
@@ -127,15 +131,33 @@ impl Walker {
                     }
                 }
             }
-            let attrs = needs.take(self.attributes(ctx, &h).map_err(|e| e.at(&path)))?;
+            let attrs = self.attributes(ctx, &h);
             let dataset = if is_dataset {
-                match needs.take(self.dataset(ctx, &h).map_err(|e| e.at(&path)))? {
+                let d = self.dataset(ctx, &h);
+                // An unsupported feature of one dataset (its type, layout, an attribute's
+                // type) leaves that dataset out, listed; the file's other objects are scanned.
+                if let Some(feature) = [&attrs.as_ref().err(), &d.as_ref().err()]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|e| match e {
+                        Fail::Bad(Bad::Unsupported { feature }, _) => Some(feature.clone()),
+                        _ => None,
+                    })
+                {
+                    self.skipped.push((path, feature));
+                    continue;
+                }
+                match needs.take(d.map_err(|e| e.at(&path)))? {
                     Some(d) => Some(d),
-                    None => continue,
+                    None => {
+                        needs.take(attrs.map_err(|e| e.at(&path)))?;
+                        continue;
+                    }
                 }
             } else {
                 None
             };
+            let attrs = needs.take(attrs.map_err(|e| e.at(&path)))?;
             if let Some(attrs) = attrs {
                 // Hard links can list one large dataset many times: bound the total.
                 chunk_refs += dataset.as_ref().map_or(0, |d| d.chunks.len());
@@ -452,8 +474,8 @@ impl Walker {
 
 fn attr_context(e: Fail, name: &str) -> Fail {
     match e {
-        Fail::Bad(crate::error::Bad::Format { address, message }, o) => Fail::Bad(
-            crate::error::Bad::Format {
+        Fail::Bad(Bad::Format { address, message }, o) => Fail::Bad(
+            Bad::Format {
                 address,
                 message: format!("attribute {name:?}: {message}"),
             },

@@ -27,7 +27,8 @@ use arrow::array::{Array, RecordBatch, UInt64Array};
 use serde::{Deserialize, Serialize};
 
 use crate::errors_table::error_rows;
-use crate::parts::{bad, io, is_part_name, read_file, string_column, tmp_path};
+use crate::parts::{bad, io, is_part_name, read_columns, read_file, string_column, tmp_path};
+use crate::zarr_table::unreferenced_rows;
 use crate::{ErrorRow, InventoryError};
 
 /// Names of the inventory tables, in commit order.
@@ -296,12 +297,18 @@ impl InventoryDir {
         Ok(out)
     }
 
-    /// Every committed row of the `errors` table, typed.
+    /// Every committed row of the `errors` table, typed: the granules that failed, then (from
+    /// the `zarr` table) the arrays left out of committed granules, stage `array`.
     pub fn errors(&self) -> Result<Vec<ErrorRow>, InventoryError> {
         let mut out = Vec::new();
         for f in self.files("errors") {
             for b in read_file(&f)? {
                 out.extend(error_rows(&b, &f.display().to_string())?);
+            }
+        }
+        for f in self.files("zarr") {
+            for b in read_columns(&f, Some(&["url", "path", "node", "error"]))? {
+                out.extend(unreferenced_rows(&b, &f.display().to_string())?);
             }
         }
         out.sort_by(|a, b| a.url.cmp(&b.url));

@@ -14,18 +14,21 @@ pub fn errors_schema() -> SchemaRef {
         Field::new("url", DataType::Utf8, false),
         Field::new("stage", DataType::Utf8, false),
         Field::new("message", DataType::Utf8, false),
+        Field::new("array", DataType::Utf8, true),
     ]))
 }
 
 /// The longest message an error row keeps.
 pub const MAX_MESSAGE_CHARS: usize = 4_096;
 
-/// One failed granule.
+/// One failed granule, or one array left out of a granule (`array` set, stage `array`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorRow {
     pub url: String,
     pub stage: String,
     pub message: String,
+    /// The array left out under the per-array policy `skip` (`None`: the granule failed).
+    pub array: Option<String>,
 }
 
 impl ErrorRow {
@@ -43,13 +46,15 @@ impl ErrorRow {
             url: url.to_string(),
             stage: e.stage().to_string(),
             message,
+            array: None,
         }
     }
 }
 
 /// The error rows as a batch.
 pub fn errors_batch(rows: &[ErrorRow]) -> Result<RecordBatch, InventoryError> {
-    let (mut u, mut s, mut m) = (
+    let (mut u, mut s, mut m, mut a) = (
+        StringBuilder::new(),
         StringBuilder::new(),
         StringBuilder::new(),
         StringBuilder::new(),
@@ -58,6 +63,7 @@ pub fn errors_batch(rows: &[ErrorRow]) -> Result<RecordBatch, InventoryError> {
         u.append_value(&r.url);
         s.append_value(&r.stage);
         m.append_value(&r.message);
+        a.append_option(r.array.as_deref());
     }
     Ok(RecordBatch::try_new(
         errors_schema(),
@@ -65,6 +71,7 @@ pub fn errors_batch(rows: &[ErrorRow]) -> Result<RecordBatch, InventoryError> {
             Arc::new(u.finish()),
             Arc::new(s.finish()),
             Arc::new(m.finish()),
+            Arc::new(a.finish()),
         ],
     )?)
 }
@@ -83,6 +90,10 @@ pub fn error_rows(batch: &RecordBatch, file: &str) -> Result<Vec<ErrorRow>, Inve
             })
     };
     let (u, s, m) = (column("url")?, column("stage")?, column("message")?);
+    let a = batch
+        .column_by_name("array")
+        .filter(|c| c.data_type() == &DataType::Utf8)
+        .map(|c| c.as_string::<i32>());
     let text = |a: &arrow::array::StringArray, i: usize| {
         if a.is_valid(i) {
             a.value(i).to_string()
@@ -95,6 +106,7 @@ pub fn error_rows(batch: &RecordBatch, file: &str) -> Result<Vec<ErrorRow>, Inve
             url: text(u, i),
             stage: text(s, i),
             message: text(m, i),
+            array: a.filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string()),
         })
         .collect())
 }
@@ -110,11 +122,13 @@ mod tests {
                 url: "file:///a.nc".into(),
                 stage: "hdf5".into(),
                 message: "not an HDF5 file".into(),
+                array: None,
             },
             ErrorRow {
                 url: "s3://b/c.nc".into(),
                 stage: "read".into(),
                 message: "timeout".into(),
+                array: None,
             },
         ];
         let batch = errors_batch(&rows).unwrap();

@@ -85,15 +85,31 @@ pub(crate) fn write_tmp(root: &Path, rel: &str, batch: &RecordBatch) -> Result<(
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<RecordBatch>, InventoryError> {
+    read_columns(path, None)
+}
+
+/// The batches of one part file, only `columns` (by name; `None`: all) read.
+pub(crate) fn read_columns(
+    path: &Path,
+    columns: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>, InventoryError> {
     let file = File::open(path).map_err(|e| io(path, e))?;
     let parquet = |source| InventoryError::Parquet {
         path: path.display().to_string(),
         source,
     };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(parquet)?
-        .build()
-        .map_err(parquet)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+    let builder = match columns {
+        Some(names) => {
+            let mask = parquet::arrow::ProjectionMask::columns(
+                builder.parquet_schema(),
+                names.iter().copied(),
+            );
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    let reader = builder.build().map_err(parquet)?;
     reader
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| parquet(e.into()))

@@ -339,6 +339,7 @@ mod tests {
             size: Some(1000),
             etag: None,
             root,
+            skipped: Vec::new(),
         }
     }
 

@@ -5,15 +5,15 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BinaryBuilder, ListBuilder, MapBuilder, RecordBatch, StringBuilder,
-    UInt64Builder,
+    Array, ArrayRef, BinaryBuilder, ListBuilder, MapBuilder, RecordBatch, StringArray,
+    StringBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use granary_core::GranuleManifest;
 use granary_refs::zarr::attr_texts;
 use granary_refs::{ZarrArray, zarr_array};
 
-use crate::InventoryError;
+use crate::{ErrorRow, InventoryError};
 
 struct Columns {
     url: StringBuilder,
@@ -181,6 +181,45 @@ pub fn zarr_batch(manifests: &[GranuleManifest]) -> Result<RecordBatch, Inventor
                 }
             }
         }
+        // Arrays left out under the per-array policy: rows with only the reason, so that
+        // combining refuses or leaves them out by policy, and `errors` lists them.
+        for s in &m.skipped {
+            c.url.append_value(&m.url);
+            c.path.append_value(&s.path);
+            c.node.append_value("array");
+            c.attrs(&[])?;
+            c.array(None);
+            c.error.append_value(&s.reason);
+        }
     }
     c.finish()
+}
+
+/// The arrays of a `zarr` batch that have no zarr form (their `error` is set), as rows of the
+/// `errors` table (stage `array`); `file` names the batch's origin in errors.
+pub fn unreferenced_rows(batch: &RecordBatch, file: &str) -> Result<Vec<ErrorRow>, InventoryError> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or_else(|| InventoryError::Invalid {
+                path: file.to_string(),
+                reason: format!("zarr table without a text column `{name}`"),
+            })
+    };
+    let (url, path, node, error) = (
+        column("url")?,
+        column("path")?,
+        column("node")?,
+        column("error")?,
+    );
+    Ok((0..batch.num_rows())
+        .filter(|i| error.is_valid(*i) && node.value(*i) == "array")
+        .map(|i| ErrorRow {
+            url: url.value(i).to_string(),
+            stage: "array".into(),
+            message: error.value(i).to_string(),
+            array: Some(path.value(i).to_string()),
+        })
+        .collect())
 }

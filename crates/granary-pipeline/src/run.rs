@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
 use granary_extract::{ExtractOptions, Extractor};
+use granary_inventory::zarr_table::unreferenced_rows;
 use granary_inventory::{
     BuildOptions, ErrorRow, InventoryDir, build_inventory, inventory_in_memory,
 };
@@ -53,6 +54,8 @@ pub struct RunReport {
     pub outputs: Vec<Output>,
     /// Failed granules (at most 20), in URL order.
     pub failures: Vec<ErrorRow>,
+    /// Arrays left out of the inventoried granules (per-array policy `skip`), in URL order.
+    pub skipped: Vec<ErrorRow>,
     /// Requests, bytes and round trips of the extraction (and of the byte checks of combine).
     pub io: granary_io::IoStatsSnapshot,
     /// The same per store (`scheme://bucket-or-host`).
@@ -113,6 +116,7 @@ fn extractor(
             metadata_only: false,
             concurrency: e.concurrency,
             sidecar_check: e.sidecar_check,
+            arrays: e.unreferenceable,
         },
     )
     .with_scope(ReadScope::new(e.allow_locations.clone()));
@@ -200,6 +204,7 @@ async fn inventory(
         report.failed = mem.errors.len();
         report.scanned = mem.listed - mem.errors.len();
         report.failures = mem.errors.iter().take(LISTED_FAILURES).cloned().collect();
+        report.skipped = unreferenced_rows(&mem.inventory.zarr, "zarr").map_err(inv_err(eid))?;
         return in_memory_session(&mem).map_err(sql_err);
     }
     let dir = match opts.prune {
@@ -222,10 +227,13 @@ async fn inventory(
     report.scanned = built.scanned;
     report.failed = built.failed;
     let inv = InventoryDir::open(&dir).map_err(inv_err(eid))?;
-    if built.failed > 0 {
-        let errors = inv.errors().map_err(inv_err(eid))?;
-        report.failures = errors.into_iter().take(LISTED_FAILURES).collect();
-    }
+    let (skipped, failures): (Vec<ErrorRow>, Vec<ErrorRow>) = inv
+        .errors()
+        .map_err(inv_err(eid))?
+        .into_iter()
+        .partition(|e| e.array.is_some());
+    report.failures = failures.into_iter().take(LISTED_FAILURES).collect();
+    report.skipped = skipped;
     session_for_dir(&inv, pattern.as_ref()).map_err(sql_err)
 }
 
@@ -295,6 +303,7 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             condition: c.arrays_where.clone(),
         },
         reader: Some(ex.clone()),
+        unreferenceable: c.unreferenceable,
     };
     let selection = format!("SELECT * FROM \"{last}\"");
     let protected = [p.state_dir.clone()];

@@ -151,6 +151,10 @@ pub struct ExtractorSpec {
     /// How a DMR++ sidecar is checked against its object before it is trusted.
     #[serde(default)]
     pub sidecar_check: granary_extract::SidecarCheck,
+    /// An array granary cannot reference: `skip` (listed in the errors table) or `error`
+    /// (the granule fails).
+    #[serde(default)]
+    pub unreferenceable: granary_core::ArrayPolicy,
 }
 
 fn default_part_size() -> usize {
@@ -194,6 +198,9 @@ pub struct CombineTransformSpec {
     pub drop_arrays: Vec<String>,
     /// Keep the arrays matching this SQL condition over the `zarr` table.
     pub arrays_where: Option<String>,
+    /// Arrays some selected granule cannot reference: `skip` (left out, listed) or `error`.
+    #[serde(default)]
+    pub unreferenceable: granary_core::ArrayPolicy,
 }
 
 /// `type = "kerchunk_json" | "kerchunk_parquet"`: the output format.

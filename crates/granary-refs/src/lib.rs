@@ -12,6 +12,7 @@ pub mod json;
 pub mod jsontext;
 pub mod parquet_refs;
 pub mod publish;
+pub mod referenceable;
 pub mod unwritten;
 pub mod zarr;
 
@@ -27,4 +28,5 @@ pub use publish::{
     OUTPUT_MARKER, Overwrite, PublishError, RefFormat, check_output_path, is_granary_output,
     output_path, publish, publish_with,
 };
+pub use referenceable::apply_array_policy;
 pub use zarr::{ArrayRefs, ChunkValue, ZarrArray, map_array, zarr_array};

@@ -96,6 +96,7 @@ fn granule(url: &str, cycle: i64, pass: i64, lines: u64) -> GranuleManifest {
         size: Some(10_000),
         etag: None,
         root,
+        skipped: Vec::new(),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct CombineOptions {
     pub reader: Option<Extractor>,
     /// Which arrays to keep (default: all).
     pub arrays: ArraySelection,
+    /// Arrays some selected granule cannot reference: refused, or left out and listed.
+    pub unreferenceable: granary_core::ArrayPolicy,
 }
 
 /// One output reference set; `key` is the partition value (None without partitioning).
@@ -228,6 +230,7 @@ pub async fn combine(
         identical: opts.identical.clone(),
         on_duplicate: opts.on_duplicate,
         attrs: opts.attrs,
+        unreferenceable: opts.unreferenceable,
     };
     let mut keys = Vec::new();
     let mut combiners = Vec::new();

@@ -13,8 +13,9 @@ use datafusion::datasource::listing::{
 };
 use datafusion::prelude::SessionContext;
 use granary_extract::MetadataRoute;
+use granary_inventory::zarr_table::unreferenced_rows;
 use granary_inventory::{
-    InMemory, Inventory, InventoryDir, NamePattern, add_captures, errors_batch, errors_schema,
+    ErrorRow, InMemory, Inventory, InventoryDir, NamePattern, add_captures, errors_batch,
 };
 use granary_io::StoreRegistry;
 
@@ -46,22 +47,26 @@ fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Resul
 }
 
 /// A session in which `granules`, `dimensions`, `variables`, `attributes`, `chunks`, `zarr`
-/// and an empty `errors` table exist (in memory), besides the table functions.
+/// and `errors` (the arrays the `zarr` table could not map) exist in memory, besides the table
+/// functions.
 pub fn session(inv: &Inventory) -> Result<SessionContext, SqlError> {
+    session_with_errors(inv, &[])
+}
+
+/// A session over granules inventoried now: their tables and the `errors` table of those that
+/// failed and of the arrays left out.
+pub fn in_memory_session(mem: &InMemory) -> Result<SessionContext, SqlError> {
+    session_with_errors(&mem.inventory, &mem.errors)
+}
+
+fn session_with_errors(inv: &Inventory, failed: &[ErrorRow]) -> Result<SessionContext, SqlError> {
     let ctx = base_session();
     for (name, batch) in inv.tables() {
         register_batch(&ctx, name, batch.clone())?;
     }
-    register_batch(&ctx, "errors", RecordBatch::new_empty(errors_schema()))?;
-    Ok(ctx)
-}
-
-/// A session over granules inventoried now: their tables and the `errors` table of those that
-/// failed.
-pub fn in_memory_session(mem: &InMemory) -> Result<SessionContext, SqlError> {
-    let ctx = session(&mem.inventory)?;
-    ctx.deregister_table("errors")?;
-    register_batch(&ctx, "errors", errors_batch(&mem.errors)?)?;
+    let mut errors = failed.to_vec();
+    errors.extend(unreferenced_rows(&inv.zarr, "zarr")?);
+    register_batch(&ctx, "errors", errors_batch(&errors)?)?;
     Ok(ctx)
 }
 
@@ -81,13 +86,14 @@ pub fn session_for_dir(
         granules = add_captures(&granules, re)?;
     }
     register_batch(&ctx, "granules", granules)?;
-    let mut others: Vec<(&str, SchemaRef)> = empty
+    let others: Vec<(&str, SchemaRef)> = empty
         .tables()
         .iter()
         .filter(|(n, _)| *n != "granules")
         .map(|(n, b)| (*n, b.schema()))
         .collect();
-    others.push(("errors", errors_schema()));
+    // `errors`: failed granules and the arrays left out of committed ones, read now.
+    register_batch(&ctx, "errors", errors_batch(&dir.errors()?)?)?;
     for (name, schema) in others {
         let files = dir.files(name);
         if files.is_empty() {

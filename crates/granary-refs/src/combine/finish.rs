@@ -6,8 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::accumulate::{ArrayAcc, Combiner};
 use super::attr_arrays::{coord_array, group_attr_array};
-use super::{AttrPolicy, CombineError, CombineReport, Combined, OutArray, OutGroup, OutRef};
+use super::{
+    AttrPolicy, CombineError, CombineReport, Combined, OutArray, OutGroup, OutRef, SkippedInCombine,
+};
 use crate::zarr::ZarrArray;
+use granary_core::ArrayPolicy;
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -224,20 +227,46 @@ impl Combiner {
                 example: self.urls[g].clone(),
             });
         }
-        if let Some((url, array, reason)) = self.unrepresentable.first() {
+        // Arrays some granule cannot reference: refused, or (policy `skip`) left out of the
+        // whole set, never kept for some granules only (their cells would read as fill).
+        let mut left_out: BTreeMap<&str, SkippedInCombine> = BTreeMap::new();
+        for (url, array, reason) in &self.unrepresentable {
+            let e = left_out
+                .entry(array.as_str())
+                .or_insert_with(|| SkippedInCombine {
+                    path: array.clone(),
+                    granules: 0,
+                    example: url.clone(),
+                    reason: reason.clone(),
+                });
+            e.granules += 1;
+        }
+        if let (ArrayPolicy::Error, Some((url, array, reason))) =
+            (self.spec.unreferenceable, self.unrepresentable.first())
+        {
             return Err(CombineError::Unrepresentable {
                 url: url.clone(),
                 array: array.clone(),
                 reason: format!(
-                    "{reason} ({} array(s) of the selection cannot be referenced; leave those granules out)",
-                    self.unrepresentable.len()
+                    "{reason} ({} array(s) of {} granule(s) of the selection cannot be referenced; leave them out with --drop-arrays {}, or with --unreferenceable skip)",
+                    left_out.len(),
+                    self.unrepresentable
+                        .iter()
+                        .map(|(u, _, _)| u)
+                        .collect::<BTreeSet<_>>()
+                        .len(),
+                    left_out.keys().copied().collect::<Vec<_>>().join(",")
                 ),
             });
         }
         if !self.errors.is_empty() {
             return Err(CombineError::Inventory(self.errors.join("\n")));
         }
-        let mut paths: Vec<(&String, &usize)> = self.array_of.iter().collect();
+        let mut paths: Vec<(&String, &usize)> = self
+            .array_of
+            .iter()
+            .filter(|(p, _)| !left_out.contains_key(p.as_str()))
+            .collect();
         paths.sort();
         for name in &self.spec.identical {
             if !self.array_of.contains_key(name) {
@@ -283,7 +312,9 @@ impl Combiner {
             }
             return Err(CombineError::Mismatch { details });
         }
-        self.build(&paths, existing_name.as_deref())
+        let mut out = self.build(&paths, existing_name.as_deref())?;
+        out.report.skipped_arrays = left_out.into_values().collect();
+        Ok(out)
     }
 
     fn build(

@@ -23,6 +23,8 @@
 //!   be equal in every granule, else the combine is refused like a dtype mismatch; other varying
 //!   array attributes are dropped. Dropped attributes are listed in the [`CombineReport`].
 
+use granary_core::ArrayPolicy;
+
 mod accumulate;
 mod attr_arrays;
 mod coords;
@@ -37,7 +39,7 @@ pub use accumulate::Combiner;
 pub use coords::{Coord, SelectedGranule};
 pub use decoding::DECODING_ATTRIBUTES;
 pub use error::CombineError;
-pub use output::{CombineReport, Combined, OutArray, OutGroup, OutRef};
+pub use output::{CombineReport, Combined, OutArray, OutGroup, OutRef, SkippedInCombine};
 
 /// What to do when two granules fall on the same cell (the same coordinates). The one
 /// definition: pipeline files read it by serde (`on_duplicate = "first"`), the CLI by clap
@@ -86,4 +88,7 @@ pub struct CombineSpec {
     pub identical: Vec<String>,
     pub on_duplicate: OnDuplicate,
     pub attrs: AttrPolicy,
+    /// Arrays some selected granule cannot reference: refuse (`error`) or leave them out of
+    /// the whole set (`skip`, listed in the report).
+    pub unreferenceable: ArrayPolicy,
 }

@@ -87,6 +87,18 @@ pub struct CombineReport {
     pub identical: Vec<String>,
     /// References written (not inline).
     pub refs: usize,
+    /// Arrays left out because some granule cannot reference them (policy `skip`).
+    pub skipped_arrays: Vec<SkippedInCombine>,
+}
+
+/// An array left out of a combined set: in how many granules it cannot be referenced, one of
+/// them, and the reason there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedInCombine {
+    pub path: String,
+    pub granules: usize,
+    pub example: String,
+    pub reason: String,
 }
 
 /// A combined reference set.
