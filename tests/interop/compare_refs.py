@@ -152,6 +152,13 @@ def deref(f, value):
     return value
 
 
+# Datasets of the last source read that h5py could not read.
+UNREADABLE = []
+# Space-padded fixed-length string datasets of the last source h5py read: libhdf5 (so h5py)
+# strips the padding, netCDF4-python and zarr readers return it; compared without it.
+SPACE_PADDED = set()
+
+
 def hdf5_source(path):
     out = {}
     with h5py.File(path, "r") as f:
@@ -170,8 +177,18 @@ def hdf5_source(path):
                     dim_only = isinstance(name_attr, (bytes, np.bytes_)) and bytes(name_attr).startswith(
                         b"This is a netCDF dimension but not a netCDF variable")
                 if isinstance(obj, h5py.Dataset) and obj.shape is not None and not dim_only:
-                    data = obj.asstr()[...] if h5py.check_string_dtype(obj.dtype) and \
-                        h5py.check_string_dtype(obj.dtype).length is None else obj[...]
+                    try:
+                        data = obj.asstr()[...] if h5py.check_string_dtype(obj.dtype) and \
+                            h5py.check_string_dtype(obj.dtype).length is None else obj[...]
+                    except OSError:
+                        # h5py cannot read it (a filter with no plugin, an external file):
+                        # there is nothing to compare with.
+                        UNREADABLE.append(f"{prefix}/{name}".strip("/"))
+                        continue
+                    t = obj.id.get_type()
+                    if isinstance(t, h5py.h5t.TypeStringID) and not t.is_variable_str() and \
+                            t.get_strpad() == h5py.h5t.STR_SPACEPAD:
+                        SPACE_PADDED.add(f"{prefix}/{name}".strip("/"))
                     vs[name] = (data, {k: deref(f, v) for k, v in obj.attrs.items()}, obj.dtype)
             out[prefix] = (vs, {k: deref(f, v) for k, v in g.attrs.items()})
             for name in g:
@@ -192,7 +209,8 @@ def read_source(path, reader="auto"):
     if reader == "auto":
         try:
             source = netcdf_source(path)
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, TypeError):
+            # netCDF-C cannot open it, or netCDF4-python cannot convert one of its types.
             return hdf5_source(path), "h5py"
         # netCDF4-python misreads HDF5 compound types it did not write: take those from h5py.
         with h5py.File(path, "r") as f:
@@ -204,8 +222,9 @@ def read_source(path, reader="auto"):
     return hdf5_source(path), "h5py"
 
 
-def compare(src_path: Path, refs: Path, reader="auto"):
-    """Returns a list of differences (empty when the reference set is exact)."""
+def compare(src_path: Path, refs: Path, reader="auto", compared=None):
+    """Returns a list of differences (empty when the reference set is exact); the path of every
+    source variable is appended to `compared` when given."""
     errors = []
     source, reader = read_source(src_path, reader)
     for group, (variables, gattrs) in source.items():
@@ -216,6 +235,8 @@ def compare(src_path: Path, refs: Path, reader="auto"):
             if k not in ds.attrs or not same(v, ds.attrs[k]):
                 errors.append(f"{group}: global attribute {k}: {v!r} vs {ds.attrs.get(k)!r}")
         for name, (data, attrs, dtype) in variables.items():
+            if compared is not None:
+                compared.append(f"{group}/{name}".strip("/"))
             if name not in ds.variables:
                 if isinstance(data, np.ndarray) and data.dtype.kind == "V":
                     continue  # netCDF4 exposes dimension-only scales of some files as variables
@@ -229,6 +250,8 @@ def compare(src_path: Path, refs: Path, reader="auto"):
                 fs = fsspec.filesystem("reference", fo=str(refs), remote_protocol="file")
                 key = f"{group}/{name}".lstrip("/")
                 got_values = zarr.open_array(fs.get_mapper(key), mode="r", zarr_format=2)[...]
+            if f"{group}/{name}".strip("/") in SPACE_PADDED:
+                got_values = np.char.rstrip(np.asarray(got_values), b" ")
             if not values_equal(data, got_values):
                 errors.append(f"{group}/{name}: values differ ({reader})")
             for k, v in attrs.items():
@@ -252,7 +275,12 @@ def main(argv):
         reader, argv = argv[1], argv[2:]
     for src, refs in zip(argv[0::2], argv[1::2]):
         try:
-            result = {"src": src, "errors": compare(Path(src), Path(refs), reader)}
+            names = []
+            UNREADABLE.clear()
+            SPACE_PADDED.clear()
+            errors = compare(Path(src), Path(refs), reader, names)
+            result = {"src": src, "errors": errors, "variables": names,
+                      "unreadable": list(UNREADABLE)}
         except Exception as exc:  # noqa: BLE001 - reported to the caller
             result = {"src": src, "exception": f"{type(exc).__name__}: {exc}"}
         print(json.dumps(result), flush=True)

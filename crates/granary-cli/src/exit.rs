@@ -97,7 +97,7 @@ pub fn message(e: &anyhow::Error) -> String {
 }
 
 /// How many left-out arrays a summary lists one by one.
-const MAX_LISTED: usize = 20;
+const MAX_LISTED: usize = 200;
 
 /// Lists arrays left out under the per-array policy `skip`: (granule, array, reason). The
 /// count is always printed; the first [`MAX_LISTED`] are listed.

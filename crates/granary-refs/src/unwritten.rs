@@ -98,6 +98,29 @@ fn shuffle(data: &[u8], element_size: usize) -> Vec<u8> {
     out
 }
 
+/// HDF5's Fletcher-32 checksum (`H5_checksum_fletcher32`): 16-bit big-endian words, sums
+/// folded every 360 words, an odd trailing byte as the high byte of a last word.
+fn fletcher32(data: &[u8]) -> u32 {
+    let (mut sum1, mut sum2) = (0u32, 0u32);
+    let fold = |s: u32| (s & 0xffff) + (s >> 16);
+    for block in data.chunks(720) {
+        let mut words = block.chunks_exact(2);
+        for w in &mut words {
+            sum1 += (u32::from(w[0]) << 8) | u32::from(w[1]);
+            sum2 += sum1;
+        }
+        if let [last] = words.remainder() {
+            sum1 += u32::from(*last) << 8;
+            sum2 += sum1;
+        }
+        sum1 = fold(sum1);
+        sum2 = fold(sum2);
+    }
+    sum1 = fold(sum1);
+    sum2 = fold(sum2);
+    (sum2 << 16) | sum1
+}
+
 /// One chunk of `elements` elements all equal to `element`, encoded through `codecs` (encode
 /// order; a trailing Fletcher32 already removed by the caller). `Err` names what granary cannot
 /// encode.
@@ -116,6 +139,12 @@ pub fn encode_fill_chunk(
     for c in codecs {
         data = match c {
             Codec::Shuffle { element_size } => shuffle(&data, *element_size),
+            // numcodecs' `fletcher32` checks and strips the trailing little-endian checksum.
+            Codec::Fletcher32 => {
+                let sum = fletcher32(&data);
+                data.extend_from_slice(&sum.to_le_bytes());
+                data
+            }
             Codec::Deflate { .. } => {
                 let mut e =
                     flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
@@ -164,6 +193,14 @@ mod tests {
             order: ByteOrder::Little,
         };
         assert!(fill_matches(&i2, "-2", &(-2i16).to_le_bytes()));
+    }
+
+    #[test]
+    fn fletcher32_matches_hdf5() {
+        // Values from numcodecs' Fletcher32 (HDF5-compatible), which readers decode with.
+        assert_eq!(fletcher32(b"abcde"), 0x4ff0_29c7);
+        let long: Vec<u8> = (0..7).flat_map(|_| 0..=255u8).collect();
+        assert_eq!(fletcher32(&long), 0xf397_41be);
     }
 
     #[test]

@@ -283,6 +283,21 @@ pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
                 trim = 4;
                 continue;
             }
+            // numcodecs' shuffle refuses a buffer that is not whole elements: after an inner
+            // Fletcher32 the chunk carries 4 checksum bytes more (HDF5 leaves such a tail
+            // unshuffled).
+            let checksums = codecs[..i]
+                .iter()
+                .filter(|x| **x == Codec::Fletcher32)
+                .count();
+            if matches!(c, Codec::Shuffle { element_size } if (4 * checksums) % element_size.max(&1) != 0)
+            {
+                return Err(unrepresentable(
+                    url,
+                    a,
+                    "Fletcher32 before shuffle in the filter pipeline: numcodecs' shuffle cannot decode chunks that carry the 4 checksum bytes",
+                ));
+            }
             let j = c.numcodecs().ok_or_else(|| {
                 unrepresentable(
                     url,
