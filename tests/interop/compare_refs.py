@@ -16,11 +16,17 @@ from pathlib import Path
 
 import fsspec
 import h5py
+import hdf5plugin  # noqa: F401 - registers HDF5 filters (lz4, bitshuffle, ...) with h5py
+import imagecodecs.numcodecs
 import netCDF4
 import numpy as np
 import sys
 import xarray as xr
 import zarr
+
+# The codecs references name for lz4 and lzf chunks (docs/formats.md, "Codecs"), as a reader
+# registers them.
+imagecodecs.numcodecs.register_codecs()
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"

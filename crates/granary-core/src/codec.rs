@@ -13,9 +13,13 @@ pub enum Codec {
         level: u32,
     },
     Fletcher32,
+    /// Client data as libhdf5 stores it after `set_local`: mask, pixels per block, bits per
+    /// pixel, pixels per scanline.
     Szip {
         options_mask: u32,
         pixels_per_block: u32,
+        bits_per_pixel: u32,
+        pixels_per_scanline: u32,
     },
     Lzf,
     Zstd {
@@ -51,6 +55,10 @@ pub mod filter_id {
     pub const LZF: u16 = 32000;
     pub const BLOSC: u16 = 32001;
     pub const ZSTD: u16 = 32015;
+    pub const BZIP2: u16 = 307;
+    pub const LZ4: u16 = 32004;
+    pub const BITSHUFFLE: u16 = 32008;
+    pub const BLOSC2: u16 = 32026;
 }
 
 impl Codec {
@@ -68,6 +76,8 @@ impl Codec {
             SZIP => Codec::Szip {
                 options_mask: params.first().copied().unwrap_or(0),
                 pixels_per_block: params.get(1).copied().unwrap_or(0),
+                bits_per_pixel: params.get(2).copied().unwrap_or(0),
+                pixels_per_scanline: params.get(3).copied().unwrap_or(0),
             },
             NBIT => Codec::NBit,
             SCALEOFFSET => Codec::ScaleOffset {
@@ -144,21 +154,27 @@ impl Codec {
             1 => ("deflate", "numcodecs (zlib)"),
             2 => ("shuffle", "numcodecs (shuffle)"),
             3 => ("fletcher32", "numcodecs (fletcher32)"),
-            4 => ("szip", "imagecodecs (aec), if its framing matches"),
+            4 => ("szip", "imagecodecs (imagecodecs_szip)"),
             5 => ("nbit", "no faithful decoder outside libhdf5"),
             6 => ("scaleoffset", "no faithful decoder outside libhdf5"),
             307 => ("bzip2", "numcodecs (bz2)"),
-            32000 => ("lzf", "imagecodecs (lzf)"),
+            32000 => ("lzf", "imagecodecs (imagecodecs_lzf)"),
             32001 => ("blosc", "numcodecs (blosc)"),
             32004 => (
                 "lz4",
-                "imagecodecs (lz4h5; numcodecs' lz4 reads another framing)",
+                "imagecodecs (imagecodecs_lz4h5; numcodecs' lz4 reads another framing)",
             ),
-            32008 => ("bitshuffle", "imagecodecs or hdf5plugin (bitshuffle)"),
+            32008 => (
+                "bitshuffle",
+                "no zarr codec decodes HDF5's bitshuffle chunks faithfully (only libhdf5 with hdf5plugin)",
+            ),
             32013 => ("zfp", "imagecodecs (zfp)"),
             32015 => ("zstd", "numcodecs (zstd)"),
             32017 => ("sz", "hdf5plugin (sz)"),
-            32026 => ("blosc2", "imagecodecs or hdf5plugin (blosc2)"),
+            32026 => (
+                "blosc2",
+                "no zarr codec decodes HDF5's blosc2 frames (only libhdf5 with hdf5plugin)",
+            ),
             _ => ("unregistered filter", "no known reader"),
         }
     }
@@ -183,6 +199,38 @@ impl Codec {
             } => Some(json!({
                 "id": "blosc", "cname": cname, "clevel": clevel, "shuffle": shuffle, "blocksize": blocksize
             })),
+            // HDF5's szip filter: a 4-byte size header then the libaec (szlib) stream, which
+            // imagecodecs' szip codec reads with `header`. Without the local parameters (a
+            // file that never ran set_local) there is nothing to decode with.
+            Codec::Szip {
+                options_mask,
+                pixels_per_block,
+                bits_per_pixel,
+                pixels_per_scanline,
+            } if *bits_per_pixel > 0 && *pixels_per_scanline > 0 => Some(json!({
+                "id": "imagecodecs_szip",
+                "options_mask": options_mask,
+                "pixels_per_block": pixels_per_block,
+                "bits_per_pixel": bits_per_pixel,
+                "pixels_per_scanline": pixels_per_scanline,
+                "header": true,
+            })),
+            // HDF5's lzf filter stores the bare stream, without imagecodecs' size header.
+            Codec::Lzf => Some(json!({"id": "imagecodecs_lzf", "header": false})),
+            Codec::Unknown { id, params, .. } => match *id {
+                // A plain bz2 stream; the level only matters to encoders.
+                filter_id::BZIP2 => Some(json!({
+                    "id": "bz2", "level": params.first().copied().unwrap_or(9).clamp(1, 9)
+                })),
+                // HDF5's lz4 framing (total size, block size, sized blocks): imagecodecs'
+                // lz4h5, not numcodecs' lz4.
+                filter_id::LZ4 => Some(json!({"id": "imagecodecs_lz4h5"})),
+                // Not mapped, checked against hdf5plugin: bitshuffle (imagecodecs' codec takes
+                // the item size from the buffer zarr hands it, 1, and its lz4/zstd modes add an
+                // HDF5-only framing) and blosc2 (the filter stores frames imagecodecs' blosc2
+                // codec rejects).
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -215,8 +263,33 @@ mod tests {
 
     #[test]
     fn unknown_ids_are_kept() {
-        let c = Codec::from_hdf5(32004, "lz4", &[0], 4);
-        assert_eq!(c.hdf5_id(), 32004);
+        let c = Codec::from_hdf5(32013, "zfp", &[0], 4);
+        assert_eq!(c.hdf5_id(), 32013);
         assert!(c.numcodecs().is_none());
+    }
+
+    #[test]
+    fn registered_filters_map_to_the_codecs_that_decode_their_framing() {
+        let id = |c: Codec| {
+            c.numcodecs()
+                .map(|j| j["id"].as_str().unwrap_or("").to_string())
+        };
+        assert_eq!(
+            id(Codec::from_hdf5(32004, "lz4", &[0], 4)).as_deref(),
+            Some("imagecodecs_lz4h5")
+        );
+        assert_eq!(
+            id(Codec::from_hdf5(307, "bzip2", &[9], 4)).as_deref(),
+            Some("bz2")
+        );
+        assert_eq!(
+            Codec::Lzf.numcodecs(),
+            Some(serde_json::json!({"id": "imagecodecs_lzf", "header": false}))
+        );
+        assert_eq!(
+            id(Codec::from_hdf5(32008, "bitshuffle", &[0, 4, 4, 0, 0], 4)),
+            None
+        );
+        assert_eq!(id(Codec::from_hdf5(32026, "blosc2", &[], 4)), None);
     }
 }
