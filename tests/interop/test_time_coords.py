@@ -95,3 +95,17 @@ def test_bad_time_columns_are_refused(daily, tmp_path, select, message):
     assert code == 2, err
     assert message in err, err
     assert not out.exists()
+
+
+def test_a_time_zone_aware_column_is_written_as_its_utc_instants(daily, tmp_path):
+    """Arrow reads a naive timestamp cast to a zone as wall time there: midnight at +02:00 is
+    22:00 UTC the day before. The coordinate holds those instants (CF times are UTC here)."""
+    d, _ = daily
+    sql = ("SELECT url, arrow_cast(CAST(attrs['time_coverage_start'] AS TIMESTAMP), "
+           "'Timestamp(Microsecond, Some(\"+02:00\"))') AS time, attrs['tile'] AS tile "
+           "FROM granules")
+    code, err = combine(d, tmp_path / "tz.json", sql)
+    assert code == 0, err
+    ds = open_decoded(tmp_path / "tz.json")
+    want = [np.datetime64(f"{day}T00:00:00") - np.timedelta64(2, "h") for day in DAYS]
+    assert list(ds.time.values) == [w.astype("datetime64[ns]") for w in want]
