@@ -109,3 +109,71 @@ def test_a_time_zone_aware_column_is_written_as_its_utc_instants(daily, tmp_path
     ds = open_decoded(tmp_path / "tz.json")
     want = [np.datetime64(f"{day}T00:00:00") - np.timedelta64(2, "h") for day in DAYS]
     assert list(ds.time.values) == [w.astype("datetime64[ns]") for w in want]
+
+
+def write_hourly(path: Path, hours, start: str, rng):
+    """An L3-like granule with an existing `time` dimension: `hours` since 2024-01-01."""
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("lat", 4)
+        nc.createDimension("lon", 5)
+        nc.time_coverage_start = start
+        t = nc.createVariable("time", "f8", ("time",), chunksizes=(1,))
+        t.units = "hours since 2024-01-01 00:00:00"
+        t.calendar = "standard"
+        t[:] = np.asarray(hours, dtype="f8")
+        sst = nc.createVariable("sst", "f4", ("time", "lat", "lon"), zlib=True,
+                                chunksizes=(1, 4, 5), fill_value=np.float32(-999))
+        sst[:] = rng.random((len(hours), 4, 5)).astype("f4")
+
+
+@pytest.fixture
+def hourly(tmp_path):
+    d = tmp_path / "hourly"
+    d.mkdir()
+    rng = np.random.default_rng(5)
+    # Written out of order on purpose: the selection orders them.
+    for name, hours, start in [("h2.nc", [2, 3], "2024-01-01T02:00:00Z"),
+                               ("h1.nc", [0, 1], "2024-01-01T00:00:00Z"),
+                               ("h3.nc", [4, 5], "2024-01-01T04:00:00Z")]:
+        write_hourly(d / name, hours, start, rng)
+    return d
+
+
+HOURLY = "SELECT url, CAST(attrs['time_coverage_start'] AS TIMESTAMP) AS time FROM granules"
+
+
+@pytest.mark.parametrize("suffix", [".json", ".parq"])
+def test_existing_time_dimension_concatenates_and_inlines_its_values(hourly, tmp_path, suffix):
+    out = tmp_path / f"hourly{suffix}"
+    code, err = combine(hourly, out, HOURLY)
+    assert code == 0, err
+    ds = open_decoded(out)
+    want = [np.datetime64("2024-01-01T00:00:00") + np.timedelta64(h, "h") for h in range(6)]
+    assert list(ds.time.values) == [w.astype("datetime64[ns]") for w in want]
+    expected = []
+    for name in ("h1.nc", "h2.nc", "h3.nc"):
+        with netCDF4.Dataset(hourly / name) as nc:
+            expected.append(np.ma.filled(nc.variables["sst"][...].astype("f8"), np.nan))
+    assert np.array_equal(np.asarray(ds.sst.values, dtype="f8"), np.concatenate(expected),
+                          equal_nan=True)
+    if suffix == ".json":
+        import json
+        refs = json.loads(out.read_text())["refs"]
+        # The coordinate is one inline chunk: readers do not open every granule for it.
+        assert json.loads(refs["time/.zarray"])["chunks"] == [6]
+        assert isinstance(refs["time/0"], str) and "time/1" not in refs
+
+
+def test_overlapping_or_unordered_time_values_are_refused(hourly, tmp_path):
+    rng = np.random.default_rng(6)
+    write_hourly(hourly / "h4.nc", [5, 6], "2024-01-01T05:00:00Z", rng)  # overlaps h3 at hour 5
+    code, err = combine(hourly, tmp_path / "overlap.json", HOURLY)
+    assert code == 2, err
+    assert 'coordinate "time"' in err and "overlap" in err and "h3.nc" in err and "h4.nc" in err, err
+    (hourly / "h4.nc").unlink()
+    write_hourly(hourly / "h5.nc", [9, 8], "2024-01-01T08:00:00Z", rng)  # decreasing inside
+    code, err = combine(hourly, tmp_path / "down.json", HOURLY)
+    assert code == 2, err
+    assert "do not increase within" in err and "h5.nc" in err, err
+    assert not (tmp_path / "down.json").exists()

@@ -249,8 +249,9 @@ pub async fn combine(
     let scope = opts.reader.as_ref().map_or(&default_scope, |r| r.scope());
     feed_chunks(ctx, &mut combiners, &part_of, scope, &keep).await?;
     if let Some(reader) = &opts.reader {
-        for c in &combiners {
+        for c in &mut combiners {
             verify_identical(reader, c).await?;
+            crate::coordinate_values::read_existing_coordinate(reader, c).await?;
         }
     }
     let mut out = Vec::new();

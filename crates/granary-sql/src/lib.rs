@@ -5,6 +5,7 @@
 
 mod array_selection;
 mod combine;
+mod coordinate_values;
 mod error;
 mod guard;
 mod scan_fn;

@@ -91,6 +91,9 @@ pub struct Combiner {
     pub(crate) errors: Vec<String>,
     /// Index of the concatenated existing dim in `spec.dims`, if any.
     pub(crate) existing: Option<usize>,
+    /// The existing dim's coordinate, read and checked (`existing_coord.rs`): path and the
+    /// raw values of every granule in concatenation order, written inline.
+    pub(crate) existing_values: Option<(String, Vec<u8>)>,
 }
 
 pub(crate) fn diff(diffs: &mut Diffs, field: impl Into<String>, value: String, granule: u32) {
@@ -155,6 +158,7 @@ impl Combiner {
             unrepresentable: Vec::new(),
             errors: Vec::new(),
             existing: existing.first().copied(),
+            existing_values: None,
         })
     }
 

@@ -23,6 +23,8 @@ pub enum CombineError {
     Inventory(String),
     #[error("granules differ in ways one array cannot hold:\n{details}")]
     Mismatch { details: String },
+    #[error("coordinate {path:?} of the concatenated dimension: {reason}")]
+    Coordinate { path: String, reason: String },
     #[error("{url}: array {array:?}: {reason}")]
     Unrepresentable {
         url: String,

@@ -581,6 +581,23 @@ impl Combiner {
 
     /// An array concatenated along the existing dimension `dim`, granules in coordinate order.
     fn concat_array(&self, path: &str, acc: &ArrayAcc, mut meta: ZarrArray, dim: &str) -> OutArray {
+        if let Some((p, values)) = &self.existing_values
+            && p == path
+        {
+            // The coordinate, read and checked: one inline chunk of raw values.
+            let total: u64 = acc.lengths.iter().sum();
+            meta.shape = vec![total];
+            meta.chunks = vec![total.max(1)];
+            meta.filters = "null".into();
+            meta.trim = 0;
+            meta.unwritten = None;
+            return OutArray {
+                path: path.to_string(),
+                meta,
+                refs: Vec::new(),
+                inline: vec![(0, values.clone())],
+            };
+        }
         let r = &acc.reference;
         let ax = r.dims.iter().position(|x| x == dim).unwrap_or(0);
         let c = r.chunks[ax].max(1);

@@ -30,6 +30,7 @@ mod attr_arrays;
 mod coords;
 mod decoding;
 mod error;
+mod existing_coord;
 mod finish;
 mod manifest_input;
 mod output;
@@ -39,6 +40,7 @@ pub use accumulate::Combiner;
 pub use coords::{Coord, SelectedGranule};
 pub use decoding::DECODING_ATTRIBUTES;
 pub use error::CombineError;
+pub use existing_coord::{CoordinateChunks, decode_chunk};
 pub use output::{CombineReport, Combined, OutArray, OutGroup, OutRef, SkippedInCombine};
 
 /// What to do when two granules fall on the same cell (the same coordinates). The one
