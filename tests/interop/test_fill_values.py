@@ -107,3 +107,24 @@ def test_combined_granules_decode_like_netcdf4(granules, tmp_path, suffix):
             want = netcdf4_decoded(src, name)
             got = np.asarray(ds[name].isel(n=i).values, dtype="f8")
             assert np.array_equal(got, want, equal_nan=True), f"{src.name} {name}: {got}"
+
+
+def test_a_string_fill_value_stays_an_attribute(tmp_path):
+    """zarr has no fill value for variable-length strings: the CF `_FillValue` stays in
+    `.zattrs`, so xarray masks the references as it masks the source file."""
+    import json
+    import xarray as xr
+    src = tmp_path / "names.nc"
+    with netCDF4.Dataset(src, "w") as nc:
+        nc.createDimension("x", 3)
+        v = nc.createVariable("names", str, ("x",), fill_value="")
+        v[0], v[2] = "a", "c"
+    out = tmp_path / "names.json"
+    code, err = scan(src, out)
+    assert code == 0, err
+    refs = json.loads(out.read_text())["refs"]
+    assert json.loads(refs["names/.zattrs"])["_FillValue"] == ""
+    got = open_decoded(out).names.values
+    with xr.open_dataset(src) as ds:
+        want = ds.names.values
+    assert [str(x) for x in got] == [str(x) for x in want] == ["a", "nan", "c"]

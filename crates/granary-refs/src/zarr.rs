@@ -336,6 +336,16 @@ pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
             ));
         }
     };
+    // A `_FillValue` that cannot be the zarr fill value (a string's, a compound's) stays an
+    // attribute, for readers that mask with it; otherwise zarr's fill value carries it.
+    let mut attrs = attr_texts(&a.attrs);
+    if fill_value == "null"
+        && let Some(f) = a.attrs.iter().find(|at| at.name == "_FillValue")
+    {
+        let mut v = String::new();
+        jsontext::attr_value(&mut v, &f.value);
+        attrs.insert(0, ("_FillValue".to_string(), v));
+    }
     Ok(ZarrArray {
         dims: a.dims.clone(),
         shape: a.shape.clone(),
@@ -343,7 +353,7 @@ pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
         dtype,
         fill_value,
         filters,
-        attrs: attr_texts(&a.attrs),
+        attrs,
         embedded,
         trim,
         unwritten,
