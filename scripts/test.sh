@@ -55,7 +55,7 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 GRANARY_BIN="$target_dir/debug/granary" "$VENV/bin/python" -m pytest tests/interop benches/compare/test_check.py -q -p no:cacheprovider
 
 echo "== interop tests of combined references under pandas 3"
-GRANARY_BIN="$target_dir/debug/granary" "$VENV3/bin/python" -m pytest tests/interop/test_combine.py tests/interop/test_decoding.py tests/interop/test_time_coords.py -q -p no:cacheprovider
+GRANARY_BIN="$target_dir/debug/granary" "$VENV3/bin/python" -m pytest tests/interop/test_combine.py tests/interop/test_decoding.py tests/interop/test_time_coords.py tests/interop/test_fill_values.py tests/interop/test_codecs.py tests/interop/test_array_policy.py -q -p no:cacheprovider
 
 echo "== end-to-end comparison with kerchunk/VirtualiZarr (quick run: granary's outputs must equal kerchunk's)"
 GRANARY_ANCHOR_VENV="${GRANARY_ANCHOR_VENV:-${VENV}-anchor}" GRANARY_COMPARE_PROFILE=dev \
