@@ -9,8 +9,8 @@ use crate::InventoryError;
 /// The presets, by name: (name, regex, what it captures).
 pub const PRESETS: &[(&str, &str, &str)] = &[(
     "swot",
-    r"^SWOT_L2_LR_SSH_(?P<product>[A-Za-z]+)_(?P<cycle>\d{3})_(?P<pass>\d{3})_(?P<start>\d{8}T\d{6})_(?P<end>\d{8}T\d{6})_",
-    "SWOT L2 LR SSH file names: product, cycle, pass, start, end",
+    r"^SWOT_L2_LR_SSH_(?P<product>[A-Za-z]+)_(?P<cycle>\d{3})_(?P<pass>\d{3})_(?P<start>\d{8}T\d{6})_(?P<end>\d{8}T\d{6})_(?:(?P<crid>[A-Z0-9]{4})_(?P<counter>\d{2}))?",
+    "SWOT L2 LR SSH file names: product, cycle, pass, start, end, crid (processing version: PIC0, PGC0, ...), counter (product counter)",
 )];
 
 /// A compiled file-name pattern.
@@ -62,6 +62,7 @@ mod tests {
         let name = "SWOT_L2_LR_SSH_Expert_001_002_20230101T000000_20230101T010000_PIC0_01.nc";
         let c = p.regex().captures(name).unwrap();
         assert_eq!((&c["cycle"], &c["pass"]), ("001", "002"));
+        assert_eq!((&c["crid"], &c["counter"]), ("PIC0", "01"));
     }
 
     #[test]

@@ -130,6 +130,31 @@ async fn example_queries_answer_what_the_manifests_say() {
     let dup = run(&inv2, "duplicate_pairs.sql").await;
     assert_eq!(rows(&dup), 1);
 
+    // The latest processing per (cycle, pass): a reprocessed PGC0 granule beats the forward
+    // PIC0 one, product counter 02 beats 01.
+    let mut versions = ms.clone();
+    let renamed = |m: &granary_core::GranuleManifest, from: &str, to: &str| {
+        let mut m = m.clone();
+        m.url = m.url.replace(from, to);
+        m
+    };
+    versions.push(renamed(&ms[0], "DG10_01", "PIC0_01"));
+    versions.push(renamed(&ms[0], "DG10_01", "PGC0_01"));
+    versions.push(renamed(&ms[1], "DG10_01", "DG10_02"));
+    let inv3 = Inventory::build(&versions, Some(&NamePattern::preset("swot").unwrap())).unwrap();
+    let latest = run(&inv3, "latest_reprocessing.sql").await;
+    assert_eq!(rows(&latest), 11);
+    let urls: Vec<String> = latest
+        .iter()
+        .flat_map(|b| {
+            let u = b.column(0).as_string::<i32>();
+            (0..b.num_rows()).map(|i| u.value(i).to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(urls.contains(&versions[ms.len() + 1].url), "{urls:?}");
+    assert!(urls.contains(&versions[ms.len() + 2].url), "{urls:?}");
+    assert!(!urls.contains(&ms[0].url) && !urls.contains(&ms[1].url));
+
     // Stored bytes per variable.
     let daily = run(&inv, "daily_time.sql").await;
     assert_eq!(rows(&daily), 11);
