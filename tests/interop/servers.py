@@ -139,6 +139,63 @@ class RangeServer(LocalServer):
         self.url = self.base
 
 
+class CmrServer(LocalServer):
+    """A fake CMR granule search: `/search/granules.umm_json` answers UMM-G JSON pages of
+    `page_size` items, the next page named by the `CMR-Search-After` header (as CMR does).
+    `granules` is a list of dicts: name, url (the data link), and optionally dmrpp (a DMR++
+    link), revision (revision date). It records every query string it is asked."""
+
+    def __init__(self, granules, page_size=4):
+        self.granules = granules
+        self.page_size = page_size
+        self.queries = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                import json
+                from urllib.parse import parse_qs, urlparse
+                u = urlparse(self.path)
+                if u.path != "/search/granules.umm_json":
+                    return reply(self, 404, b"not found")
+                q = parse_qs(u.query)
+                server.queries.append((q, self.headers.get("CMR-Search-After")))
+                if "short_name" not in q and "collection_concept_id" not in q:
+                    return reply(self, 400, b'{"errors":["name a collection"]}')
+                since = q.get("updated_since", [None])[0]
+                items = [g for g in server.granules
+                         if since is None or g.get("revision", "2024-01-01T00:00:00Z") > since]
+                start = int(self.headers.get("CMR-Search-After") or 0)
+                page = items[start:start + server.page_size]
+                body = json.dumps({"hits": len(items), "items": [{
+                    "meta": {"concept-id": f"G{server.granules.index(g)}-FAKE", "revision-id": 1,
+                             "revision-date": g.get("revision", "2024-01-01T00:00:00Z"),
+                             "native-id": g["name"]},
+                    "umm": {"GranuleUR": g["name"],
+                            "TemporalExtent": {"RangeDateTime": {
+                                "BeginningDateTime": "2014-04-12T12:00:00Z",
+                                "EndingDateTime": "2014-04-12T12:46:18Z"}},
+                            "DataGranule": {"ArchiveAndDistributionInformation": [
+                                {"Name": g["name"], "SizeInBytes": g.get("size", 0),
+                                 "Checksum": {"Value": g.get("md5", ""), "Algorithm": "MD5"}}]},
+                            "RelatedUrls": [{"URL": g["url"], "Type": "GET DATA"}]
+                            + ([{"URL": g["dmrpp"], "Type": "EXTENDED METADATA",
+                                 "Subtype": "DMR++"}] if g.get("dmrpp") else [])},
+                } for g in page]}).encode()
+                headers = [("Content-Type", "application/json")]
+                if start + server.page_size < len(items):
+                    headers.append(("CMR-Search-After", str(start + server.page_size)))
+                reply(self, 200, body, headers)
+
+        self.serve(Handler)
+        self.url = self.base
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -46,9 +46,16 @@ def open_group(refs: Path, group: str):
 
 @pytest.fixture(scope="module")
 def granules(tmp_path_factory):
+    # In a child process without HDF5_PLUGIN_PATH: importing netCDF4-python points it at the
+    # filter plugins netCDF4 bundles, built for its own libhdf5; h5py's libhdf5 then fails in
+    # their callbacks ("error during user callback"). hdf5plugin registers its own.
+    import os
+    import subprocess
     d = tmp_path_factory.mktemp("codecs")
+    env = {k: v for k, v in os.environ.items() if k != "HDF5_PLUGIN_PATH"}
     for i, seed in enumerate((7, 8)):
-        matrix.write(d / f"m{i + 1}.h5", seed)
+        subprocess.run([sys.executable, matrix.__file__, str(d / f"m{i + 1}.h5"), str(seed)],
+                       check=True, env=env)
     return d
 
 

@@ -150,3 +150,108 @@ def test_kill_9_then_run_again_resumes_with_identical_output(tmp_path, local_ref
         unchanged = int(err.split(" unchanged")[0].rsplit(", ", 1)[1])
         assert unchanged >= 3, err
     assert as_local(text, srv.url) == local_refs
+
+
+def test_url_map_publishes_an_http_flavour_that_opens_with_fsspec(tmp_path, local_refs):
+    """One run, two sinks: the local flavour and, through `url_map`, an HTTP flavour whose
+    references open with fsspec over a Range server and read the same values."""
+    import fsspec
+    import numpy as np
+    import xarray as xr
+    with RangeServer(SWOT) as srv:
+        base = srv.url.rstrip("/") + "/"
+        local_prefix = SWOT.resolve().as_uri() + "/"
+        http_out = tmp_path / "http.json"
+        args = sample_args(tmp_path, [str(SWOT)],
+                           f"sinks.http.type=\"kerchunk_json\"",
+                           "sinks.http.inputs=[\"by_cycle_pass\"]",
+                           f"sinks.http.path=\"{http_out}\"",
+                           f"sinks.http.url_map={{\"{local_prefix}\" = \"{base}\"}}")
+        r = subprocess.run(args, capture_output=True, text=True, env=env())
+        assert r.returncode == 0, r.stderr
+        local = (tmp_path / "refs.json").read_text()
+        mapped = http_out.read_text()
+        assert local_prefix not in mapped and base in mapped
+        # Mapping back gives the local flavour exactly.
+        assert mapped.replace(base, local_prefix) == local == local_refs
+
+        def opened(path, protocol):
+            # fsspec's HTTP filesystem is asynchronous: so must the reference one be.
+            import zarr
+            fs = fsspec.filesystem("reference", fo=str(path), remote_protocol=protocol,
+                                   asynchronous=True, remote_options={"asynchronous": True},
+                                   skip_instance_cache=True)
+            store = zarr.storage.FsspecStore(fs, read_only=True, path="")
+            return xr.open_dataset(store, engine="zarr", consolidated=True, zarr_format=2,
+                                   mask_and_scale=False, decode_times=False)
+        over_http, on_disk = opened(http_out, "http"), opened(tmp_path / "refs.json", "file")
+        for name in ("ssha_karin", "time", "latitude"):
+            assert np.array_equal(over_http[name].values, on_disk[name].values), name
+
+
+def test_url_map_refuses_urls_it_does_not_map(tmp_path):
+    args = sample_args(tmp_path, [str(SWOT)],
+                       "sinks.references.url_map={\"s3://elsewhere/\" = \"https://h/\"}")
+    r = subprocess.run(args, capture_output=True, text=True, env=env())
+    assert r.returncode == 2, r.stderr
+    assert "no prefix matches" in r.stderr and "s3://elsewhere/" in r.stderr, r.stderr
+    assert not (tmp_path / "refs.json").exists()
+    args = sample_args(tmp_path, [str(SWOT)],
+                       "sinks.references.url_map={\"s3://b\" = \"https://h/\"}")
+    r = subprocess.run(args, capture_output=True, text=True, env=env())
+    assert r.returncode == 2 and "end with `/`" in r.stderr, r.stderr
+
+
+def test_cmr_source_over_http_equals_the_same_granules_listed_by_path(tmp_path, local_refs):
+    """A pipeline whose source is a CMR search (three pages, CMR-Search-After) of granules
+    served over HTTP: the references equal the local run's once URLs are mapped back."""
+    from servers import CmrServer
+    with RangeServer(SWOT) as srv:
+        granules = [{"name": n, "url": f"{srv.url}/{n}"} for n in NAMES]
+        with CmrServer(granules, page_size=4) as cmr:
+            text, err = run_sample(tmp_path, [],
+                                   'sources.granules.type="cmr"',
+                                   f'sources.granules.cmr_url="{cmr.url}"',
+                                   'sources.granules.short_name="SWOT_L2_LR_SSH_2.0"',
+                                   'sources.granules.access="external"')
+            pages = len(cmr.queries)
+            assert [after for _, after in cmr.queries] == [None, "4", "8"], cmr.queries
+            assert cmr.queries[0][0]["short_name"] == ["SWOT_L2_LR_SSH_2.0"]
+    assert pages == 3
+    assert as_local(text, srv.url) == local_refs
+
+
+def test_cmr_source_keys_are_checked_offline(tmp_path):
+    r = subprocess.run([BIN, "validate", str(ROOT / "pipelines" / "sample.toml"),
+                        "--set", 'sources.granules.type="cmr"'], capture_output=True, text=True)
+    assert r.returncode == 2 and "remove `paths`" in r.stderr, r.stderr
+    r = subprocess.run([BIN, "validate", str(ROOT / "pipelines" / "sample.toml"),
+                        "--set", 'sources.granules.type="cmr"', "--set", "sources.granules.paths=[]"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "short_name" in r.stderr, r.stderr
+
+
+def test_cmr_rerun_asks_only_for_revised_granules_and_rescans_them(tmp_path, local_refs):
+    from servers import CmrServer
+    sets = ['sources.granules.type="cmr"', 'sources.granules.short_name="SWOT_L2_LR_SSH_2.0"',
+            'sources.granules.access="external"']
+    with RangeServer(SWOT) as srv:
+        granules = [{"name": n, "url": f"{srv.url}/{n}"} for n in NAMES]
+        with CmrServer(granules, page_size=5) as cmr:
+            cmr_set = f'sources.granules.cmr_url="{cmr.url}"'
+            first, _ = run_sample(tmp_path, [], cmr_set, *sets)
+            assert all("updated_since" not in q for q, _ in cmr.queries)
+            state = json.loads((tmp_path / "state" / "cmr_state.json").read_text())
+            assert state["identity"].startswith(f"cmr:{cmr.url}/search/granules?")
+            # CMR revises one granule between the runs.
+            granules[3]["revision"] = "2999-01-01T00:00:00Z"
+            cmr.queries.clear()
+            (tmp_path / "refs.json").unlink()
+            args = sample_args(tmp_path, [], cmr_set, *sets) + ["--set", "sinks.references.overwrite=true"]
+            r = subprocess.run(args, capture_output=True, text=True, env=env())
+            assert r.returncode == 0, r.stderr
+            assert [q["updated_since"] for q, _ in cmr.queries] == [[state["searched_at"]]]
+            assert f"{len(NAMES)} granules listed, {len(NAMES) - 1} unchanged, 1 scanned" in r.stderr, \
+                r.stderr
+            second = (tmp_path / "refs.json").read_text()
+    assert as_local(first, srv.url) == as_local(second, srv.url) == local_refs

@@ -65,8 +65,21 @@ pub struct CombineArgs {
     /// Replace existing outputs.
     #[arg(long)]
     overwrite: bool,
+    /// Rewrite a URL prefix in the references, e.g. `s3://bucket/=https://host/path/`
+    /// (repeatable; prefixes end with `/`; every URL must match one).
+    #[arg(long = "url-map", value_name = "FROM=TO", value_parser = parse_url_map)]
+    url_map: Vec<(String, String)>,
     #[command(flatten)]
     inventory: InventoryArgs,
+}
+
+fn parse_url_map(s: &str) -> Result<(String, String), String> {
+    // The first `=` after the scheme's `://`: URLs may hold `=` in their query, prefixes not.
+    let (from, to) = s
+        .split_once("/=")
+        .map(|(f, t)| (format!("{f}/"), t.to_string()))
+        .ok_or_else(|| format!("{s:?}: expected FROM=TO with FROM ending in `/`"))?;
+    Ok((from, to))
 }
 
 fn summary(o: &Output) {
@@ -132,6 +145,7 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
         template: args.output.clone(),
         record_size: args.record_size,
         overwrite: args.overwrite.into(),
+        url_map: granary_refs::UrlMap::new(args.url_map.clone())?,
     };
     let (ctx, failed) = open_session(&args.sources, &args.inventory).await?;
     let opts = CombineOptions {

@@ -70,6 +70,7 @@ pub async fn run(cmd: InventoryCommand) -> Result<ExitCode> {
         &args.output,
         &BuildOptions {
             part_size: args.part_size,
+            ..Default::default()
         },
         &mut progress,
     )

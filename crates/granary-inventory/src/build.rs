@@ -17,14 +17,23 @@ use crate::{ErrorRow, Inventory, InventoryDir, InventoryError};
 
 /// Build settings.
 #[derive(Debug, Clone, Copy)]
-pub struct BuildOptions {
+pub struct BuildOptions<'a> {
     /// Granules per committed part.
     pub part_size: usize,
+    /// What the inventory records as its sources, when not the sources themselves (a CMR
+    /// search: its query, while the sources are the granule URLs it found this time).
+    pub identity: Option<&'a [String]>,
+    /// Granules scanned again even when their object is unchanged (CMR revised them).
+    pub rescan: &'a [String],
 }
 
-impl Default for BuildOptions {
+impl Default for BuildOptions<'_> {
     fn default() -> Self {
-        Self { part_size: 512 }
+        Self {
+            part_size: 512,
+            identity: None,
+            rescan: &[],
+        }
     }
 }
 
@@ -86,12 +95,12 @@ pub async fn build_inventory(
     ex: &Extractor,
     sources: &[String],
     out: &Path,
-    opts: &BuildOptions,
+    opts: &BuildOptions<'_>,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<BuildReport, InventoryError> {
     let sources = canonical_sources(sources);
     let urls = ex.expand(&sources).await.map_err(InventoryError::Source)?;
-    let mut dir = InventoryDir::create_or_open(out, &sources)?;
+    let mut dir = InventoryDir::create_or_open(out, opts.identity.unwrap_or(&sources))?;
     let (known, twice) = dir.known_granules()?;
     let twice: HashSet<String> = twice.into_iter().collect();
     let mut report = BuildReport {
@@ -109,8 +118,10 @@ pub async fn build_inventory(
             Err(e) => errors.push(ErrorRow::from_extract(url.as_str(), &e)),
         }
     }
+    let rescan: HashSet<&str> = opts.rescan.iter().map(String::as_str).collect();
     let unchanged = |url: &str, l: &Listed| {
         !twice.contains(url)
+            && !rescan.contains(url)
             && known
                 .get(url)
                 .is_some_and(|(size, etag)| *size == Some(l.size) && *etag == l.etag)

@@ -14,6 +14,7 @@
 //! in a session.
 
 mod build;
+pub mod cmr_table;
 mod commit;
 mod dir;
 mod error;

@@ -45,7 +45,10 @@ async fn failed_granules_are_typed_error_rows_and_memory_equals_directory() {
         &extractor(),
         &sources,
         &out,
-        &BuildOptions { part_size: 2 },
+        &BuildOptions {
+            part_size: 2,
+            ..Default::default()
+        },
         &mut |_, _| {},
     )
     .await

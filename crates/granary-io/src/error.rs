@@ -33,6 +33,8 @@ pub enum IoError {
         target: String,
         reason: String,
     },
+    #[error("CMR search {url}: {reason}")]
+    Cmr { url: String, reason: String },
     #[error("Earthdata credentials from {endpoint}: {reason}")]
     Credentials { endpoint: String, reason: String },
     #[error("short read of {url}: asked bytes {}..{}, got {got}", range.start, range.end)]

@@ -9,6 +9,7 @@
 //! Format parsers never see this crate: they are sans-IO (granary-hdf5, granary-dmrpp), and
 //! granary-extract drives them with the reads made here.
 
+pub mod cmr;
 mod earthdata;
 mod error;
 mod registry;

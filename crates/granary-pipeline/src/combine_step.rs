@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use datafusion::prelude::SessionContext;
 use granary_refs::combine::CombineReport;
 use granary_refs::{
-    Overwrite, PublishError, RefFormat, check_output_path, is_granary_output, output_path, publish,
+    Overwrite, PublishError, RefFormat, UrlMap, check_output_path, is_granary_output, output_path,
+    publish,
 };
 use granary_sql::{CombineOptions, combine};
 
@@ -23,6 +24,8 @@ pub struct Target {
     pub format: RefFormat,
     pub record_size: u64,
     pub overwrite: Overwrite,
+    /// URL prefixes rewritten in this target's references (empty: as inventoried).
+    pub url_map: UrlMap,
 }
 
 /// One reference set written (or, in a dry run, that would be written).
@@ -55,7 +58,7 @@ pub async fn combine_and_publish(
             source: Box::new(source),
         })?;
     }
-    let parts = combine(ctx, selection, opts)
+    let mut parts = combine(ctx, selection, opts)
         .await
         .map_err(|source| PipelineError::Sql {
             component: component.to_string(),
@@ -67,7 +70,13 @@ pub async fn combine_and_publish(
             sink: t.sink.clone(),
             source: Box::new(source),
         };
-        for part in &parts {
+        for part in &mut parts {
+            // This target's URLs, checked before anything is written (dry runs too).
+            let mapped = if t.url_map.is_empty() {
+                None
+            } else {
+                Some(t.url_map.apply(&part.combined.urls).map_err(err)?)
+            };
             let path = output_path(
                 &t.template,
                 part.key.as_deref(),
@@ -88,6 +97,11 @@ pub async fn combine_and_publish(
                     }));
                 }
                 0
+            } else if let Some(mut urls) = mapped {
+                std::mem::swap(&mut part.combined.urls, &mut urls);
+                let written = publish(&part.combined, &path, t.format, t.record_size, t.overwrite);
+                std::mem::swap(&mut part.combined.urls, &mut urls);
+                written.map_err(err)?
             } else {
                 publish(&part.combined, &path, t.format, t.record_size, t.overwrite).map_err(err)?
             };

@@ -42,21 +42,27 @@ pub const REGISTRY: &[ComponentType] = &[
         description: "granules named by paths, directories, globs or URLs (file://, s3://, https://)",
     },
     ComponentType {
+        kind: Kind::Source,
+        name: "cmr",
+        accepts: &[],
+        description: "granules a NASA CMR search finds (collection, provider, time range, bounding box), their S3 or HTTPS links",
+    },
+    ComponentType {
         kind: Kind::Extractor,
         name: "auto",
-        accepts: &["files"],
+        accepts: &["files", "cmr"],
         description: "metadata from the <granule>.dmrpp sidecar when it exists and parses, else by scanning the HDF5 file",
     },
     ComponentType {
         kind: Kind::Extractor,
         name: "dmrpp",
-        accepts: &["files"],
+        accepts: &["files", "cmr"],
         description: "metadata from DMR++ sidecars only (a granule without one is an error)",
     },
     ComponentType {
         kind: Kind::Extractor,
         name: "hdf5",
-        accepts: &["files"],
+        accepts: &["files", "cmr"],
         description: "metadata by scanning the HDF5/netCDF-4 files (batched range reads)",
     },
     ComponentType {

@@ -4,6 +4,7 @@
 //! [`run`] executes it with incremental, resumable state. [`combine_and_publish`] is the
 //! combine-and-publish step that `granary run` and `granary combine` share.
 
+mod cmr_source;
 mod combine_step;
 pub mod components;
 pub mod error;

@@ -222,8 +222,8 @@ fn check(l: &Loader<'_>, path: &Path, raw: RawPipeline) -> Result<Pipeline, Pipe
     };
     let (sid, st) = single(l, Kind::Source, &raw.sources)?;
     let (_, source) = l.typed::<FilesSource>(Kind::Source, sid, st)?;
-    if source.paths.is_empty() {
-        return Err(l.err(st.span(), format!("sources.{sid}: `paths` is empty")));
+    if let Err(message) = source.check() {
+        return Err(l.err(st.span(), format!("sources.{sid}: {message}")));
     }
     let (eid, et) = single(l, Kind::Extractor, &raw.extractors)?;
     let (ety, extractor) = l.typed::<ExtractorSpec>(Kind::Extractor, eid, et)?;

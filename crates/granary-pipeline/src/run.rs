@@ -12,6 +12,7 @@ use granary_inventory::{
     BuildOptions, ErrorRow, InventoryDir, build_inventory, inventory_in_memory,
 };
 use granary_io::{EarthdataCredentials, ReadScope, RemoteOptions, StoreRegistry};
+use granary_refs::UrlMap;
 use granary_sql::{ArraySelection, CombineOptions, in_memory_session, session_for_dir};
 
 use crate::combine_step::{Output, Target, combine_and_publish};
@@ -189,7 +190,31 @@ async fn inventory(
         source: Box::new(source),
     };
     let pattern = s.pattern().map_err(inv_err(sid))?;
-    let srcs = sources(p, ex, opts.prune).await?;
+    let cmr = if s.kind == crate::spec::SourceType::Cmr {
+        let state = (!opts.dry_run && opts.prune.is_none()).then_some(p.state_dir.as_path());
+        Some(crate::cmr_source::search(sid, s, state).await?)
+    } else {
+        None
+    };
+    let srcs = match &cmr {
+        Some(c) => c
+            .urls
+            .iter()
+            .take(opts.prune.unwrap_or(usize::MAX))
+            .cloned()
+            .collect(),
+        None => sources(p, ex, opts.prune).await?,
+    };
+    let with_cmr = |ctx: SessionContext| -> Result<SessionContext, PipelineError> {
+        if let Some(c) = &cmr {
+            ctx.register_batch("cmr_granules", c.table.clone())
+                .map_err(|e| PipelineError::Sql {
+                    component: sid.clone(),
+                    source: Box::new(e.into()),
+                })?;
+        }
+        Ok(ctx)
+    };
     let mut progress = |done: usize, total: usize| {
         tracing::debug!(done, total, "inventory");
         if let Some(p) = &opts.progress {
@@ -205,18 +230,22 @@ async fn inventory(
         report.scanned = mem.listed - mem.errors.len();
         report.failures = mem.errors.iter().take(LISTED_FAILURES).cloned().collect();
         report.skipped = unreferenced_rows(&mem.inventory.zarr, "zarr").map_err(inv_err(eid))?;
-        return in_memory_session(&mem).map_err(sql_err);
+        return with_cmr(in_memory_session(&mem).map_err(sql_err)?);
     }
     let dir = match opts.prune {
         None => p.state_dir.join("inventory"),
         Some(n) => p.state_dir.join(format!("inventory-prune-{n}")),
     };
+    // A CMR source records its search, not this run's granule list, as the inventory's source.
+    let identity = cmr.as_ref().map(|c| vec![c.identity.clone()]);
     let built = build_inventory(
         ex,
         &srcs,
         &dir,
         &BuildOptions {
             part_size: e.part_size.max(1),
+            identity: identity.as_deref(),
+            rescan: cmr.as_ref().map_or(&[], |c| c.rescan.as_slice()),
         },
         &mut progress,
     )
@@ -234,7 +263,12 @@ async fn inventory(
         .partition(|e| e.array.is_some());
     report.failures = failures.into_iter().take(LISTED_FAILURES).collect();
     report.skipped = skipped;
-    session_for_dir(&inv, pattern.as_ref()).map_err(sql_err)
+    if let Some(c) = &cmr
+        && opts.prune.is_none()
+    {
+        crate::cmr_source::commit(sid, c, &p.state_dir)?;
+    }
+    with_cmr(session_for_dir(&inv, pattern.as_ref()).map_err(sql_err)?)
 }
 
 /// Runs the pipeline.
@@ -264,6 +298,10 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             format: s.format,
             record_size: s.record_size,
             overwrite: s.overwrite.into(),
+            url_map: UrlMap::new(s.url_map.clone()).map_err(|source| PipelineError::Publish {
+                sink: id.clone(),
+                source: Box::new(source),
+            })?,
         });
     }
     let (ex, credentials) = extractor(p)?;

@@ -35,6 +35,8 @@ pub(crate) struct RawPipeline {
 #[serde(rename_all = "snake_case")]
 pub enum SourceType {
     Files,
+    /// Granules found by a NASA CMR search.
+    Cmr,
 }
 
 /// The registered transform types.
@@ -45,14 +47,31 @@ pub enum TransformType {
     Combine,
 }
 
-/// `type = "files"`.
+/// `type = "files"` (`paths`) or `type = "cmr"` (a CMR search: `docs/cmr.md`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FilesSource {
     #[serde(rename = "type")]
     pub kind: SourceType,
-    /// Files, directories (searched recursively), globs or URLs.
+    /// Files, directories (searched recursively), globs or URLs (`files`).
+    #[serde(default)]
     pub paths: Vec<String>,
+    /// The CMR search (`cmr`): CMR's root URL.
+    pub cmr_url: Option<String>,
+    pub short_name: Option<String>,
+    pub version: Option<String>,
+    pub concept_id: Option<String>,
+    pub provider: Option<String>,
+    /// `[start, end]`, ISO 8601.
+    pub temporal: Option<[String; 2]>,
+    /// `[west, south, east, north]`.
+    pub bounding_box: Option<[f64; 4]>,
+    /// A GranuleUR pattern (`*`, `?`).
+    pub granule_ur: Option<String>,
+    pub page_size: Option<u32>,
+    /// Which link of each granule is its data: `direct` (s3://) or `external` (https://).
+    #[serde(default)]
+    pub access: granary_io::cmr::Access,
     /// A preset name (`"swot"`) or a regex matched against file names; named groups become
     /// `granules` columns. None: no captures.
     pub name_pattern: Option<String>,
@@ -62,6 +81,49 @@ pub struct FilesSource {
 }
 
 impl FilesSource {
+    /// The CMR search of a `cmr` source.
+    pub fn cmr_query(&self) -> granary_io::cmr::CmrQuery {
+        granary_io::cmr::CmrQuery {
+            cmr_url: self
+                .cmr_url
+                .clone()
+                .unwrap_or_else(|| "https://cmr.earthdata.nasa.gov".to_string()),
+            short_name: self.short_name.clone(),
+            version: self.version.clone(),
+            concept_id: self.concept_id.clone(),
+            provider: self.provider.clone(),
+            temporal: self.temporal.clone(),
+            bounding_box: self.bounding_box,
+            granule_ur: self.granule_ur.clone(),
+            page_size: self.page_size,
+        }
+    }
+
+    /// Whether the keys fit the type: `files` needs `paths` and no search keys; `cmr` a
+    /// collection and no `paths`.
+    pub fn check(&self) -> Result<(), String> {
+        let search = self.cmr_url.is_some()
+            || self.short_name.is_some()
+            || self.version.is_some()
+            || self.concept_id.is_some()
+            || self.provider.is_some()
+            || self.temporal.is_some()
+            || self.bounding_box.is_some()
+            || self.granule_ur.is_some()
+            || self.page_size.is_some();
+        match self.kind {
+            SourceType::Files if self.paths.is_empty() => Err("`paths` is empty".into()),
+            SourceType::Files if search => {
+                Err("CMR search keys (short_name, temporal, ...) need type = \"cmr\"".into())
+            }
+            SourceType::Cmr if !self.paths.is_empty() => {
+                Err("a cmr source finds its granules: remove `paths`".into())
+            }
+            SourceType::Cmr => self.cmr_query().check(),
+            SourceType::Files => Ok(()),
+        }
+    }
+
     /// The compiled `name_pattern` (a preset or a regex), if any.
     pub fn pattern(
         &self,
@@ -217,6 +279,10 @@ pub struct SinkSpec {
     /// Replace an existing output.
     #[serde(default)]
     pub overwrite: bool,
+    /// URL prefix → prefix rewrites of this sink's references (`"s3://bucket/" =
+    /// "https://host/path/"`); every URL must match one.
+    #[serde(default)]
+    pub url_map: BTreeMap<String, String>,
 }
 
 fn default_record_size() -> u64 {

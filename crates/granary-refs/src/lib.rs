@@ -14,6 +14,7 @@ pub mod parquet_refs;
 pub mod publish;
 pub mod referenceable;
 pub mod unwritten;
+pub mod url_map;
 pub mod zarr;
 
 pub use combine::{
@@ -29,4 +30,5 @@ pub use publish::{
     output_path, publish, publish_with,
 };
 pub use referenceable::apply_array_policy;
+pub use url_map::UrlMap;
 pub use zarr::{ArrayRefs, ChunkValue, ZarrArray, map_array, zarr_array};

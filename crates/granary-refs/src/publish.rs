@@ -96,6 +96,16 @@ pub enum PublishError {
         #[source]
         source: std::io::Error,
     },
+    #[error("url_map {from:?} = {to:?}: {reason}")]
+    BadUrlMap {
+        from: String,
+        to: String,
+        reason: String,
+    },
+    #[error(
+        "url_map: no prefix matches {url} (mapped prefixes: {prefixes}); add a mapping for it, or leave url_map out"
+    )]
+    UnmappedUrl { url: String, prefixes: String },
     #[error(transparent)]
     Refs(#[from] RefsError),
 }

@@ -43,7 +43,10 @@ async fn build(src: &Path, out: &Path, part_size: usize) -> BuildReport {
         &ex,
         &[src.display().to_string()],
         out,
-        &BuildOptions { part_size },
+        &BuildOptions {
+            part_size,
+            ..Default::default()
+        },
         &mut |_, _| {},
     )
     .await
@@ -200,7 +203,7 @@ async fn persisted_tables_answer_like_the_in_memory_ones() {
         assert_eq!(a, b, "{}", p.display());
         n += 1;
     }
-    assert_eq!(n, 7);
+    assert_eq!(n, 8);
     for t in ["dimensions", "variables", "attributes", "chunks"] {
         let q = format!("SELECT * FROM {t} ORDER BY ALL");
         let q = q.replace(" ORDER BY ALL", "");

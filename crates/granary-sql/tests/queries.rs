@@ -133,7 +133,7 @@ async fn example_queries_answer_what_the_manifests_say() {
     // The latest processing per (cycle, pass): a reprocessed PGC0 granule beats the forward
     // PIC0 one, product counter 02 beats 01.
     let mut versions = ms.clone();
-    let renamed = |m: &granary_core::GranuleManifest, from: &str, to: &str| {
+    let renamed = |m: &GranuleManifest, from: &str, to: &str| {
         let mut m = m.clone();
         m.url = m.url.replace(from, to);
         m
@@ -148,7 +148,9 @@ async fn example_queries_answer_what_the_manifests_say() {
         .iter()
         .flat_map(|b| {
             let u = b.column(0).as_string::<i32>();
-            (0..b.num_rows()).map(|i| u.value(i).to_string()).collect::<Vec<_>>()
+            (0..b.num_rows())
+                .map(|i| u.value(i).to_string())
+                .collect::<Vec<_>>()
         })
         .collect();
     assert!(urls.contains(&versions[ms.len() + 1].url), "{urls:?}");

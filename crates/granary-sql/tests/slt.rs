@@ -107,7 +107,10 @@ async fn sqllogictest_files() {
         &ex,
         &["tests/data/swot".to_string()],
         &inv,
-        &BuildOptions { part_size: 4 },
+        &BuildOptions {
+            part_size: 4,
+            ..Default::default()
+        },
         &mut |_, _| {},
     )
     .await
