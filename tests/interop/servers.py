@@ -55,8 +55,16 @@ class LocalServer:
 
 
 class RangeServer(LocalServer):
-    def __init__(self, root: Path, fail_fraction: float = 0.0, seed: int = 7, delay: float = 0.0):
+    """`token`: requests without `Authorization: Bearer <token>` get 401. `redirect_to`: every
+    request for an existing file is answered 302 to the same path there (a signed CDN URL). Every
+    Authorization header received is kept in `authorizations`."""
+
+    def __init__(self, root: Path, fail_fraction: float = 0.0, seed: int = 7, delay: float = 0.0,
+                 token=None, redirect_to=None):
         self.root = Path(root)
+        self.token = token
+        self.redirect_to = redirect_to
+        self.authorizations = []
         self.delay = delay
         self.fail_fraction = fail_fraction
         self.random = random.Random(seed)
@@ -79,6 +87,16 @@ class RangeServer(LocalServer):
                 return p
 
             def _maybe_fail(self):
+                auth = self.headers.get("Authorization")
+                if auth is not None:
+                    with server.lock:
+                        server.authorizations.append(auth)
+                if server.token is not None and auth != f"Bearer {server.token}":
+                    reply(self, 401, b"Earthdata Login required")
+                    return True
+                if server.redirect_to is not None and self._file() is not None:
+                    reply(self, 302, headers=[("Location", server.redirect_to + self.path)])
+                    return True
                 if server.delay:
                     time.sleep(server.delay)
                 with server.lock:

@@ -255,3 +255,33 @@ def test_cmr_rerun_asks_only_for_revised_granules_and_rescans_them(tmp_path, loc
                 r.stderr
             second = (tmp_path / "refs.json").read_text()
     assert as_local(first, srv.url) == as_local(second, srv.url) == local_refs
+
+
+def test_https_with_an_earthdata_token_never_forwards_it_to_another_host(tmp_path, local_refs):
+    """Granules behind Earthdata Login (bearer token), redirected to another host (a signed
+    CDN URL): the run succeeds, the token reaches only the login-protected host, never the data
+    host, and never the debug log; a wrong token fails naming the host and status."""
+    with RangeServer(SWOT) as data:
+        cdn = data.url.replace("127.0.0.1", "localhost")  # another origin
+        with RangeServer(SWOT, token="s3cr3t-token", redirect_to=cdn) as front:
+            paths = [f"{front.url}/{n}" for n in NAMES]
+            sets = ['sources.granules.storage.credentials="earthdata"']
+            args = sample_args(tmp_path, paths, *sets) + ["--log", "debug"]
+            r = subprocess.run(args, capture_output=True, text=True,
+                               env=env(EARTHDATA_TOKEN="s3cr3t-token"))
+            assert r.returncode == 0, r.stderr[-3000:]
+            assert front.authorizations and all(a == "Bearer s3cr3t-token"
+                                                for a in front.authorizations)
+            assert data.authorizations == [], data.authorizations[:3]
+            assert data.requests > 0
+            assert "s3cr3t-token" not in r.stderr
+            out = (tmp_path / "refs.json").read_text()
+            assert as_local(out, front.url) == local_refs
+            bad = tmp_path / "bad"
+            bad.mkdir()
+            r = subprocess.run(sample_args(bad, paths, *sets), capture_output=True, text=True,
+                               env=env(EARTHDATA_TOKEN="wrong"))
+            assert r.returncode == 3, r.stderr
+            assert f"every one of the {len(NAMES)} granules failed" in r.stderr, r.stderr[-2000:]
+            assert "401" in r.stderr and "127.0.0.1" in r.stderr, r.stderr[-2000:]
+            assert "wrong" not in r.stderr

@@ -49,7 +49,7 @@ fn is_environment(e: &(dyn Error + 'static)) -> bool {
     }
     if let Some(p) = find::<granary_pipeline::PipelineError>(e) {
         use granary_pipeline::PipelineError as P;
-        if matches!(p, P::Busy { .. } | P::State { .. }) {
+        if matches!(p, P::Busy { .. } | P::State { .. } | P::AllFailed { .. }) {
             return true;
         }
     }

@@ -32,6 +32,10 @@ pub struct RemoteOptions {
     pub max_concurrent_requests: Option<usize>,
     /// Temporary S3 credentials (e.g. Earthdata's s3credentials); default: environment/profile.
     pub s3_credentials: Option<Arc<dyn CredentialProvider<Credential = AwsCredential>>>,
+    /// A bearer token (Earthdata Login) sent to the `http(s)` hosts granules are read from.
+    /// Never forwarded when a server redirects to another host (the HTTP client drops
+    /// `Authorization` across origins), never printed.
+    pub bearer_token: Option<String>,
 }
 
 impl std::fmt::Debug for RemoteOptions {
@@ -45,6 +49,10 @@ impl std::fmt::Debug for RemoteOptions {
             .field("max_retries", &self.max_retries)
             .field("timeout", &self.timeout)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
             .field(
                 "s3_credentials",
                 &self.s3_credentials.as_ref().map(|_| "provider"),
@@ -106,10 +114,28 @@ pub(crate) fn store_for(
         }
         "http" | "https" => {
             let base = format!("{}://{}", url.scheme(), url.authority());
+            let mut client = opts.client().with_allow_http(url.scheme() == "http");
+            if let Some(token) = &opts.bearer_token {
+                let mut value =
+                    match reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")) {
+                        Ok(v) => v,
+                        Err(_) => {
+                            return Some(Err(IoError::Credentials {
+                                endpoint: base,
+                                reason: "the bearer token holds characters an HTTP header cannot"
+                                    .into(),
+                            }));
+                        }
+                    };
+                value.set_sensitive(true);
+                let mut headers = reqwest::header::HeaderMap::new();
+                headers.insert(reqwest::header::AUTHORIZATION, value);
+                client = client.with_default_headers(headers);
+            }
             HttpBuilder::new()
                 .with_url(base)
                 .with_retry(opts.retry())
-                .with_client_options(opts.client().with_allow_http(url.scheme() == "http"))
+                .with_client_options(client)
                 .build()
                 .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }

@@ -35,6 +35,16 @@ impl Location {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
+    #[error(
+        "component {component:?}: every one of the {count} granules failed, nothing to combine; e.g. {url} [{stage}]: {message}"
+    )]
+    AllFailed {
+        component: String,
+        count: usize,
+        url: String,
+        stage: String,
+        message: String,
+    },
     #[error("{location}: {message}")]
     Config { location: Location, message: String },
     #[error("{file}: {message}")]

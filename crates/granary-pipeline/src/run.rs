@@ -74,18 +74,27 @@ fn extractor(
     let (_, e) = &p.extractor;
     let (id, source) = &p.source;
     let st = &source.storage;
-    let earthdata = match st.credentials {
+    // Earthdata Login: the bearer token also authorizes HTTPS reads of granules.
+    let bearer_token = match st.credentials {
+        Credentials::Earthdata => std::env::var("EARTHDATA_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()),
         Credentials::Environment => None,
-        Credentials::Earthdata => {
-            let url = st
-                .earthdata_url
-                .as_deref()
-                .ok_or_else(|| PipelineError::File {
-                    file: p.file.display().to_string(),
-                    message: format!(
-                        "sources.{id}.storage: credentials = \"earthdata\" needs earthdata_url"
-                    ),
-                })?;
+    };
+    let earthdata = match (st.credentials, st.earthdata_url.as_deref()) {
+        (Credentials::Environment, _) => None,
+        // HTTPS only: the token is the credential.
+        (Credentials::Earthdata, None) if bearer_token.is_some() => None,
+        (Credentials::Earthdata, None) => {
+            return Err(PipelineError::File {
+                file: p.file.display().to_string(),
+                message: format!(
+                    "sources.{id}.storage: credentials = \"earthdata\" needs earthdata_url (temporary S3 keys) or, for HTTPS reads, a token in EARTHDATA_TOKEN"
+                ),
+            });
+        }
+        (Credentials::Earthdata, Some(url)) => {
             let provider = EarthdataCredentials::from_env(
                 url,
                 std::time::Duration::from_secs(st.refresh_before_secs),
@@ -109,6 +118,7 @@ fn extractor(
         timeout: st.timeout_secs.map(std::time::Duration::from_secs),
         max_concurrent_requests: st.max_concurrent_requests,
         s3_credentials: earthdata.clone().map(|c| c as _),
+        bearer_token,
     };
     let ex = Extractor::new(
         Arc::new(StoreRegistry::with_remote(remote)),
@@ -312,6 +322,20 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
     };
     let mut report = RunReport::default();
     let ctx = inventory(p, opts, &ex, &mut report).await?;
+    // Every granule failed (a wrong token, an unreachable host): say why, not "empty selection".
+    if report.listed > 0
+        && report.scanned == 0
+        && report.unchanged == 0
+        && let Some(f) = report.failures.first()
+    {
+        return Err(PipelineError::AllFailed {
+            component: p.extractor.0.clone(),
+            count: report.failed,
+            url: f.url.clone(),
+            stage: f.stage.clone(),
+            message: f.message.clone(),
+        });
+    }
     for (id, q) in &p.sql {
         let err = |e: datafusion::error::DataFusionError| PipelineError::Sql {
             component: id.clone(),
