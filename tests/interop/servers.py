@@ -163,9 +163,11 @@ class CmrServer(LocalServer):
     `granules` is a list of dicts: name, url (the data link), and optionally dmrpp (a DMR++
     link), revision (revision date). It records every query string it is asked."""
 
-    def __init__(self, granules, page_size=4):
+    def __init__(self, granules, page_size=4, direct_access=None):
         self.granules = granules
         self.page_size = page_size
+        # The collection's UMM-C DirectDistributionInformation, served by the collection search.
+        self.direct_access = direct_access
         self.queries = []
         server = self
 
@@ -179,6 +181,12 @@ class CmrServer(LocalServer):
                 import json
                 from urllib.parse import parse_qs, urlparse
                 u = urlparse(self.path)
+                if u.path == "/search/collections.umm_json":
+                    items = [] if server.direct_access is None else [
+                        {"meta": {"concept-id": "C1-FAKE"},
+                         "umm": {"DirectDistributionInformation": server.direct_access}}]
+                    return reply(self, 200, json.dumps({"items": items}).encode(),
+                                 [("Content-Type", "application/json")])
                 if u.path != "/search/granules.umm_json":
                     return reply(self, 404, b"not found")
                 q = parse_qs(u.query)
@@ -201,7 +209,8 @@ class CmrServer(LocalServer):
                             "DataGranule": {"ArchiveAndDistributionInformation": [
                                 {"Name": g["name"], "SizeInBytes": g.get("size", 0),
                                  "Checksum": {"Value": g.get("md5", ""), "Algorithm": "MD5"}}]},
-                            "RelatedUrls": [{"URL": g["url"], "Type": "GET DATA"}]
+                            "RelatedUrls": [{"URL": g["url"], "Type": "GET DATA VIA DIRECT ACCESS"
+                                             if g["url"].startswith("s3://") else "GET DATA"}]
                             + ([{"URL": g["dmrpp"], "Type": "EXTENDED METADATA",
                                  "Subtype": "DMR++"}] if g.get("dmrpp") else [])},
                 } for g in page]}).encode()

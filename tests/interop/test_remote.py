@@ -285,3 +285,24 @@ def test_https_with_an_earthdata_token_never_forwards_it_to_another_host(tmp_pat
             assert f"every one of the {len(NAMES)} granules failed" in r.stderr, r.stderr[-2000:]
             assert "401" in r.stderr and "127.0.0.1" in r.stderr, r.stderr[-2000:]
             assert "wrong" not in r.stderr
+
+
+def test_cmr_direct_access_takes_the_credentials_endpoint_from_the_collection(tmp_path, local_refs):
+    """In-region reads of a CMR source: S3 links, temporary keys from the s3credentials
+    endpoint the collection's UMM-C names (no earthdata_url in the pipeline)."""
+    from servers import CmrServer, FakeEarthdata
+    with MotoServer() as s3, FakeEarthdata(expires_in=3600) as edl:
+        s3_upload(s3.endpoint, "granules", "swot", SWOT)
+        granules = [{"name": n, "url": f"s3://granules/swot/{n}"} for n in NAMES]
+        direct = {"Region": "us-east-1", "S3BucketAndObjectPrefixNames": ["granules/swot"],
+                  "S3CredentialsAPIEndpoint": edl.url}
+        with CmrServer(granules, direct_access=direct) as cmr:
+            extra = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+                     "EARTHDATA_TOKEN": edl.TOKEN}
+            text, err = run_sample(
+                tmp_path, [], 'sources.granules.type="cmr"', f'sources.granules.cmr_url="{cmr.url}"',
+                'sources.granules.short_name="SWOT_L2_LR_SSH_2.0"',
+                f"sources.granules.storage.endpoint=\"{s3.endpoint}\"",
+                "sources.granules.storage.credentials=\"earthdata\"", extra_env=extra)
+            assert edl.fetches >= 1
+    assert as_local(text, "s3://granules/swot") == local_refs

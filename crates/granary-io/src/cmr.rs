@@ -298,6 +298,75 @@ pub async fn search_granules(
     Ok(out)
 }
 
+/// How a collection is read in region, from its UMM-C `DirectDistributionInformation`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectAccess {
+    pub region: Option<String>,
+    /// The Earthdata `s3credentials` endpoint for temporary keys.
+    pub s3_credentials_endpoint: Option<String>,
+    pub buckets: Vec<String>,
+}
+
+/// The collection's direct-access settings (`None`: CMR lists no such collection, or it has
+/// no `DirectDistributionInformation`).
+pub async fn direct_access(query: &CmrQuery) -> Result<Option<DirectAccess>, IoError> {
+    let url = format!(
+        "{}/search/collections.umm_json",
+        query.cmr_url.trim_end_matches('/')
+    );
+    let err = |reason: String| IoError::Cmr {
+        url: url.clone(),
+        reason,
+    };
+    query.check().map_err(err)?;
+    let mut params: Vec<(&str, String)> = Vec::new();
+    if let Some(c) = &query.concept_id {
+        params.push(("concept_id", c.clone()));
+    }
+    for (k, v) in [
+        ("short_name", &query.short_name),
+        ("version", &query.version),
+        ("provider", &query.provider),
+    ] {
+        if let (None, Some(v)) = (&query.concept_id, v) {
+            params.push((k, v.clone()));
+        }
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    let r = client
+        .get(&url)
+        .query(&params)
+        .send()
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    if !r.status().is_success() {
+        return Err(err(format!("HTTP {}", r.status())));
+    }
+    let body: serde_json::Value = r
+        .json()
+        .await
+        .map_err(|e| err(format!("not UMM-C JSON: {e}")))?;
+    let Some(d) = body["items"]
+        .as_array()
+        .and_then(|a| a.first())
+        .map(|i| &i["umm"]["DirectDistributionInformation"])
+        .filter(|d| d.is_object())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(DirectAccess {
+        region: text(&d["Region"]),
+        s3_credentials_endpoint: text(&d["S3CredentialsAPIEndpoint"]),
+        buckets: d["S3BucketAndObjectPrefixNames"]
+            .as_array()
+            .map(|a| a.iter().filter_map(text).collect())
+            .unwrap_or_default(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

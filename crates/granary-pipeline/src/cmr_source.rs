@@ -105,6 +105,22 @@ pub(crate) async fn search(
         .iter()
         .filter(|g| g.data_url(source.access).is_none())
         .count();
+    if missing > 0 && missing == found.len() && earlier.is_none() {
+        return Err(PipelineError::File {
+            file: format!("sources.{id}"),
+            message: format!(
+                "CMR lists {missing} granules but none has a data link for access = \"{}\" ({}); try the other access",
+                match source.access {
+                    granary_io::cmr::Access::Direct => "direct",
+                    granary_io::cmr::Access::External => "external",
+                },
+                match source.access {
+                    granary_io::cmr::Access::Direct => "GET DATA VIA DIRECT ACCESS, s3://",
+                    granary_io::cmr::Access::External => "GET DATA, https://",
+                }
+            ),
+        });
+    }
     if missing > 0 {
         tracing::warn!(granules = missing, access = ?source.access, "CMR lists no data link of this access for some granules; they are left out.");
     }

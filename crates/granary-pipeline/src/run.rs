@@ -68,12 +68,42 @@ pub struct RunReport {
 /// How many failures a report lists.
 const LISTED_FAILURES: usize = 20;
 
-fn extractor(
+async fn extractor(
     p: &Pipeline,
 ) -> Result<(Extractor, Option<Arc<EarthdataCredentials>>), PipelineError> {
     let (_, e) = &p.extractor;
     let (id, source) = &p.source;
     let st = &source.storage;
+    // A CMR source reading in region takes the credentials endpoint (and region) from the
+    // collection's UMM-C when the pipeline does not name them: nothing hard-coded per DAAC.
+    let mut earthdata_url = st.earthdata_url.clone();
+    let mut region = st.region.clone();
+    if source.kind == crate::spec::SourceType::Cmr
+        && source.access == granary_io::cmr::Access::Direct
+        && st.credentials == Credentials::Earthdata
+        && earthdata_url.is_none()
+    {
+        let direct = granary_io::cmr::direct_access(&source.cmr_query())
+            .await
+            .map_err(|source| PipelineError::Storage {
+                component: id.clone(),
+                source: Box::new(source),
+            })?
+            .unwrap_or_default();
+        earthdata_url = direct.s3_credentials_endpoint;
+        if region.is_none() {
+            region = direct.region;
+        }
+        if earthdata_url.is_none() {
+            return Err(PipelineError::File {
+                file: p.file.display().to_string(),
+                message: format!(
+                    "sources.{id}: the collection's CMR record names no S3 credentials endpoint (UMM-C DirectDistributionInformation); give storage.earthdata_url"
+                ),
+            });
+        }
+        tracing::info!(endpoint = ?earthdata_url, region = ?region, "S3 credentials endpoint from the collection's CMR record.");
+    }
     // Earthdata Login: the bearer token also authorizes HTTPS reads of granules.
     let bearer_token = match st.credentials {
         Credentials::Earthdata => std::env::var("EARTHDATA_TOKEN")
@@ -82,7 +112,7 @@ fn extractor(
             .filter(|t| !t.is_empty()),
         Credentials::Environment => None,
     };
-    let earthdata = match (st.credentials, st.earthdata_url.as_deref()) {
+    let earthdata = match (st.credentials, earthdata_url.as_deref()) {
         (Credentials::Environment, _) => None,
         // HTTPS only: the token is the credential.
         (Credentials::Earthdata, None) if bearer_token.is_some() => None,
@@ -107,7 +137,7 @@ fn extractor(
         }
     };
     let remote = RemoteOptions {
-        region: st.region.clone(),
+        region,
         endpoint: st.endpoint.clone(),
         anonymous: st.anonymous,
         allow_http: st
@@ -314,7 +344,7 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             })?,
         });
     }
-    let (ex, credentials) = extractor(p)?;
+    let (ex, credentials) = extractor(p).await?;
     let _state_lock = if opts.dry_run {
         None
     } else {
