@@ -306,3 +306,30 @@ def test_cmr_direct_access_takes_the_credentials_endpoint_from_the_collection(tm
                 "sources.granules.storage.credentials=\"earthdata\"", extra_env=extra)
             assert edl.fetches >= 1
     assert as_local(text, "s3://granules/swot") == local_refs
+
+
+def test_the_bundled_cmr_pipeline_runs_against_fake_services(tmp_path):
+    """pipelines/swot_l2_lr_ssh_cmr.toml as shipped, pointed at a fake CMR (its search, the
+    collection's UMM-C), a fake s3credentials endpoint and moto's S3: every granule combined."""
+    from servers import CmrServer, FakeEarthdata
+    with MotoServer() as s3, FakeEarthdata(expires_in=3600) as edl:
+        s3_upload(s3.endpoint, "podaac-swot", "SWOT_L2_LR_SSH_2.0", SWOT)
+        granules = [{"name": n, "url": f"s3://podaac-swot/SWOT_L2_LR_SSH_2.0/{n}"} for n in NAMES]
+        direct = {"Region": "us-west-2", "S3CredentialsAPIEndpoint": edl.url}
+        with CmrServer(granules, direct_access=direct) as cmr:
+            out = tmp_path / "cmr.parq"
+            args = [BIN, "run", str(ROOT / "pipelines" / "swot_l2_lr_ssh_cmr.toml"),
+                    "--set", f'sources.granules.cmr_url="{cmr.url}"',
+                    "--set", f'sources.granules.storage.endpoint="{s3.endpoint}"',
+                    "--set", f'state_dir="{tmp_path / "state"}"',
+                    "--set", f'sinks.references.path="{out}"']
+            r = subprocess.run(args, capture_output=True, text=True,
+                               env=env(AWS_ACCESS_KEY_ID="", AWS_SECRET_ACCESS_KEY="",
+                                       EARTHDATA_TOKEN=edl.TOKEN))
+            assert r.returncode == 0, r.stderr[-3000:]
+            q = cmr.queries[0][0]
+            assert q["short_name"] == ["SWOT_L2_LR_SSH_2.0"] and q["provider"] == ["POCLOUD"]
+            assert q["granule_ur"] == ["SWOT_L2_LR_SSH_Expert_*"], q
+    assert "11 granules listed" in r.stderr, r.stderr
+    # The newest processing per (cycle, pass), then the main shape: the 7 granules of 10 lines.
+    assert f"wrote {out} [references]: 7 granules" in r.stderr, r.stderr

@@ -227,7 +227,11 @@ fn set_overrides_apply_and_bad_ones_are_config_errors() {
 
 #[test]
 fn bundled_pipelines_validate() {
-    for name in ["sample.toml", "swot_l2_lr_ssh_expert.toml"] {
+    for name in [
+        "sample.toml",
+        "swot_l2_lr_ssh_expert.toml",
+        "swot_l2_lr_ssh_cmr.toml",
+    ] {
         let p = load(&root().join("pipelines").join(name), &[]).unwrap();
         assert_eq!(p.sinks.len(), 1, "{name}");
     }
