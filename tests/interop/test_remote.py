@@ -241,7 +241,7 @@ def test_cmr_rerun_asks_only_for_revised_granules_and_rescans_them(tmp_path, loc
             cmr_set = f'sources.granules.cmr_url="{cmr.url}"'
             first, _ = run_sample(tmp_path, [], cmr_set, *sets)
             assert all("updated_since" not in q for q, _ in cmr.queries)
-            state = json.loads((tmp_path / "state" / "cmr_state.json").read_text())
+            state = json.loads((tmp_path / "state" / "inventory" / "cmr_state.json").read_text())
             assert state["identity"].startswith(f"cmr:{cmr.url}/search/granules?")
             # CMR revises one granule between the runs.
             granules[3]["revision"] = "2999-01-01T00:00:00Z"
@@ -333,3 +333,26 @@ def test_the_bundled_cmr_pipeline_runs_against_fake_services(tmp_path):
     assert "11 granules listed" in r.stderr, r.stderr
     # The newest processing per (cycle, pass), then the main shape: the 7 granules of 10 lines.
     assert f"wrote {out} [references]: 7 granules" in r.stderr, r.stderr
+
+
+def test_granules_cmr_lists_that_the_inventory_lacks(tmp_path):
+    """sql/cmr_not_inventoried.sql over a CMR pipeline's inventory: a granule CMR lists but the
+    server does not have is reported, with its error."""
+    from servers import CmrServer
+    with RangeServer(SWOT) as srv:
+        granules = [{"name": n, "url": f"{srv.url}/{n}"} for n in NAMES]
+        granules.append({"name": "gone.nc", "url": f"{srv.url}/gone.nc"})
+        with CmrServer(granules) as cmr:
+            args = sample_args(tmp_path, [], 'sources.granules.type="cmr"',
+                               f'sources.granules.cmr_url="{cmr.url}"',
+                               'sources.granules.short_name="X"',
+                               'sources.granules.access="external"')
+            r = subprocess.run(args, capture_output=True, text=True, env=env())
+            assert r.returncode == 1, r.stderr  # one granule failed
+    r = subprocess.run([BIN, "sql", str(tmp_path / "state" / "inventory"), "--format", "ndjson",
+                        "-f", str(ROOT / "sql" / "cmr_not_inventoried.sql")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    assert [x["native_id"] for x in rows] == ["gone.nc"], rows
+    assert "404" in (rows[0]["why"] or ""), rows

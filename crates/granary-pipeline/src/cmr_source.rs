@@ -1,6 +1,7 @@
 //! The `cmr` source (docs/cmr.md): granules found by a CMR search, their data links chosen by
-//! `access`. Incremental: the state directory keeps the last search's table
-//! (`cmr_granules.parquet`) and when it started (`cmr_state.json`); a rerun of the same search
+//! `access`. Incremental: the inventory directory keeps the last search's table
+//! (`cmr_granules.parquet`, which `granary sql` over the inventory sees too) and when it started
+//! (`cmr_state.json`); a rerun of the same search
 //! asks CMR only for granules revised since then, merges them in, and has the revised ones
 //! scanned again. Both files are replaced only after the inventory build succeeded.
 

@@ -231,7 +231,9 @@ async fn inventory(
     };
     let pattern = s.pattern().map_err(inv_err(sid))?;
     let cmr = if s.kind == crate::spec::SourceType::Cmr {
-        let state = (!opts.dry_run && opts.prune.is_none()).then_some(p.state_dir.as_path());
+        // The search is kept in the inventory directory (a pruned or dry run keeps nothing).
+        let inventory_dir = p.state_dir.join("inventory");
+        let state = (!opts.dry_run && opts.prune.is_none()).then_some(inventory_dir.as_path());
         Some(crate::cmr_source::search(sid, s, state).await?)
     } else {
         None
@@ -306,7 +308,9 @@ async fn inventory(
     if let Some(c) = &cmr
         && opts.prune.is_none()
     {
-        crate::cmr_source::commit(sid, c, &p.state_dir)?;
+        crate::cmr_source::commit(sid, c, &dir)?;
+        // session_for_dir registers the table it now holds.
+        return session_for_dir(&inv, pattern.as_ref()).map_err(sql_err);
     }
     with_cmr(session_for_dir(&inv, pattern.as_ref()).map_err(sql_err)?)
 }

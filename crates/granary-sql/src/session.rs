@@ -94,6 +94,10 @@ pub fn session_for_dir(
         .collect();
     // `errors`: failed granules and the arrays left out of committed ones, read now.
     register_batch(&ctx, "errors", errors_batch(&dir.errors()?)?)?;
+    // `cmr_granules`: what CMR said about the granules of a CMR source (docs/cmr.md).
+    if let Some(cmr) = granary_inventory::cmr_table::read_cmr_table(dir.root())? {
+        register_batch(&ctx, "cmr_granules", cmr)?;
+    }
     for (name, schema) in others {
         let files = dir.files(name);
         if files.is_empty() {
