@@ -285,6 +285,7 @@ class FakeEarthdata(LocalServer):
 
     def __init__(self, expires_in=60):
         self.fetches = 0
+        self.token_logins = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -295,6 +296,20 @@ class FakeEarthdata(LocalServer):
 
             def _send(self, code, body=b"", headers=()):
                 reply(self, code, body, headers)
+
+            def do_POST(self):
+                # Earthdata Login's user-token API, basic auth (what earthaccess uses).
+                import base64
+                import json as _json
+                want = "Basic " + base64.b64encode(f"{fake.USER}:{fake.PASSWORD}".encode()).decode()
+                if self.path != "/api/users/find_or_create_token":
+                    return self._send(404)
+                if self.headers.get("Authorization", "") != want:
+                    return self._send(401, b'{"error":"invalid_credentials"}')
+                fake.token_logins += 1
+                body = _json.dumps({"access_token": fake.TOKEN, "token_type": "Bearer",
+                                    "expiration_date": "12/31/2099"})
+                self._send(200, body.encode(), [("Content-Type", "application/json")])
 
             def do_GET(self):
                 import base64

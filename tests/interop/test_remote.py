@@ -356,3 +356,38 @@ def test_granules_cmr_lists_that_the_inventory_lacks(tmp_path):
     rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
     assert [x["native_id"] for x in rows] == ["gone.nc"], rows
     assert "404" in (rows[0]["why"] or ""), rows
+
+
+def test_https_with_a_netrc_login_gets_a_token_and_reads(tmp_path, local_refs):
+    """No EARTHDATA_TOKEN: the netrc user of the login host gets a bearer token from Earthdata
+    Login's token API (basic auth to that host only) and the granules are read with it; the
+    password and the token stay out of the debug log; a wrong password fails naming the user and
+    the status."""
+    from servers import FakeEarthdata
+    with FakeEarthdata() as edl, RangeServer(SWOT) as data:
+        cdn = data.url.replace("127.0.0.1", "localhost")
+        with RangeServer(SWOT, token=edl.TOKEN, redirect_to=cdn) as front:
+            paths = [f"{front.url}/{n}" for n in NAMES]
+            netrc = tmp_path / "netrc"
+            netrc.write_text(f"machine 127.0.0.1 login {edl.USER} password {edl.PASSWORD}\n")
+            sets = ['sources.granules.storage.credentials="earthdata"',
+                    f'sources.granules.storage.earthdata_login_url="{edl.base}"']
+            run = tmp_path / "run"
+            run.mkdir()
+            args = sample_args(run, paths, *sets) + ["--log", "debug"]
+            r = subprocess.run(args, capture_output=True, text=True,
+                               env=env(EARTHDATA_TOKEN="", NETRC=str(netrc)))
+            assert r.returncode == 0, r.stderr[-3000:]
+            assert edl.token_logins == 1
+            assert data.authorizations == []
+            for secret in (edl.PASSWORD, edl.TOKEN):
+                assert secret not in r.stderr
+            assert as_local((run / "refs.json").read_text(), front.url) == local_refs
+            netrc.write_text(f"machine 127.0.0.1 login {edl.USER} password wrong\n")
+            bad = tmp_path / "bad"
+            bad.mkdir()
+            r = subprocess.run(sample_args(bad, paths, *sets), capture_output=True, text=True,
+                               env=env(EARTHDATA_TOKEN="", NETRC=str(netrc)))
+            assert r.returncode == 3, r.stderr
+            assert f"netrc login as {edl.USER}" in r.stderr and "401" in r.stderr, r.stderr
+            assert "wrong" not in r.stderr

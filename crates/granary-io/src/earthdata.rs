@@ -57,7 +57,7 @@ fn generic(message: String) -> object_store::Error {
 }
 
 /// The (login, password) of `host` in a netrc file.
-fn netrc_entry(text: &str, host: &str) -> Option<(String, String)> {
+pub(crate) fn netrc_entry(text: &str, host: &str) -> Option<(String, String)> {
     let tokens: Vec<&str> = text.split_whitespace().collect();
     let mut i = 0;
     while i < tokens.len() {

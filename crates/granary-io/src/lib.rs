@@ -12,6 +12,7 @@
 pub mod cmr;
 mod earthdata;
 mod error;
+pub mod login_token;
 mod registry;
 mod remote;
 mod scope;

@@ -104,14 +104,36 @@ async fn extractor(
         }
         tracing::info!(endpoint = ?earthdata_url, region = ?region, "S3 credentials endpoint from the collection's CMR record.");
     }
-    // Earthdata Login: the bearer token also authorizes HTTPS reads of granules.
-    let bearer_token = match st.credentials {
+    // Earthdata Login: the bearer token also authorizes HTTPS reads of granules; without
+    // EARTHDATA_TOKEN, a source that reads over HTTPS gets one for its netrc user.
+    let mut bearer_token = match st.credentials {
         Credentials::Earthdata => std::env::var("EARTHDATA_TOKEN")
             .ok()
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty()),
         Credentials::Environment => None,
     };
+    let reads_https = match source.kind {
+        crate::spec::SourceType::Cmr => source.access == granary_io::cmr::Access::External,
+        crate::spec::SourceType::Files => source
+            .paths
+            .iter()
+            .any(|p| p.starts_with("https://") || p.starts_with("http://")),
+    };
+    if st.credentials == Credentials::Earthdata && bearer_token.is_none() && reads_https {
+        let login = st
+            .earthdata_login_url
+            .as_deref()
+            .unwrap_or(granary_io::login_token::EARTHDATA_LOGIN);
+        bearer_token = Some(
+            granary_io::login_token::token_from_netrc(login)
+                .await
+                .map_err(|source| PipelineError::Storage {
+                    component: id.clone(),
+                    source: Box::new(source),
+                })?,
+        );
+    }
     let earthdata = match (st.credentials, earthdata_url.as_deref()) {
         (Credentials::Environment, _) => None,
         // HTTPS only: the token is the credential.

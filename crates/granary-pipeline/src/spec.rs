@@ -160,6 +160,9 @@ pub struct StorageSpec {
     /// Fetch new temporary credentials this many seconds before they expire (default 300).
     #[serde(default = "default_refresh")]
     pub refresh_before_secs: u64,
+    /// Earthdata Login, where a netrc user gets a bearer token for HTTPS reads when
+    /// `EARTHDATA_TOKEN` is not set (default `https://urs.earthdata.nasa.gov`).
+    pub earthdata_login_url: Option<String>,
 }
 
 fn default_refresh() -> u64 {
@@ -178,6 +181,7 @@ impl Default for StorageSpec {
             credentials: Credentials::Environment,
             earthdata_url: None,
             refresh_before_secs: default_refresh(),
+            earthdata_login_url: None,
         }
     }
 }

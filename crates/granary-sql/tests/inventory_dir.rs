@@ -188,9 +188,7 @@ async fn persisted_tables_answer_like_the_in_memory_ones() {
         let p = e.unwrap().path();
         // cmr_*.sql need a CMR source's `cmr_granules` table (tests/interop/test_remote.py).
         let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-        if p.extension().is_none_or(|x| x != "sql")
-            || name.is_some_and(|n| n.starts_with("cmr_"))
-        {
+        if p.extension().is_none_or(|x| x != "sql") || name.is_some_and(|n| n.starts_with("cmr_")) {
             continue;
         }
         let q = std::fs::read_to_string(&p).unwrap();
