@@ -391,3 +391,19 @@ def test_https_with_a_netrc_login_gets_a_token_and_reads(tmp_path, local_refs):
             assert r.returncode == 3, r.stderr
             assert f"netrc login as {edl.USER}" in r.stderr and "401" in r.stderr, r.stderr
             assert "wrong" not in r.stderr
+
+
+def test_cmr_granules_table_function_for_ad_hoc_discovery(tmp_path):
+    from servers import CmrServer
+    granules = [{"name": n, "url": f"s3://b/swot/{n}", "size": 7} for n in NAMES]
+    with CmrServer(granules, page_size=4) as cmr:
+        sql = ("SELECT native_id, url, size FROM cmr_granules('SWOT_L2_LR_SSH_2.0', "
+               f"'2014-01-01T00:00:00Z', '', 'POCLOUD', '{cmr.url}') ORDER BY native_id")
+        r = subprocess.run([BIN, "sql", "--format", "ndjson", "-c", sql],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        q = cmr.queries[0][0]
+        assert q["temporal"] == ["2014-01-01T00:00:00Z,"] and q["provider"] == ["POCLOUD"], q
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    assert [x["native_id"] for x in rows] == NAMES
+    assert rows[0]["url"] == f"s3://b/swot/{NAMES[0]}" and rows[0]["size"] == 7

@@ -4,6 +4,7 @@
 //! selection query whose rows drive granary-refs' combiner.
 
 mod array_selection;
+mod cmr_fn;
 mod combine;
 mod coordinate_values;
 mod error;

@@ -21,9 +21,11 @@ use granary_io::StoreRegistry;
 
 use crate::{Access, ScanFunction, SqlError, check_sql};
 
-/// A session with only the table functions `hdf5_scan` and `dmrpp_scan` registered.
+/// A session with only the table functions `hdf5_scan`, `dmrpp_scan` and `cmr_granules`
+/// registered.
 pub fn base_session() -> SessionContext {
     let ctx = SessionContext::new();
+    ctx.register_udtf("cmr_granules", Arc::new(crate::cmr_fn::CmrFunction));
     let registry = Arc::new(StoreRegistry::new());
     ctx.register_udtf(
         "hdf5_scan",
