@@ -60,8 +60,12 @@ class RangeServer(LocalServer):
     Authorization header received is kept in `authorizations`."""
 
     def __init__(self, root: Path, fail_fraction: float = 0.0, seed: int = 7, delay: float = 0.0,
-                 token=None, redirect_to=None):
+                 token=None, redirect_to=None, urs=None):
         self.root = Path(root)
+        # `urs`: Earthdata Login's base URL; requests without the session cookie are sent there
+        # (OAuth), and /login?code= sets the cookie (what a TEA data host does).
+        self.urs = urs
+        self.logins = 0
         self.token = token
         self.redirect_to = redirect_to
         self.authorizations = []
@@ -91,6 +95,25 @@ class RangeServer(LocalServer):
                 if auth is not None:
                     with server.lock:
                         server.authorizations.append(auth)
+                if server.urs is not None:
+                    from urllib.parse import parse_qs, quote, urlparse
+                    u = urlparse(self.path)
+                    if u.path == "/login":
+                        q = parse_qs(u.query)
+                        if q.get("code") != ["CODE-123"]:
+                            reply(self, 401)
+                            return True
+                        with server.lock:
+                            server.logins += 1
+                        reply(self, 302, headers=[("Location", q["state"][0]),
+                                                  ("Set-Cookie", "tea=ok; Path=/")])
+                        return True
+                    if "tea=ok" not in self.headers.get("Cookie", ""):
+                        back = quote(server.base + "/login", safe="")
+                        reply(self, 302, headers=[(
+                            "Location", f"{server.urs}/oauth/authorize?client_id=tea&"
+                                        f"redirect_uri={back}&state={quote(self.path, safe='')}")])
+                        return True
                 if server.token is not None and auth != f"Bearer {server.token}":
                     reply(self, 401, b"Earthdata Login required")
                     return True
@@ -286,6 +309,7 @@ class FakeEarthdata(LocalServer):
     def __init__(self, expires_in=60):
         self.fetches = 0
         self.token_logins = 0
+        self.oauth_logins = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -316,6 +340,19 @@ class FakeEarthdata(LocalServer):
                 import datetime
                 import json as _json
                 auth = self.headers.get("Authorization", "")
+                if self.path.startswith("/oauth/authorize"):
+                    # Earthdata Login's OAuth step of a data host's redirect: basic auth, then
+                    # back to the data host with a code.
+                    from urllib.parse import parse_qs, urlencode, urlparse
+                    want = "Basic " + base64.b64encode(
+                        f"{fake.USER}:{fake.PASSWORD}".encode()).decode()
+                    if auth != want:
+                        return self._send(401, b"bad credentials")
+                    fake.oauth_logins += 1
+                    q = parse_qs(urlparse(self.path).query)
+                    back = q["redirect_uri"][0] + "?" + urlencode(
+                        {"code": "CODE-123", "state": q["state"][0]})
+                    return self._send(302, headers=[("Location", back)])
                 if self.path.startswith("/oauth"):
                     want = "Basic " + base64.b64encode(
                         f"{fake.USER}:{fake.PASSWORD}".encode()).decode()

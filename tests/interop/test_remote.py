@@ -407,3 +407,27 @@ def test_cmr_granules_table_function_for_ad_hoc_discovery(tmp_path):
     rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
     assert [x["native_id"] for x in rows] == NAMES
     assert rows[0]["url"] == f"s3://b/swot/{NAMES[0]}" and rows[0]["size"] == 7
+
+
+def test_https_through_earthdata_login_redirects_with_a_cookie_jar(tmp_path, local_refs):
+    """https_login = "redirects": the data host sends unauthenticated requests to Earthdata
+    Login (OAuth), which takes the netrc password and sends the client back with a code; the
+    session cookie then carries every read. The password goes to the login host only."""
+    from servers import FakeEarthdata
+    with FakeEarthdata() as edl, RangeServer(SWOT) as data:
+        cdn = data.url.replace("127.0.0.1", "localhost")
+        with RangeServer(SWOT, urs=edl.base, redirect_to=cdn) as front:
+            paths = [f"{front.url}/{n}" for n in NAMES]
+            netrc = tmp_path / "netrc"
+            netrc.write_text(f"machine 127.0.0.1 login {edl.USER} password {edl.PASSWORD}\n")
+            sets = ['sources.granules.storage.credentials="earthdata"',
+                    f'sources.granules.storage.earthdata_login_url="{edl.base}"',
+                    'sources.granules.storage.https_login="redirects"']
+            args = sample_args(tmp_path, paths, *sets) + ["--log", "debug"]
+            r = subprocess.run(args, capture_output=True, text=True,
+                               env=env(EARTHDATA_TOKEN="", NETRC=str(netrc)))
+            assert r.returncode == 0, r.stderr[-3000:]
+            assert edl.oauth_logins == 1 and front.logins == 1
+            assert front.authorizations == [] and data.authorizations == []
+            assert edl.PASSWORD not in r.stderr and "CODE-123" not in r.stderr
+            assert as_local((tmp_path / "refs.json").read_text(), front.url) == local_refs

@@ -18,6 +18,7 @@ mod remote;
 mod scope;
 mod source;
 mod stats;
+pub mod urs_login;
 
 pub use earthdata::EarthdataCredentials;
 pub use error::IoError;

@@ -15,8 +15,8 @@ use crate::earthdata::netrc_entry;
 /// The default Earthdata Login host.
 pub const EARTHDATA_LOGIN: &str = "https://urs.earthdata.nasa.gov";
 
-/// A user token from `login_url` for the netrc user of its host.
-pub async fn token_from_netrc(login_url: &str) -> Result<String, IoError> {
+/// The (user, password) of `login_url`'s host in the netrc file (`NETRC`, else `~/.netrc`).
+pub fn netrc_user(login_url: &str) -> Result<(String, String), IoError> {
     let err = |reason: String| IoError::Credentials {
         endpoint: login_url.to_string(),
         reason,
@@ -38,12 +38,25 @@ pub async fn token_from_netrc(login_url: &str) -> Result<String, IoError> {
             path.display()
         ))
     })?;
-    let (user, password) = netrc_entry(&text, &host).ok_or_else(|| {
+    netrc_entry(&text, &host).ok_or_else(|| {
         err(format!(
             "no EARTHDATA_TOKEN, and netrc {} has no entry for {host}",
             path.display()
         ))
-    })?;
+    })
+}
+
+/// A user token from `login_url` for the netrc user of its host.
+pub async fn token_from_netrc(login_url: &str) -> Result<String, IoError> {
+    let err = |reason: String| IoError::Credentials {
+        endpoint: login_url.to_string(),
+        reason,
+    };
+    let (user, password) = netrc_user(login_url)?;
+    let host = Url::parse(login_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))

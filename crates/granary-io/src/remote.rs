@@ -36,6 +36,8 @@ pub struct RemoteOptions {
     /// Never forwarded when a server redirects to another host (the HTTP client drops
     /// `Authorization` across origins), never printed.
     pub bearer_token: Option<String>,
+    /// An Earthdata Login session (OAuth redirects, cookies) for `http(s)` granule hosts.
+    pub urs_login: Option<Arc<crate::urs_login::UrsLogin>>,
 }
 
 impl std::fmt::Debug for RemoteOptions {
@@ -53,6 +55,7 @@ impl std::fmt::Debug for RemoteOptions {
                 "bearer_token",
                 &self.bearer_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("urs_login", &self.urs_login)
             .field(
                 "s3_credentials",
                 &self.s3_credentials.as_ref().map(|_| "provider"),
@@ -132,12 +135,14 @@ pub(crate) fn store_for(
                 headers.insert(reqwest::header::AUTHORIZATION, value);
                 client = client.with_default_headers(headers);
             }
-            HttpBuilder::new()
+            let mut b = HttpBuilder::new()
                 .with_url(base)
                 .with_retry(opts.retry())
-                .with_client_options(client)
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+                .with_client_options(client);
+            if let Some(login) = &opts.urs_login {
+                b = b.with_http_connector(login.connector());
+            }
+            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }
         #[cfg(feature = "gcp")]
         "gs" => object_store::gcp::GoogleCloudStorageBuilder::from_env()

@@ -70,7 +70,14 @@ const LISTED_FAILURES: usize = 20;
 
 async fn extractor(
     p: &Pipeline,
-) -> Result<(Extractor, Option<Arc<EarthdataCredentials>>), PipelineError> {
+) -> Result<
+    (
+        Extractor,
+        Option<Arc<EarthdataCredentials>>,
+        Option<Arc<granary_io::urs_login::UrsLogin>>,
+    ),
+    PipelineError,
+> {
     let (_, e) = &p.extractor;
     let (id, source) = &p.source;
     let st = &source.storage;
@@ -120,29 +127,48 @@ async fn extractor(
             .iter()
             .any(|p| p.starts_with("https://") || p.starts_with("http://")),
     };
+    let mut urs_login = None;
     if st.credentials == Credentials::Earthdata && bearer_token.is_none() && reads_https {
         let login = st
             .earthdata_login_url
             .as_deref()
             .unwrap_or(granary_io::login_token::EARTHDATA_LOGIN);
-        bearer_token = Some(
-            granary_io::login_token::token_from_netrc(login)
-                .await
-                .map_err(|source| PipelineError::Storage {
-                    component: id.clone(),
-                    source: Box::new(source),
-                })?,
-        );
+        let storage_err = |source| PipelineError::Storage {
+            component: id.clone(),
+            source: Box::new(source),
+        };
+        match st.https_login {
+            crate::spec::HttpsLogin::Token => {
+                bearer_token = Some(
+                    granary_io::login_token::token_from_netrc(login)
+                        .await
+                        .map_err(storage_err)?,
+                );
+            }
+            crate::spec::HttpsLogin::Redirects => {
+                let (user, password) =
+                    granary_io::login_token::netrc_user(login).map_err(storage_err)?;
+                urs_login = Some(Arc::new(
+                    granary_io::urs_login::UrsLogin::new(
+                        login,
+                        user,
+                        password,
+                        std::time::Duration::from_secs(st.timeout_secs.unwrap_or(30)),
+                    )
+                    .map_err(storage_err)?,
+                ));
+            }
+        }
     }
     let earthdata = match (st.credentials, earthdata_url.as_deref()) {
         (Credentials::Environment, _) => None,
         // HTTPS only: the token is the credential.
-        (Credentials::Earthdata, None) if bearer_token.is_some() => None,
+        (Credentials::Earthdata, None) if bearer_token.is_some() || urs_login.is_some() => None,
         (Credentials::Earthdata, None) => {
             return Err(PipelineError::File {
                 file: p.file.display().to_string(),
                 message: format!(
-                    "sources.{id}.storage: credentials = \"earthdata\" needs earthdata_url (temporary S3 keys) or, for HTTPS reads, a token in EARTHDATA_TOKEN"
+                    "sources.{id}.storage: credentials = \"earthdata\" needs earthdata_url (temporary S3 keys) or, for HTTPS reads, a token in EARTHDATA_TOKEN or a netrc login"
                 ),
             });
         }
@@ -171,6 +197,7 @@ async fn extractor(
         max_concurrent_requests: st.max_concurrent_requests,
         s3_credentials: earthdata.clone().map(|c| c as _),
         bearer_token,
+        urs_login: urs_login.clone(),
     };
     let ex = Extractor::new(
         Arc::new(StoreRegistry::with_remote(remote)),
@@ -183,7 +210,7 @@ async fn extractor(
         },
     )
     .with_scope(ReadScope::new(e.allow_locations.clone()));
-    Ok((ex, earthdata))
+    Ok((ex, earthdata, urs_login))
 }
 
 /// Holds the state directory's lock for the run: a second `granary run` of the same pipeline
@@ -236,6 +263,7 @@ async fn inventory(
     p: &Pipeline,
     opts: &RunOptions,
     ex: &Extractor,
+    urs_login: Option<&granary_io::urs_login::UrsLogin>,
     report: &mut RunReport,
 ) -> Result<SessionContext, PipelineError> {
     let (sid, s) = &p.source;
@@ -269,6 +297,24 @@ async fn inventory(
             .collect(),
         None => sources(p, ex, opts.prune).await?,
     };
+    // Earthdata Login by redirects: one login per granule host before anything is read.
+    if let Some(login) = urs_login {
+        let mut hosts = std::collections::BTreeSet::new();
+        for u in &srcs {
+            if let Ok(url) = url::Url::parse(u)
+                && matches!(url.scheme(), "http" | "https")
+                && hosts.insert(format!("{}://{}", url.scheme(), url.authority()))
+            {
+                login
+                    .login(&url)
+                    .await
+                    .map_err(|source| PipelineError::Storage {
+                        component: sid.clone(),
+                        source: Box::new(source),
+                    })?;
+            }
+        }
+    }
     let with_cmr = |ctx: SessionContext| -> Result<SessionContext, PipelineError> {
         if let Some(c) = &cmr {
             ctx.register_batch("cmr_granules", c.table.clone())
@@ -370,14 +416,14 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             })?,
         });
     }
-    let (ex, credentials) = extractor(p).await?;
+    let (ex, credentials, urs_login) = extractor(p).await?;
     let _state_lock = if opts.dry_run {
         None
     } else {
         Some(lock_state(p)?)
     };
     let mut report = RunReport::default();
-    let ctx = inventory(p, opts, &ex, &mut report).await?;
+    let ctx = inventory(p, opts, &ex, urs_login.as_deref(), &mut report).await?;
     // Every granule failed (a wrong token, an unreachable host): say why, not "empty selection".
     if report.listed > 0
         && report.scanned == 0

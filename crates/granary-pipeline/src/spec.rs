@@ -163,6 +163,19 @@ pub struct StorageSpec {
     /// Earthdata Login, where a netrc user gets a bearer token for HTTPS reads when
     /// `EARTHDATA_TOKEN` is not set (default `https://urs.earthdata.nasa.gov`).
     pub earthdata_login_url: Option<String>,
+    /// How a netrc user reads HTTPS granules: a bearer token from the login's token API
+    /// (`token`, default) or Earthdata Login's OAuth redirects with a cookie jar (`redirects`).
+    #[serde(default)]
+    pub https_login: HttpsLogin,
+}
+
+/// How a netrc user authenticates HTTPS reads (`https_login`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpsLogin {
+    #[default]
+    Token,
+    Redirects,
 }
 
 fn default_refresh() -> u64 {
@@ -182,6 +195,7 @@ impl Default for StorageSpec {
             earthdata_url: None,
             refresh_before_secs: default_refresh(),
             earthdata_login_url: None,
+            https_login: HttpsLogin::Token,
         }
     }
 }
