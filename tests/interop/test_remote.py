@@ -208,6 +208,7 @@ def test_cmr_source_over_http_equals_the_same_granules_listed_by_path(tmp_path, 
     from servers import CmrServer
     with RangeServer(SWOT) as srv:
         granules = [{"name": n, "url": f"{srv.url}/{n}"} for n in NAMES]
+        granules[0]["dmrpp"] = f"{srv.url}/{NAMES[0]}.dmrpp"  # a DMR++ link, never the data
         with CmrServer(granules, page_size=4) as cmr:
             text, err = run_sample(tmp_path, [],
                                    'sources.granules.type="cmr"',
@@ -283,6 +284,7 @@ def test_https_with_an_earthdata_token_never_forwards_it_to_another_host(tmp_pat
                                env=env(EARTHDATA_TOKEN="wrong"))
             assert r.returncode == 3, r.stderr
             assert f"every one of the {len(NAMES)} granules failed" in r.stderr, r.stderr[-2000:]
+            assert "credentials tried: HTTPS: the bearer token in EARTHDATA_TOKEN" in r.stderr
             assert "401" in r.stderr and "127.0.0.1" in r.stderr, r.stderr[-2000:]
             assert "wrong" not in r.stderr
 
@@ -431,3 +433,11 @@ def test_https_through_earthdata_login_redirects_with_a_cookie_jar(tmp_path, loc
             assert front.authorizations == [] and data.authorizations == []
             assert edl.PASSWORD not in r.stderr and "CODE-123" not in r.stderr
             assert as_local((tmp_path / "refs.json").read_text(), front.url) == local_refs
+            netrc.write_text(f"machine 127.0.0.1 login {edl.USER} password wrong\n")
+            bad = tmp_path / "bad"
+            bad.mkdir()
+            r = subprocess.run(sample_args(bad, paths, *sets), capture_output=True, text=True,
+                               env=env(EARTHDATA_TOKEN="", NETRC=str(netrc)))
+            assert r.returncode == 3, r.stderr
+            assert f"netrc login as {edl.USER}" in r.stderr and "401" in r.stderr, r.stderr
+            assert "wrong" not in r.stderr

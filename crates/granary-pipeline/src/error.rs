@@ -36,7 +36,7 @@ impl Location {
 #[non_exhaustive]
 pub enum PipelineError {
     #[error(
-        "component {component:?}: every one of the {count} granules failed, nothing to combine; e.g. {url} [{stage}]: {message}"
+        "component {component:?}: every one of the {count} granules failed, nothing to combine; e.g. {url} [{stage}]: {message} (credentials tried: {credential})"
     )]
     AllFailed {
         component: String,
@@ -44,6 +44,7 @@ pub enum PipelineError {
         url: String,
         stage: String,
         message: String,
+        credential: String,
     },
     #[error("{location}: {message}")]
     Config { location: Location, message: String },

@@ -75,6 +75,7 @@ async fn extractor(
         Extractor,
         Option<Arc<EarthdataCredentials>>,
         Option<Arc<granary_io::urs_login::UrsLogin>>,
+        String,
     ),
     PipelineError,
 > {
@@ -160,6 +161,25 @@ async fn extractor(
             }
         }
     }
+    // Named in errors when every granule fails (a wrong token, an expired session).
+    let credential = match (st.credentials, &earthdata_url) {
+        (Credentials::Environment, _) => "the environment's credentials".to_string(),
+        (Credentials::Earthdata, url) => {
+            let https = if std::env::var("EARTHDATA_TOKEN").is_ok_and(|t| !t.trim().is_empty()) {
+                "HTTPS: the bearer token in EARTHDATA_TOKEN"
+            } else if urs_login.is_some() {
+                "HTTPS: the Earthdata Login session of the netrc user"
+            } else if bearer_token.is_some() {
+                "HTTPS: a bearer token the netrc user got from Earthdata Login"
+            } else {
+                "HTTPS: none"
+            };
+            match url {
+                Some(u) => format!("{https}; S3: temporary keys from {u}"),
+                None => https.to_string(),
+            }
+        }
+    };
     let earthdata = match (st.credentials, earthdata_url.as_deref()) {
         (Credentials::Environment, _) => None,
         // HTTPS only: the token is the credential.
@@ -210,7 +230,7 @@ async fn extractor(
         },
     )
     .with_scope(ReadScope::new(e.allow_locations.clone()));
-    Ok((ex, earthdata, urs_login))
+    Ok((ex, earthdata, urs_login, credential))
 }
 
 /// Holds the state directory's lock for the run: a second `granary run` of the same pipeline
@@ -416,7 +436,7 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             })?,
         });
     }
-    let (ex, credentials, urs_login) = extractor(p).await?;
+    let (ex, credentials, urs_login, credential) = extractor(p).await?;
     let _state_lock = if opts.dry_run {
         None
     } else {
@@ -436,6 +456,7 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             url: f.url.clone(),
             stage: f.stage.clone(),
             message: f.message.clone(),
+            credential,
         });
     }
     for (id, q) in &p.sql {
