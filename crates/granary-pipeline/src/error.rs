@@ -36,14 +36,13 @@ impl Location {
 #[non_exhaustive]
 pub enum PipelineError {
     #[error(
-        "component {component:?}: every one of the {count} granules failed, nothing to combine; e.g. {url} [{stage}]: {message} (credentials tried: {credential})"
+        "component {component:?}: every one of the {count} granules failed, nothing to combine; e.g. {example} (credentials tried: {credential})"
     )]
     AllFailed {
         component: String,
         count: usize,
-        url: String,
-        stage: String,
-        message: String,
+        /// `URL [stage]: message` of the first failure.
+        example: String,
         credential: String,
     },
     #[error("{location}: {message}")]

@@ -453,9 +453,7 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
         return Err(PipelineError::AllFailed {
             component: p.extractor.0.clone(),
             count: report.failed,
-            url: f.url.clone(),
-            stage: f.stage.clone(),
-            message: f.message.clone(),
+            example: format!("{} [{}]: {}", f.url, f.stage, f.message),
             credential,
         });
     }
