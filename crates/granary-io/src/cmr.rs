@@ -9,6 +9,11 @@ use serde::Deserialize;
 
 use crate::IoError;
 
+/// Bounds on what a CMR search may return (a misbehaving or hostile server must not exhaust
+/// memory or loop forever): bytes of one page, pages of one search.
+const MAX_PAGE_BYTES: usize = 256 << 20;
+const MAX_PAGES: usize = 100_000;
+
 /// Which granules to ask CMR for.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -249,6 +254,11 @@ pub async fn search_granules(
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     for page in 0.. {
+        if page >= MAX_PAGES {
+            return Err(err(format!(
+                "more than {MAX_PAGES} pages: CMR-Search-After never ends"
+            )));
+        }
         let mut attempt = 0u32;
         let response = loop {
             let mut req = client.get(&url).query(&params);
@@ -282,16 +292,39 @@ pub async fn search_granules(
             .get("CMR-Search-After")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response
-            .bytes()
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_PAGE_BYTES as u64)
+        {
+            return Err(err(format!(
+                "page {page}: more than {MAX_PAGE_BYTES} bytes"
+            )));
+        }
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Some(piece) = response
+            .chunk()
             .await
-            .map_err(|e| err(format!("page {page}: {e}")))?;
+            .map_err(|e| err(format!("page {page}: {e}")))?
+        {
+            if body.len() + piece.len() > MAX_PAGE_BYTES {
+                return Err(err(format!(
+                    "page {page}: more than {MAX_PAGE_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&piece);
+        }
         let page_items: Page = serde_json::from_slice(&body)
             .map_err(|e| err(format!("page {page}: not UMM-G JSON: {e}")))?;
         let n = page_items.items.len();
         out.extend(page_items.items.into_iter().map(granule));
         match next {
-            Some(n_after) if n > 0 && after.as_deref() != Some(&n_after) => after = Some(n_after),
+            Some(n_after) if n > 0 && after.as_deref() == Some(&n_after) => {
+                return Err(err(format!(
+                    "page {page}: CMR sent the same CMR-Search-After again; the search would never end"
+                )));
+            }
+            Some(n_after) if n > 0 => after = Some(n_after),
             _ => break,
         }
     }
