@@ -186,8 +186,10 @@ class CmrServer(LocalServer):
     `granules` is a list of dicts: name, url (the data link), and optionally dmrpp (a DMR++
     link), revision (revision date). It records every query string it is asked."""
 
-    def __init__(self, granules, page_size=4, direct_access=None):
+    def __init__(self, granules, page_size=4, direct_access=None, repeat_after=False):
         self.granules = granules
+        # A broken server: the same CMR-Search-After on every page.
+        self.repeat_after = repeat_after
         self.page_size = page_size
         # The collection's UMM-C DirectDistributionInformation, served by the collection search.
         self.direct_access = direct_access
@@ -238,7 +240,9 @@ class CmrServer(LocalServer):
                                  "Subtype": "DMR++"}] if g.get("dmrpp") else [])},
                 } for g in page]}).encode()
                 headers = [("Content-Type", "application/json")]
-                if start + server.page_size < len(items):
+                if server.repeat_after:
+                    headers.append(("CMR-Search-After", "0"))
+                elif start + server.page_size < len(items):
                     headers.append(("CMR-Search-After", str(start + server.page_size)))
                 reply(self, 200, body, headers)
 

@@ -441,3 +441,16 @@ def test_https_through_earthdata_login_redirects_with_a_cookie_jar(tmp_path, loc
             assert r.returncode == 3, r.stderr
             assert f"netrc login as {edl.USER}" in r.stderr and "401" in r.stderr, r.stderr
             assert "wrong" not in r.stderr
+
+
+def test_a_cmr_search_that_never_ends_is_an_error(tmp_path):
+    from servers import CmrServer
+    granules = [{"name": n, "url": f"https://h/{n}"} for n in NAMES]
+    with CmrServer(granules, repeat_after=True) as cmr:
+        args = sample_args(tmp_path, [], 'sources.granules.type="cmr"',
+                           f'sources.granules.cmr_url="{cmr.url}"',
+                           'sources.granules.short_name="X"', 'sources.granules.access="external"')
+        r = subprocess.run(args, capture_output=True, text=True, env=env())
+    assert r.returncode == 3, r.stderr
+    assert "same CMR-Search-After" in r.stderr and cmr.url in r.stderr, r.stderr
+    assert len(cmr.queries) == 2
