@@ -371,12 +371,20 @@ fn unwritten_chunk(
     let (ArrayData::Chunks(chunks), Some(storage)) = (&a.data, &a.storage_fill) else {
         return Ok(None);
     };
-    let positions: u64 = chunk_grid(&a.shape, &a.chunk_shape).iter().product();
+    // Checked: a hostile shape must not overflow (the limits below then refuse it).
+    let positions = chunk_grid(&a.shape, &a.chunk_shape)
+        .iter()
+        .try_fold(1u64, |n, x| n.checked_mul(*x))
+        .unwrap_or(u64::MAX);
     let missing = positions.saturating_sub(chunks.len() as u64);
     if missing == 0 || unwritten::fill_matches(&a.dtype, fill_value, storage) {
         return Ok(None);
     }
-    let elements: u64 = a.chunk_shape.iter().product();
+    let elements = a
+        .chunk_shape
+        .iter()
+        .try_fold(1u64, |n, x| n.checked_mul(*x))
+        .unwrap_or(u64::MAX);
     let chunk = unwritten::encode_fill_chunk(storage, elements, codecs)
         .map_err(|reason| unrepresentable(url, a, reason))?;
     let total = missing.saturating_mul(chunk.len() as u64);
@@ -506,6 +514,37 @@ mod tests {
     fn vlen_payload_layout() {
         let p = vlen_utf8(&[Some("ab".into()), None]);
         assert_eq!(p, vec![2, 0, 0, 0, 2, 0, 0, 0, b'a', b'b', 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_huge_sparse_grid_is_refused_not_overflowed() {
+        use granary_core::{ArrayMeta, ChunkRef, StorageLayout};
+        let a = ArrayMeta {
+            name: "x".into(),
+            path: "x".into(),
+            dims: vec!["a".into(), "b".into()],
+            shape: vec![1 << 40, 1 << 40],
+            dtype: DType::Int {
+                size: 8,
+                signed: true,
+                order: ByteOrder::Little,
+            },
+            layout: StorageLayout::Chunked,
+            chunk_shape: vec![1, 1],
+            codecs: Vec::new(),
+            fill_value: Some(AttrValue::Int(-1)),
+            storage_fill: Some(vec![0; 8]),
+            attrs: Vec::new(),
+            data: ArrayData::Chunks(vec![ChunkRef {
+                index: vec![0, 0],
+                offset: 0,
+                size: 8,
+                filter_mask: 0,
+                url: None,
+            }]),
+        };
+        let e = zarr_array("file:///g.h5", &a).unwrap_err();
+        assert!(e.to_string().contains("unwritten"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,9 @@ fn refuse(path: &str, reason: String) -> SqlError {
     })
 }
 
+/// The most coordinate bytes one granule may hold (they are written inline).
+const MAX_COORDINATE_BYTES: usize = 256 << 20;
+
 /// Bytes of one element of a numpy dtype given as JSON text (`"<f8"` → 8).
 fn element_size(dtype: &str) -> Option<usize> {
     dtype.trim_matches('"').get(2..)?.parse().ok()
@@ -50,7 +53,20 @@ pub(crate) async fn read_existing_coordinate(
         .collect();
     let mut per_granule = Vec::with_capacity(coord.chunks.len());
     for (g, chunks) in coord.chunks.iter().enumerate() {
-        let want = coord.lengths[g] as usize * size;
+        let want = usize::try_from(coord.lengths[g])
+            .ok()
+            .and_then(|n| n.checked_mul(size))
+            .filter(|w| *w <= MAX_COORDINATE_BYTES)
+            .ok_or_else(|| {
+                refuse(
+                    path,
+                    format!(
+                        "granule {} of the selection holds {} coordinate values: more than granary writes inline ({MAX_COORDINATE_BYTES} bytes)",
+                        g + 1,
+                        coord.lengths[g]
+                    ),
+                )
+            })?;
         let mut values = Vec::with_capacity(want);
         for (i, (local, u, o, l)) in chunks.iter().enumerate() {
             if *local != i as u64 {
