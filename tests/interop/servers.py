@@ -26,7 +26,8 @@ def reply(handler, code, body=b"", headers=()):
         handler.send_header(k, v)
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
-    if body:
+    # A HEAD answer has no body (writing one would corrupt the next answer on the connection).
+    if body and handler.command != "HEAD":
         handler.wfile.write(body)
 
 
