@@ -454,3 +454,28 @@ def test_a_cmr_search_that_never_ends_is_an_error(tmp_path):
     assert r.returncode == 3, r.stderr
     assert "same CMR-Search-After" in r.stderr and cmr.url in r.stderr, r.stderr
     assert len(cmr.queries) == 2
+
+
+def test_cmr_dmrpp_links_elsewhere_than_next_to_the_granule_are_used(tmp_path, local_refs):
+    """A CMR record whose DMR++ link is not `<granule>.dmrpp` (here `meta/` beside `data/`):
+    with the DMR++-only route the run succeeds only by following that link."""
+    import shutil
+    from servers import CmrServer
+    root = tmp_path / "archive"
+    (root / "data").mkdir(parents=True)
+    (root / "meta").mkdir()
+    for n in NAMES:
+        shutil.copy(SWOT / n, root / "data" / n)
+        shutil.copy(SWOT / f"{n}.dmrpp", root / "meta" / f"{n}.dmrpp")
+    with RangeServer(root) as srv:
+        granules = [{"name": n, "url": f"{srv.url}/data/{n}",
+                     "dmrpp": f"{srv.url}/meta/{n}.dmrpp"} for n in NAMES]
+        with CmrServer(granules) as cmr:
+            run = tmp_path / "run"
+            run.mkdir()
+            text, _ = run_sample(run, [], 'sources.granules.type="cmr"',
+                                 f'sources.granules.cmr_url="{cmr.url}"',
+                                 'sources.granules.short_name="X"',
+                                 'sources.granules.access="external"',
+                                 'extractors.metadata.type="dmrpp"')
+    assert as_local(text, f"{srv.url}/data") == local_refs

@@ -89,6 +89,9 @@ pub struct Extractor {
     /// The same counters per store (`scheme://bucket-or-host`).
     per_store: Arc<std::sync::Mutex<std::collections::BTreeMap<String, Arc<IoStats>>>>,
     opts: ExtractOptions,
+    /// Sidecars named elsewhere than `<granule>.dmrpp` (a CMR record's DMR++ link): data URL →
+    /// sidecar URL, each in its granule's store.
+    sidecars: Arc<std::collections::HashMap<String, Url>>,
 }
 
 impl Extractor {
@@ -99,7 +102,27 @@ impl Extractor {
             stats: Arc::new(IoStats::default()),
             per_store: Arc::default(),
             opts,
+            sidecars: Arc::default(),
         }
+    }
+
+    /// The same extractor, taking each granule's DMR++ sidecar from `sidecars` (data URL →
+    /// sidecar URL) instead of `<granule>.dmrpp`. A sidecar in another store than its granule
+    /// is ignored (with a warning): reads stay in the store the user named.
+    pub fn with_sidecars(mut self, sidecars: impl IntoIterator<Item = (String, Url)>) -> Self {
+        let store = |u: &Url| format!("{}://{}", u.scheme(), u.authority());
+        let kept = sidecars
+            .into_iter()
+            .filter(|(data, sidecar)| {
+                let same = Url::parse(data).is_ok_and(|d| store(&d) == store(sidecar));
+                if !same {
+                    tracing::warn!(granule = %data, sidecar = %sidecar, "The DMR++ link is in another store than its granule; not used.");
+                }
+                same
+            })
+            .collect();
+        self.sidecars = Arc::new(kept);
+        self
     }
 
     /// The same extractor, allowing references to also name `scope`'s locations.
@@ -357,11 +380,15 @@ impl Extractor {
         if url.path().ends_with(".dmrpp") {
             return self.dmrpp(url, None).await;
         }
-        let sidecar =
-            Url::parse(&format!("{url}.dmrpp")).map_err(|e| granary_io::IoError::BadLocation {
-                location: format!("{url}.dmrpp"),
-                reason: e.to_string(),
-            })?;
+        let sidecar = match self.sidecars.get(url.as_str()) {
+            Some(s) => s.clone(),
+            None => Url::parse(&format!("{url}.dmrpp")).map_err(|e| {
+                granary_io::IoError::BadLocation {
+                    location: format!("{url}.dmrpp"),
+                    reason: e.to_string(),
+                }
+            })?,
+        };
         match self.opts.metadata {
             MetadataRoute::Hdf5 => self.hdf5(url).await,
             MetadataRoute::Dmrpp => {

@@ -66,6 +66,17 @@ pub enum Access {
 }
 
 impl CmrGranule {
+    /// The DMR++ sidecar link CMR lists for the data link of `access`, if any (a URL ending in
+    /// `.dmrpp`, over the same scheme as the data).
+    pub fn dmrpp_url(&self, access: Access) -> Option<&str> {
+        let data = self.data_url(access)?;
+        let scheme = data.split("://").next().unwrap_or_default();
+        self.related_urls
+            .iter()
+            .map(|(_, _, u)| u.as_str())
+            .find(|u| u.ends_with(".dmrpp") && u.starts_with(scheme))
+    }
+
     /// The data URL for `access`: the first link of that type that is not a DMR++ sidecar or a
     /// checksum/metadata file.
     pub fn data_url(&self, access: Access) -> Option<&str> {

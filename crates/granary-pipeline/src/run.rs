@@ -317,6 +317,18 @@ async fn inventory(
             .collect(),
         None => sources(p, ex, opts.prune).await?,
     };
+    // DMR++ links a CMR record names (elsewhere than `<granule>.dmrpp`).
+    let with_sidecars;
+    let ex = match &cmr {
+        Some(c) => {
+            let links = granary_inventory::cmr_table::sidecar_links(&c.table)
+                .into_iter()
+                .filter_map(|(d, s)| url::Url::parse(&s).ok().map(|s| (d, s)));
+            with_sidecars = ex.clone().with_sidecars(links);
+            &with_sidecars
+        }
+        None => ex,
+    };
     // Earthdata Login by redirects: one login per granule host before anything is read.
     if let Some(login) = urs_login {
         let mut hosts = std::collections::BTreeSet::new();
