@@ -156,6 +156,45 @@ pub fn merge_cmr_tables(
     Ok(arrow::compute::concat_batches(&cmr_schema(), [&kept, new])?)
 }
 
+/// (data URL, DMR++ link) of every granule of a `cmr_granules` batch that lists a `.dmrpp`
+/// link over the scheme of its data URL.
+pub fn sidecar_links(batch: &RecordBatch) -> Vec<(String, String)> {
+    use arrow::array::{AsArray, ListArray, StructArray};
+    let (Some(urls), Some(links)) = (
+        batch
+            .column_by_name("url")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
+        batch
+            .column_by_name("related_urls")
+            .and_then(|c| c.as_any().downcast_ref::<ListArray>()),
+    ) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for i in 0..batch.num_rows() {
+        if !urls.is_valid(i) || !links.is_valid(i) {
+            continue;
+        }
+        let data = urls.value(i);
+        let scheme = data.split("://").next().unwrap_or_default();
+        let items = links.value(i);
+        let Some(items) = items.as_any().downcast_ref::<StructArray>() else {
+            continue;
+        };
+        let Some(link_urls) = items.column_by_name("url").map(|c| c.as_string::<i32>()) else {
+            continue;
+        };
+        if let Some(d) = (0..link_urls.len())
+            .filter(|j| link_urls.is_valid(*j))
+            .map(|j| link_urls.value(j))
+            .find(|u| u.ends_with(".dmrpp") && u.starts_with(scheme))
+        {
+            out.push((data.to_string(), d.to_string()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,43 +247,4 @@ mod tests {
             .unwrap();
         assert_eq!(urls.value(1), "https://h/2b.nc");
     }
-}
-
-/// (data URL, DMR++ link) of every granule of a `cmr_granules` batch that lists a `.dmrpp`
-/// link over the scheme of its data URL.
-pub fn sidecar_links(batch: &RecordBatch) -> Vec<(String, String)> {
-    use arrow::array::{AsArray, ListArray, StructArray};
-    let (Some(urls), Some(links)) = (
-        batch
-            .column_by_name("url")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
-        batch
-            .column_by_name("related_urls")
-            .and_then(|c| c.as_any().downcast_ref::<ListArray>()),
-    ) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for i in 0..batch.num_rows() {
-        if !urls.is_valid(i) || !links.is_valid(i) {
-            continue;
-        }
-        let data = urls.value(i);
-        let scheme = data.split("://").next().unwrap_or_default();
-        let items = links.value(i);
-        let Some(items) = items.as_any().downcast_ref::<StructArray>() else {
-            continue;
-        };
-        let Some(link_urls) = items.column_by_name("url").map(|c| c.as_string::<i32>()) else {
-            continue;
-        };
-        if let Some(d) = (0..link_urls.len())
-            .filter(|j| link_urls.is_valid(*j))
-            .map(|j| link_urls.value(j))
-            .find(|u| u.ends_with(".dmrpp") && u.starts_with(scheme))
-        {
-            out.push((data.to_string(), d.to_string()));
-        }
-    }
-    out
 }
