@@ -148,14 +148,26 @@ impl InventoryDir {
     /// non-empty directory that is not an inventory is refused. Renames a killed build left
     /// unfinished are completed and part files no commit lists are removed.
     pub fn create_or_open(root: &Path, sources: &[String]) -> Result<Self, InventoryError> {
-        if !root.join(COMMIT).exists() && has_foreign_content(root)? {
-            return Err(bad(
+        let foreign = || -> Result<bool, InventoryError> {
+            Ok(!root.join(COMMIT).exists() && has_foreign_content(root)?)
+        };
+        let refuse = || {
+            bad(
                 root,
                 "is not empty and holds no inventory (no _inventory.json); refusing to write into it: name a new or empty directory",
-            ));
+            )
+        };
+        // Before touching it: a directory of other files gets no lock file. One with a lock file
+        // is an inventory being created by another build (checked again under the lock).
+        if !root.join(LOCK).exists() && foreign()? {
+            return Err(refuse());
         }
         std::fs::create_dir_all(root).map_err(|e| io(root, e))?;
         let held = lock(root)?;
+        // Under the lock: another build may have created the inventory meanwhile.
+        if foreign()? {
+            return Err(refuse());
+        }
         let dir = if root.join(COMMIT).exists() {
             let commit = read_commit(root)?;
             if commit.sources != sources {
