@@ -2,9 +2,7 @@
 //! text, so references cannot point at them: the strings are read and embedded (kerchunk's
 //! `vlen_encode="embed"`, docs/kerchunk-reference.md section 2.3).
 
-use std::io::Read;
-
-use granary_core::ChunkRef;
+use granary_core::{ChunkRef, chunk_bytes};
 
 use crate::cursor::{Ctx, Cur};
 use crate::error::{Needs, PResult, malformed, unsupported};
@@ -119,24 +117,8 @@ fn unfilter(data: &[u8], filters: &[Filter], mask: u32, at: u64) -> PResult<Vec<
             continue;
         }
         buf = match f.id {
-            1 => {
-                let mut out = Vec::new();
-                flate2::read::ZlibDecoder::new(&buf[..])
-                    .take(MAX_CHUNK as u64)
-                    .read_to_end(&mut out)
-                    .map_err(|e| malformed(at, format!("deflate: {e}")))?;
-                out
-            }
-            2 => {
-                let size = f.params.first().map_or(HEAP_ID, |v| *v as usize).max(1);
-                let n = buf.len() / size;
-                let mut out = buf.clone();
-                for (j, b) in buf[..n * size].iter().enumerate() {
-                    let (byte, elem) = (j / n, j % n);
-                    out[elem * size + byte] = *b;
-                }
-                out
-            }
+            1 => chunk_bytes::inflate(&buf, MAX_CHUNK).map_err(|e| malformed(at, e))?,
+            2 => chunk_bytes::unshuffle(&buf, f.params.first().map_or(HEAP_ID, |v| *v as usize)),
             3 => {
                 buf.truncate(buf.len().saturating_sub(4));
                 buf

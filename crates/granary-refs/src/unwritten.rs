@@ -6,9 +6,7 @@
 //! encoded through the array's codecs, so that every reader sees what libhdf5 and
 //! netCDF4-python see.
 
-use std::io::Write;
-
-use granary_core::{AttrValue, ByteOrder, Codec, DType};
+use granary_core::{AttrValue, ByteOrder, Codec, DType, chunk_bytes};
 
 use crate::zarr::fill_value_json;
 
@@ -81,46 +79,6 @@ pub fn fill_matches(dtype: &DType, fill_value: &str, storage: &[u8]) -> bool {
     }
 }
 
-/// HDF5's shuffle filter (numcodecs `shuffle`): byte `j` of every element, then byte `j + 1`;
-/// trailing bytes that do not make an element stay in place.
-fn shuffle(data: &[u8], element_size: usize) -> Vec<u8> {
-    if element_size <= 1 {
-        return data.to_vec();
-    }
-    let n = data.len() / element_size;
-    let mut out = vec![0u8; data.len()];
-    for j in 0..element_size {
-        for i in 0..n {
-            out[j * n + i] = data[i * element_size + j];
-        }
-    }
-    out[n * element_size..].copy_from_slice(&data[n * element_size..]);
-    out
-}
-
-/// HDF5's Fletcher-32 checksum (`H5_checksum_fletcher32`): 16-bit big-endian words, sums
-/// folded every 360 words, an odd trailing byte as the high byte of a last word.
-fn fletcher32(data: &[u8]) -> u32 {
-    let (mut sum1, mut sum2) = (0u32, 0u32);
-    let fold = |s: u32| (s & 0xffff) + (s >> 16);
-    for block in data.chunks(720) {
-        let mut words = block.chunks_exact(2);
-        for w in &mut words {
-            sum1 += (u32::from(w[0]) << 8) | u32::from(w[1]);
-            sum2 += sum1;
-        }
-        if let [last] = words.remainder() {
-            sum1 += u32::from(*last) << 8;
-            sum2 += sum1;
-        }
-        sum1 = fold(sum1);
-        sum2 = fold(sum2);
-    }
-    sum1 = fold(sum1);
-    sum2 = fold(sum2);
-    (sum2 << 16) | sum1
-}
-
 /// One chunk of `elements` elements all equal to `element`, encoded through `codecs` (encode
 /// order; a trailing Fletcher32 already removed by the caller). `Err` names what granary cannot
 /// encode.
@@ -138,20 +96,15 @@ pub fn encode_fill_chunk(
     let mut data = element.repeat(elements as usize);
     for c in codecs {
         data = match c {
-            Codec::Shuffle { element_size } => shuffle(&data, *element_size),
+            Codec::Shuffle { element_size } => chunk_bytes::shuffle(&data, *element_size),
             // numcodecs' `fletcher32` checks and strips the trailing little-endian checksum.
             Codec::Fletcher32 => {
-                let sum = fletcher32(&data);
+                let sum = chunk_bytes::fletcher32(&data);
                 data.extend_from_slice(&sum.to_le_bytes());
                 data
             }
-            Codec::Deflate { .. } => {
-                let mut e =
-                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-                e.write_all(&data)
-                    .and_then(|()| e.finish())
-                    .map_err(|err| format!("deflate of an unwritten chunk failed: {err}"))?
-            }
+            Codec::Deflate { .. } => chunk_bytes::deflate(&data)
+                .map_err(|err| format!("deflate of an unwritten chunk failed: {err}"))?,
             other => {
                 let (name, _) = other.registered();
                 return Err(format!(
@@ -193,19 +146,6 @@ mod tests {
             order: ByteOrder::Little,
         };
         assert!(fill_matches(&i2, "-2", &(-2i16).to_le_bytes()));
-    }
-
-    #[test]
-    fn fletcher32_matches_hdf5() {
-        // Values from numcodecs' Fletcher32 (HDF5-compatible), which readers decode with.
-        assert_eq!(fletcher32(b"abcde"), 0x4ff0_29c7);
-        let long: Vec<u8> = (0..7).flat_map(|_| 0..=255u8).collect();
-        assert_eq!(fletcher32(&long), 0xf397_41be);
-    }
-
-    #[test]
-    fn shuffle_transposes_bytes_and_keeps_the_tail() {
-        assert_eq!(shuffle(&[1, 2, 3, 4, 5], 2), vec![1, 3, 2, 4, 5]);
     }
 
     #[test]

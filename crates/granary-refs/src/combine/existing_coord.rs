@@ -7,9 +7,9 @@
 //! coordinate inline, as one uncompressed chunk, so readers get it without opening every
 //! granule.
 
-use std::io::Read;
-
 use super::CombineError;
+use granary_core::chunk_bytes;
+
 use super::accumulate::Combiner;
 use super::finish::SourceChunk;
 
@@ -87,6 +87,10 @@ fn values(dtype: &str, bytes: &[u8]) -> Result<Vec<Value>, String> {
         .collect())
 }
 
+/// The most bytes one coordinate chunk may decode to (a hostile granule's chunk must not
+/// inflate without bound).
+const MAX_DECODED_BYTES: usize = 256 << 20;
+
 /// Decodes one chunk through a zarr v2 `filters` list (JSON text) as a reader would, for the
 /// codecs granary can decode itself (zlib, shuffle, fletcher32); `Err` names any other.
 pub fn decode_chunk(filters: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
@@ -99,24 +103,9 @@ pub fn decode_chunk(filters: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
     for f in list.iter().rev() {
         let id = f["id"].as_str().unwrap_or("");
         data = match id {
-            "zlib" => {
-                let mut out = Vec::new();
-                flate2::read::ZlibDecoder::new(&data[..])
-                    .read_to_end(&mut out)
-                    .map_err(|e| format!("zlib: {e}"))?;
-                out
-            }
+            "zlib" => chunk_bytes::inflate(&data, MAX_DECODED_BYTES)?,
             "shuffle" => {
-                let es = f["elementsize"].as_u64().unwrap_or(1).max(1) as usize;
-                let n = data.len() / es;
-                let mut out = vec![0u8; data.len()];
-                for j in 0..es {
-                    for i in 0..n {
-                        out[i * es + j] = data[j * n + i];
-                    }
-                }
-                out[n * es..].copy_from_slice(&data[n * es..]);
-                out
+                chunk_bytes::unshuffle(&data, f["elementsize"].as_u64().unwrap_or(1) as usize)
             }
             "fletcher32" => {
                 let keep = data.len().saturating_sub(4);
