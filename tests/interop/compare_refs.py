@@ -52,8 +52,30 @@ def combine_refs(src, out, sql: str, *extra):
     return r.returncode, r.stderr
 
 
+def icechunk_session(repo: Path, snapshot=None, branch="main"):
+    """A read-only session of a local Icechunk repository, authorizing exactly the virtual chunk
+    containers its config declares (how docs/icechunk.md tells readers to open one)."""
+    import icechunk  # noqa: PLC0415  (only the Icechunk tests need it)
+    storage = icechunk.local_filesystem_storage(str(repo))
+    config = icechunk.Repository.fetch_config(storage)
+    prefixes = list((config.virtual_chunk_containers or {}) if config else {})
+    r = icechunk.Repository.open(storage, authorize_virtual_chunk_access={p: None for p in prefixes})
+    return r, (r.readonly_session(snapshot_id=snapshot) if snapshot else r.readonly_session(branch))
+
+
+def open_icechunk(repo: Path, snapshot=None, group=None, **kw):
+    """An Icechunk repository's branch tip (or snapshot) through xarray's zarr engine (v3)."""
+    _, s = icechunk_session(repo, snapshot)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return xr.open_dataset(s.store, engine="zarr", consolidated=False, zarr_format=3,
+                               group=group or None, **kw)
+
+
 def open_decoded(refs: Path, **kw):
     """A reference set as users open it: xarray's default decoding (masking, scaling, times)."""
+    if str(refs).endswith(".icechunk"):
+        return open_icechunk(refs, **kw)
     fs = fsspec.filesystem("reference", fo=str(refs), remote_protocol="file", skip_instance_cache=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -62,6 +84,9 @@ def open_decoded(refs: Path, **kw):
 
 
 def open_group(refs: Path, group: str):
+    if str(refs).endswith(".icechunk"):
+        return open_icechunk(refs, group=group, decode_times=False, mask_and_scale=False,
+                             decode_coords=False, concat_characters=False)
     fs = fsspec.filesystem("reference", fo=str(refs), remote_protocol="file", skip_instance_cache=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -19,7 +19,8 @@ import pytest
 import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_refs import BIN, DATA, HIDDEN, combine_refs, same, values_equal  # noqa: E402
+from compare_refs import (BIN, DATA, HIDDEN, combine_refs, open_icechunk, same,  # noqa: E402
+                          values_equal)
 
 SWOT = DATA / "swot"
 COORDS = ("CAST(attrs['cycle_number'] AS INT) AS cycle_num, "
@@ -32,6 +33,9 @@ def combine(out: Path, sql: str, *extra: str):
 
 
 def open_refs(refs: Path):
+    if str(refs).endswith(".icechunk"):
+        return open_icechunk(refs, decode_times=False, mask_and_scale=False,
+                             decode_coords=False, concat_characters=False)
     fs = fsspec.filesystem("reference", fo=str(refs), remote_protocol="file", skip_instance_cache=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -107,7 +111,7 @@ def check_combined(refs: Path, selected, dims=("cycle_num", "pass_num")):
     return ds
 
 
-@pytest.mark.parametrize("suffix", [".json", ".parq"])
+@pytest.mark.parametrize("suffix", [".json", ".parq", ".icechunk"])
 def test_sparse_main_shape_equals_sources(tmp_path, suffix):
     out = tmp_path / f"main{suffix}"
     code, err = combine(out, MAIN)
@@ -119,7 +123,7 @@ def test_sparse_main_shape_equals_sources(tmp_path, suffix):
     assert "10 cells" in err and "7 granules" in err
 
 
-@pytest.mark.parametrize("suffix", [".json", ".parq"])
+@pytest.mark.parametrize("suffix", [".json", ".parq", ".icechunk"])
 def test_one_granule_per_cycle(tmp_path, suffix):
     sql = ("SELECT url, CAST(attrs['cycle_number'] AS INT) AS cycle_num FROM granules "
            "WHERE dims['num_lines'] = 10 AND CAST(attrs['pass_number'] AS INT) = 1")
@@ -199,7 +203,7 @@ def test_mismatched_shapes_are_refused_with_a_filter(tmp_path):
     assert "AND dims['num_lines'] = 10" in err, err
 
 
-@pytest.mark.parametrize("suffix", [".json", ".parq"])
+@pytest.mark.parametrize("suffix", [".json", ".parq", ".icechunk"])
 def test_existing_dimension_concatenation_equals_numpy_concatenate(tmp_path, suffix):
     """Concatenating along the existing dim num_lines, in start-time order (every granule holds
     whole chunks along it), equals concatenating the source arrays."""

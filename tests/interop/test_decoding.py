@@ -98,7 +98,7 @@ def test_varying_scale_factor_is_refused_with_the_filter_that_separates(repacked
     assert_decodes_like_netcdf4(majority, paths[:-2])
 
 
-@pytest.mark.parametrize("suffix", [".json", ".parq"])
+@pytest.mark.parametrize("suffix", [".json", ".parq", ".icechunk"])
 def test_partition_by_packing_decodes_every_granule_like_netcdf4(repacked, tmp_path, suffix):
     d, paths = repacked
     sql = (f"SELECT g.url, {COORDS}, z.attrs['scale_factor'] AS packing FROM granules g "
@@ -165,7 +165,7 @@ def test_array_selection_keeps_exactly_the_kept_arrays_and_their_coordinates(tmp
     assert code == 2 and "no_such_array" in err, err
 
 
-@pytest.mark.parametrize("suffix", [".json", ".parq"])
+@pytest.mark.parametrize("suffix", [".json", ".parq", ".icechunk"])
 def test_times_decode_like_netcdf4_and_empty_cells_are_nat(tmp_path, suffix):
     """SWOT's `time` (seconds since 2000, with a _FillValue) decoded to datetime64 by xarray's
     defaults equals netCDF4-python's num2date of the source; the cells of the sparse cycle ×

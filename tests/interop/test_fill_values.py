@@ -94,7 +94,7 @@ def test_only_disagreeing_arrays_get_inline_fill_chunks(granules, tmp_path):
     assert "agrees/1" not in refs  # a missing key reads as fill_value -7, as HDF5 gives
 
 
-@pytest.mark.parametrize("suffix", [".json", ".parq"])
+@pytest.mark.parametrize("suffix", [".json", ".parq", ".icechunk"])
 def test_combined_granules_decode_like_netcdf4(granules, tmp_path, suffix):
     out = tmp_path / f"both{suffix}"
     sql = "SELECT url, CASE WHEN name = 'g1.h5' THEN 1 ELSE 2 END AS n FROM granules"

@@ -52,7 +52,7 @@ SQL = ("SELECT url, CAST(attrs['time_coverage_start'] AS TIMESTAMP) AS time, "
        "attrs['tile'] AS tile FROM granules")
 
 
-@pytest.mark.parametrize("suffix", [".json", ".parq"])
+@pytest.mark.parametrize("suffix", [".json", ".parq", ".icechunk"])
 def test_time_coordinates_decode_to_the_granules_datetimes(daily, tmp_path, suffix):
     d, written = daily
     out = tmp_path / f"daily{suffix}"
@@ -143,7 +143,7 @@ def hourly(tmp_path):
 HOURLY = "SELECT url, CAST(attrs['time_coverage_start'] AS TIMESTAMP) AS time FROM granules"
 
 
-@pytest.mark.parametrize("suffix", [".json", ".parq"])
+@pytest.mark.parametrize("suffix", [".json", ".parq", ".icechunk"])
 def test_existing_time_dimension_concatenates_and_inlines_its_values(hourly, tmp_path, suffix):
     out = tmp_path / f"hourly{suffix}"
     code, err = combine(hourly, out, HOURLY)

@@ -30,11 +30,13 @@ pub struct CombineArgs {
     /// The selection SQL in a file.
     #[arg(short = 'f', long)]
     file: Option<PathBuf>,
-    /// Output: a `.json` file or a Parquet directory (`.parq`/`.parquet`). With
+    /// Output: a `.json` file, a Parquet directory (`.parq`/`.parquet`), or an Icechunk
+    /// repository (`.icechunk`, or `s3://bucket/prefix` with `--format icechunk`). With
     /// `--partition-by`, `{}` in the path is replaced by the partition value.
     #[arg(short = 'o', long)]
     output: PathBuf,
-    /// Output format (default: from the output suffix, `.json` → json, else parquet).
+    /// Output format (default: from the output suffix: `.json` → json, `.icechunk` or
+    /// `s3://` → icechunk, else parquet).
     #[arg(long, value_enum)]
     format: Option<RefFormat>,
     /// Two granules with the same coordinates.
@@ -69,6 +71,15 @@ pub struct CombineArgs {
     /// (repeatable; prefixes end with `/`; every URL must match one).
     #[arg(long = "url-map", value_name = "FROM=TO", value_parser = parse_url_map)]
     url_map: Vec<(String, String)>,
+    /// Icechunk: the branch to commit to (created from `main` when missing).
+    #[arg(long, default_value = "main")]
+    branch: String,
+    /// Icechunk in `s3://`: the bucket's region.
+    #[arg(long)]
+    region: Option<String>,
+    /// Icechunk in `s3://`: an S3-compatible endpoint (e.g. `http://127.0.0.1:9000`).
+    #[arg(long)]
+    endpoint: Option<String>,
     #[command(flatten)]
     inventory: InventoryArgs,
 }
@@ -95,7 +106,24 @@ fn summary(o: &Output) {
         r.refs,
         o.bytes
     );
+    print_commit(o);
     print_details(r);
+}
+
+/// What an Icechunk commit did, one line (shared with `granary run`).
+pub fn print_commit(o: &Output) {
+    let Some(c) = &o.commit else { return };
+    match &c.snapshot {
+        Some(id) => eprintln!(
+            "  committed snapshot {id}: {} granule(s) added, {} changed, {} removed; {} chunk reference(s) set, {} deleted",
+            c.added.len(),
+            c.changed.len(),
+            c.removed.len(),
+            c.stats.chunks_set,
+            c.stats.chunks_deleted
+        ),
+        None => eprintln!("  nothing changed: no commit (the branch already holds this set)"),
+    }
 }
 
 /// What combining resolved, dropped or filled, one line each (shared with `granary run`).
@@ -146,6 +174,16 @@ pub async fn run(args: CombineArgs) -> Result<ExitCode> {
         record_size: args.record_size,
         overwrite: args.overwrite.into(),
         url_map: granary_refs::UrlMap::new(args.url_map.clone())?,
+        icechunk: Some(granary_pipeline::IcechunkSink {
+            branch: args.branch.clone(),
+            storage: granary_icechunk::RepoStorage {
+                region: args.region.clone(),
+                endpoint: args.endpoint.clone(),
+                anonymous: false,
+            },
+            title: "granary combine".into(),
+            selection: sql.clone(),
+        }),
     };
     let (ctx, failed) = open_session(&args.sources, &args.inventory).await?;
     let opts = CombineOptions {

@@ -47,6 +47,13 @@ fn is_environment(e: &(dyn Error + 'static)) -> bool {
     if let Some(p) = find::<Pub>(e) {
         return matches!(p, Pub::Io { .. });
     }
+    if let Some(ic) = find::<granary_icechunk::IcechunkError>(e) {
+        use granary_icechunk::IcechunkError as Ic;
+        return matches!(
+            ic,
+            Ic::Conflict { .. } | Ic::Repository { .. } | Ic::Session { .. }
+        );
+    }
     if let Some(p) = find::<granary_pipeline::PipelineError>(e) {
         use granary_pipeline::PipelineError as P;
         if matches!(p, P::Busy { .. } | P::State { .. } | P::AllFailed { .. }) {

@@ -47,7 +47,7 @@ enum Command {
     Sql(sql::SqlArgs),
     /// Combine the granules a SQL query selects into one kerchunk reference set (JSON or
     /// Parquet) along new dimensions (e.g. cycle × pass) or an existing one.
-    Combine(combine::CombineArgs),
+    Combine(Box<combine::CombineArgs>),
     /// Run a pipeline file: inventory (incremental, resumable), SQL, combine, sinks.
     Run(pipeline::RunArgs),
     /// Check a pipeline file (errors at file:line:col).
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
             Command::Scan(args) => scan::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,
             Command::Sql(args) => sql::run(args).await,
-            Command::Combine(args) => combine::run(args).await,
+            Command::Combine(args) => combine::run(*args).await,
             Command::Run(args) => pipeline::run_pipeline(args).await,
             Command::Validate(args) => pipeline::validate(args).await,
             Command::Plan(args) => pipeline::plan_pipeline(args).await,

@@ -102,6 +102,7 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
                 format!(", {} bytes", o.bytes)
             }
         );
+        crate::combine::print_commit(o);
         crate::combine::print_details(r);
     }
     for f in &report.failures {

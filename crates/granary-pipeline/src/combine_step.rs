@@ -2,15 +2,19 @@
 //! reference set is published by granary-refs' one publish path, to every target. `granary run`
 //! (each sink a target) and `granary combine` (its `-o` the one target) both come here.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
+use datafusion::arrow::array::AsArray;
+
 use datafusion::prelude::SessionContext;
-use granary_refs::combine::CombineReport;
+use granary_icechunk::{CommitOutcome, CommitTarget, RepoLocation, RepoStorage, commit_combined};
+use granary_refs::combine::{CombineReport, SkippedInCombine};
 use granary_refs::{
     Overwrite, PublishError, RefFormat, UrlMap, check_output_path, is_granary_output, output_path,
     publish,
 };
-use granary_sql::{CombineOptions, combine};
+use granary_sql::{CombineOptions, Partition, combine};
 
 use crate::error::PipelineError;
 
@@ -26,6 +30,19 @@ pub struct Target {
     pub overwrite: Overwrite,
     /// URL prefixes rewritten in this target's references (empty: as inventoried).
     pub url_map: UrlMap,
+    /// Settings of an Icechunk target (`format` Icechunk).
+    pub icechunk: Option<IcechunkSink>,
+}
+
+/// Where an Icechunk target commits, and what its commits say.
+#[derive(Debug, Clone, Default)]
+pub struct IcechunkSink {
+    pub branch: String,
+    pub storage: RepoStorage,
+    /// What runs, first words of each commit message (`pipeline swot.toml, sink refs`).
+    pub title: String,
+    /// The selection as the user wrote it, recorded in each commit.
+    pub selection: String,
 }
 
 /// One reference set written (or, in a dry run, that would be written).
@@ -37,6 +54,74 @@ pub struct Output {
     /// Arrays in the reference set.
     pub arrays: usize,
     pub report: CombineReport,
+    /// What an Icechunk target committed.
+    pub commit: Option<CommitOutcome>,
+}
+
+/// url → ETag of every inventoried granule (an Icechunk reference's checksum).
+async fn etags(ctx: &SessionContext) -> Result<HashMap<String, String>, PipelineError> {
+    let err = |e: datafusion::error::DataFusionError| PipelineError::Sql {
+        component: "icechunk".into(),
+        source: Box::new(e.into()),
+    };
+    let batches = ctx
+        .sql("SELECT url, etag FROM granules WHERE etag IS NOT NULL")
+        .await
+        .map_err(err)?
+        .collect()
+        .await
+        .map_err(err)?;
+    let mut out = HashMap::new();
+    for b in &batches {
+        let text = |i: usize| arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8);
+        let (urls, tags) = (
+            text(0).map_err(|e| err(e.into()))?,
+            text(1).map_err(|e| err(e.into()))?,
+        );
+        let (urls, tags) = (urls.as_string::<i32>(), tags.as_string::<i32>());
+        for i in 0..b.num_rows() {
+            out.insert(urls.value(i).to_string(), tags.value(i).to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Commits one partition to an Icechunk target (references already mapped by `url_map`;
+/// `etags` in the order of the set's URLs).
+async fn commit_icechunk(
+    t: &Target,
+    sink: &IcechunkSink,
+    path: &std::path::Path,
+    part: &mut Partition,
+    etags: Vec<Option<String>>,
+    policy: granary_core::ArrayPolicy,
+) -> Result<CommitOutcome, PipelineError> {
+    let err = |source| PipelineError::Icechunk {
+        sink: t.sink.clone(),
+        source: Box::new(source),
+    };
+    let location = RepoLocation::parse(&path.to_string_lossy()).map_err(err)?;
+    let target = CommitTarget {
+        location,
+        storage: sink.storage.clone(),
+        branch: sink.branch.clone(),
+        title: sink.title.clone(),
+        selection: sink.selection.clone(),
+        policy,
+    };
+    let outcome = commit_combined(&part.combined, &etags, &target)
+        .await
+        .map_err(err)?;
+    let granules = part.combined.report.granules;
+    for (p, reason) in &outcome.skipped {
+        part.combined.report.skipped_arrays.push(SkippedInCombine {
+            path: p.clone(),
+            granules,
+            example: target.location.display(),
+            reason: format!("Zarr v3: {reason}"),
+        });
+    }
+    Ok(outcome)
 }
 
 /// Combines the granules `selection` returns and publishes the result to every target; a
@@ -52,6 +137,9 @@ pub async fn combine_and_publish(
     dry_run: bool,
 ) -> Result<Vec<Output>, PipelineError> {
     for t in targets {
+        if is_remote(t) {
+            continue;
+        }
         // The template itself, before any partition value is put in.
         check_output_path(&t.template, protected).map_err(|source| PipelineError::Publish {
             sink: t.sink.clone(),
@@ -64,6 +152,11 @@ pub async fn combine_and_publish(
             component: component.to_string(),
             source: Box::new(source),
         })?;
+    let etags = if targets.iter().any(|t| t.format == RefFormat::Icechunk) {
+        etags(ctx).await?
+    } else {
+        HashMap::new()
+    };
     let mut outputs = Vec::new();
     for t in targets {
         let err = |source| PipelineError::Publish {
@@ -83,7 +176,42 @@ pub async fn combine_and_publish(
                 opts.partition_by.as_deref(),
             )
             .map_err(err)?;
-            check_output_path(&path, protected).map_err(err)?;
+            if !is_remote(t) {
+                check_output_path(&path, protected).map_err(err)?;
+            }
+            if let (RefFormat::Icechunk, Some(sink)) = (t.format, &t.icechunk) {
+                let commit = if dry_run {
+                    RepoLocation::parse(&path.to_string_lossy()).map_err(|source| {
+                        PipelineError::Icechunk {
+                            sink: t.sink.clone(),
+                            source: Box::new(source),
+                        }
+                    })?;
+                    None
+                } else {
+                    let tags = part
+                        .combined
+                        .urls
+                        .iter()
+                        .map(|u| etags.get(u).cloned())
+                        .collect();
+                    let mut urls = mapped.clone().unwrap_or_else(|| part.combined.urls.clone());
+                    std::mem::swap(&mut part.combined.urls, &mut urls);
+                    let done =
+                        commit_icechunk(t, sink, &path, part, tags, opts.unreferenceable).await;
+                    std::mem::swap(&mut part.combined.urls, &mut urls);
+                    Some(done?)
+                };
+                outputs.push(Output {
+                    sink: t.sink.clone(),
+                    path,
+                    bytes: 0,
+                    arrays: part.combined.arrays.len(),
+                    report: part.combined.report.clone(),
+                    commit,
+                });
+                continue;
+            }
             let bytes = if dry_run {
                 let exists = std::fs::symlink_metadata(&path).is_ok();
                 if exists && t.overwrite == Overwrite::Refuse {
@@ -111,8 +239,14 @@ pub async fn combine_and_publish(
                 bytes,
                 arrays: part.combined.arrays.len(),
                 report: part.combined.report.clone(),
+                commit: None,
             });
         }
     }
     Ok(outputs)
+}
+
+/// A target outside the local file system (an `s3://` Icechunk repository).
+fn is_remote(t: &Target) -> bool {
+    t.template.to_string_lossy().contains("://")
 }

@@ -89,6 +89,12 @@ pub enum PipelineError {
         #[source]
         source: Box<granary_refs::PublishError>,
     },
+    #[error("sink {sink:?}")]
+    Icechunk {
+        sink: String,
+        #[source]
+        source: Box<granary_icechunk::IcechunkError>,
+    },
 }
 
 impl PipelineError {

@@ -13,7 +13,7 @@ pub mod plan;
 mod run;
 pub mod spec;
 
-pub use combine_step::{Output, Target, combine_and_publish};
+pub use combine_step::{IcechunkSink, Output, Target, combine_and_publish};
 pub use error::{Location, PipelineError};
 pub use load::{Pipeline, load};
 pub use run::{Progress, RunOptions, RunReport, run};

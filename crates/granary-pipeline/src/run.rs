@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
 use granary_extract::{ExtractOptions, Extractor};
+use granary_icechunk::RepoStorage;
 use granary_inventory::zarr_table::unreferenced_rows;
 use granary_inventory::{
     BuildOptions, ErrorRow, InventoryDir, build_inventory, inventory_in_memory,
 };
 use granary_io::{EarthdataCredentials, ReadScope, RemoteOptions, StoreRegistry};
-use granary_refs::UrlMap;
+use granary_refs::{RefFormat, UrlMap};
 use granary_sql::{ArraySelection, CombineOptions, in_memory_session, session_for_dir};
 
-use crate::combine_step::{Output, Target, combine_and_publish};
+use crate::combine_step::{IcechunkSink, Output, Target, combine_and_publish};
 use crate::error::PipelineError;
 use crate::load::Pipeline;
 use crate::spec::Credentials;
@@ -415,6 +416,25 @@ async fn inventory(
     with_cmr(session_for_dir(&inv, pattern.as_ref()).map_err(sql_err)?)
 }
 
+/// An Icechunk sink's settings: branch, bucket settings, and what its commits say.
+fn icechunk_sink(p: &Pipeline, id: &str, s: &crate::spec::SinkSpec) -> IcechunkSink {
+    let st = s.storage.clone().unwrap_or_default();
+    let file = p.file.file_name().map_or_else(
+        || p.file.display().to_string(),
+        |f| f.to_string_lossy().to_string(),
+    );
+    IcechunkSink {
+        branch: s.branch.clone().unwrap_or_else(|| "main".into()),
+        storage: RepoStorage {
+            region: st.region,
+            endpoint: st.endpoint,
+            anonymous: st.anonymous,
+        },
+        title: format!("granary run {file}, sink {id}"),
+        selection: p.sql.last().map(|(_, q)| q.clone()).unwrap_or_default(),
+    }
+}
+
 /// Runs the pipeline.
 pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineError> {
     if opts.target.is_some() && p.sinks.len() != 1 {
@@ -446,6 +466,7 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
                 sink: id.clone(),
                 source: Box::new(source),
             })?,
+            icechunk: (s.format == RefFormat::Icechunk).then(|| icechunk_sink(p, id, s)),
         });
     }
     let (ex, credentials, urs_login, credential) = extractor(p).await?;

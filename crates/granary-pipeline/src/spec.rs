@@ -283,7 +283,7 @@ pub struct CombineTransformSpec {
     pub unreferenceable: granary_core::ArrayPolicy,
 }
 
-/// `type = "kerchunk_json" | "kerchunk_parquet"`: the output format.
+/// `type = "kerchunk_json" | "kerchunk_parquet" | "icechunk"`: the output format.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SinkSpec {
@@ -301,6 +301,11 @@ pub struct SinkSpec {
     /// "https://host/path/"`); every URL must match one.
     #[serde(default)]
     pub url_map: BTreeMap<String, String>,
+    /// `icechunk` sinks: the branch each run commits to (default `main`, created when missing).
+    pub branch: Option<String>,
+    /// `icechunk` sinks in `s3://`: region, endpoint and anonymous access of the repository's
+    /// bucket (and of the S3 virtual chunk containers it declares).
+    pub storage: Option<StorageSpec>,
 }
 
 fn default_record_size() -> u64 {

@@ -30,13 +30,22 @@ pub enum RefFormat {
     #[serde(rename = "kerchunk_parquet")]
     #[cfg_attr(feature = "clap", value(name = "parquet"))]
     Parquet,
+    /// An Icechunk repository (Zarr v3, versioned), committed by granary-icechunk rather than
+    /// published as a file here.
+    #[serde(rename = "icechunk")]
+    #[cfg_attr(feature = "clap", value(name = "icechunk"))]
+    Icechunk,
 }
 
 impl RefFormat {
-    /// JSON for a `.json` path, else Parquet.
+    /// JSON for a `.json` path, Icechunk for `.icechunk` or an `s3://` location, else Parquet.
     pub fn from_path(p: &Path) -> Self {
         if p.extension().is_some_and(|e| e == "json") {
             RefFormat::Json
+        } else if p.extension().is_some_and(|e| e == "icechunk")
+            || p.to_string_lossy().starts_with("s3://")
+        {
+            RefFormat::Icechunk
         } else {
             RefFormat::Parquet
         }
@@ -106,6 +115,10 @@ pub enum PublishError {
         "url_map: no prefix matches {url} (mapped prefixes: {prefixes}); add a mapping for it, or leave url_map out"
     )]
     UnmappedUrl { url: String, prefixes: String },
+    #[error(
+        "{path}: an Icechunk repository is committed by the Icechunk sink, not published as a file"
+    )]
+    NotAFile { path: String },
     #[error(transparent)]
     Refs(#[from] RefsError),
 }
@@ -261,6 +274,11 @@ pub fn publish(
     record_size: u64,
     overwrite: Overwrite,
 ) -> Result<u64, PublishError> {
+    if format == RefFormat::Icechunk {
+        return Err(PublishError::NotAFile {
+            path: out.display().to_string(),
+        });
+    }
     publish_with(out, overwrite, |tmp| match format {
         RefFormat::Json => {
             let f = std::fs::File::create(tmp).map_err(io("create", tmp))?;
@@ -275,6 +293,9 @@ pub fn publish(
             std::fs::write(&marker, text).map_err(io("write", &marker))?;
             Ok(bytes)
         }
+        RefFormat::Icechunk => Err(PublishError::NotAFile {
+            path: out.display().to_string(),
+        }),
     })
 }
 

@@ -1,0 +1,218 @@
+//! The sink's one entry point: a combined reference set becomes one commit on a branch of an
+//! Icechunk repository, holding only what changed since the branch's tip; when nothing changed,
+//! nothing is committed. Arrays Zarr v3 cannot describe follow the array policy (left out and
+//! listed, or the whole commit refused). A concurrent commit to the branch makes this one fail
+//! with [`IcechunkError::Conflict`]; Icechunk moves the branch only after every new object is
+//! written, so a failed commit leaves the repository as it was.
+
+use granary_core::ArrayPolicy;
+use granary_refs::Combined;
+use icechunk::format::snapshot::SnapshotProperties;
+use icechunk::session::SessionErrorKind;
+use serde_json::json;
+
+use crate::error::IcechunkError;
+use crate::location::{RepoLocation, RepoStorage};
+use crate::metadata::{array_metadata, group_metadata};
+use crate::repo::{open_repository, writable_session};
+use crate::sync::{ArrayWrite, SyncStats, coords, inline, sync, virtual_ref};
+
+/// Granule names listed in a commit's properties, at most (counts are always exact).
+const LISTED: usize = 1000;
+
+/// Where and how to commit.
+#[derive(Debug, Clone)]
+pub struct CommitTarget {
+    pub location: RepoLocation,
+    pub storage: RepoStorage,
+    /// Branch (created from `main` when missing).
+    pub branch: String,
+    /// What ran: e.g. `pipeline swot.toml, sink refs`; first words of the commit message.
+    pub title: String,
+    /// The selection SQL, recorded in the message and properties.
+    pub selection: String,
+    pub policy: ArrayPolicy,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommitOutcome {
+    /// The new snapshot id, `None` when the branch already held this set.
+    pub snapshot: Option<String>,
+    pub message: String,
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub stats: SyncStats,
+    /// Arrays left out: (path, why Zarr v3 cannot describe them).
+    pub skipped: Vec<Skipped>,
+}
+
+fn granule_changes(s: &SyncStats) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut added = Vec::new();
+    let mut changed = Vec::new();
+    for (url, sum) in &s.after {
+        match s.before.get(url) {
+            None => added.push(url.clone()),
+            Some(old) if old != sum => changed.push(url.clone()),
+            Some(_) => {}
+        }
+    }
+    let mut removed: Vec<String> = s
+        .before
+        .keys()
+        .filter(|u| !s.after.contains_key(*u))
+        .cloned()
+        .collect();
+    added.sort();
+    changed.sort();
+    removed.sort();
+    (added, changed, removed)
+}
+
+fn names(urls: &[String]) -> String {
+    let short: Vec<&str> = urls
+        .iter()
+        .take(5)
+        .map(|u| u.rsplit('/').next().unwrap_or(u))
+        .collect();
+    let more = urls.len().saturating_sub(short.len());
+    if more > 0 {
+        format!(" ({} and {more} more)", short.join(", "))
+    } else if short.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", short.join(", "))
+    }
+}
+
+/// An array left out: (path, why Zarr v3 cannot describe it).
+type Skipped = (String, String);
+
+/// Maps the set's arrays to v3 and their chunks to payloads.
+fn arrays(
+    c: &Combined,
+    etags: &[Option<String>],
+    t: &CommitTarget,
+) -> Result<(Vec<ArrayWrite>, Vec<Skipped>), IcechunkError> {
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    for a in &c.arrays {
+        let meta = match array_metadata(&a.meta) {
+            Ok(m) => m,
+            Err(reason) if t.policy == ArrayPolicy::Skip => {
+                skipped.push((a.path.clone(), reason));
+                continue;
+            }
+            Err(reason) => {
+                return Err(IcechunkError::Unrepresentable {
+                    location: t.location.display(),
+                    path: a.path.clone(),
+                    reason,
+                });
+            }
+        };
+        let grid = a.grid();
+        let mut chunks = Vec::with_capacity(a.refs.len() + a.inline.len());
+        for r in &a.refs {
+            let url = c.urls.get(r.url as usize).map_or("", String::as_str);
+            let etag = etags.get(r.url as usize).and_then(Option::as_deref);
+            let payload = virtual_ref(url, r.offset, r.length, etag).map_err(|reason| {
+                IcechunkError::Container {
+                    url: url.to_string(),
+                    reason,
+                }
+            })?;
+            chunks.push((coords(&grid, r.index), payload));
+        }
+        for (index, bytes) in &a.inline {
+            chunks.push((coords(&grid, *index), inline(bytes)));
+        }
+        out.push(ArrayWrite {
+            path: a.path.clone(),
+            meta,
+            chunks,
+        });
+    }
+    Ok((out, skipped))
+}
+
+/// Commits `c` (whose `urls[i]` had ETag `etags[i]` when inventoried) to the target.
+pub async fn commit_combined(
+    c: &Combined,
+    etags: &[Option<String>],
+    t: &CommitTarget,
+) -> Result<CommitOutcome, IcechunkError> {
+    let location = t.location.display();
+    let (arrays, skipped) = arrays(c, etags, t)?;
+    let mut groups = Vec::new();
+    for g in &c.groups {
+        let json = group_metadata(&g.attrs).map_err(|reason| IcechunkError::Unrepresentable {
+            location: location.clone(),
+            path: g.path.clone(),
+            reason,
+        })?;
+        groups.push((g.path.clone(), json));
+    }
+    if !groups.iter().any(|(p, _)| p.is_empty()) {
+        groups.push((String::new(), group_metadata(&[]).unwrap_or_default()));
+    }
+    let repo = open_repository(&t.location, &t.storage, &c.urls).await?;
+    let mut session = writable_session(&repo, &t.location, &t.branch).await?;
+    let stats = sync(&mut session, &location, &groups, arrays).await?;
+    let (added, changed, removed) = granule_changes(&stats);
+    let message = format!(
+        "{}: {} granule(s) added{}, {} changed{}, {} removed{}; selection: {}",
+        t.title,
+        added.len(),
+        names(&added),
+        changed.len(),
+        names(&changed),
+        removed.len(),
+        names(&removed),
+        t.selection.trim()
+    );
+    let mut outcome = CommitOutcome {
+        snapshot: None,
+        message: message.clone(),
+        added,
+        changed,
+        removed,
+        stats,
+        skipped,
+    };
+    if !session.has_uncommitted_changes() {
+        return Ok(outcome);
+    }
+    let list = |v: &[String]| json!(v.iter().take(LISTED).collect::<Vec<_>>());
+    let mut props = SnapshotProperties::new();
+    props.insert("granary_version".into(), json!(env!("CARGO_PKG_VERSION")));
+    props.insert("granary_run".into(), json!(t.title));
+    props.insert("granary_selection".into(), json!(t.selection));
+    for (k, v) in [
+        ("added", &outcome.added),
+        ("changed", &outcome.changed),
+        ("removed", &outcome.removed),
+    ] {
+        props.insert(format!("granary_granules_{k}"), list(v));
+        props.insert(format!("granary_granules_{k}_count"), json!(v.len()));
+    }
+    let id = session
+        .commit(&message, Some(props))
+        .await
+        .map_err(|source| match source.kind {
+            SessionErrorKind::Conflict { .. } | SessionErrorKind::RebaseFailed { .. } => {
+                IcechunkError::Conflict {
+                    location: location.clone(),
+                    branch: t.branch.clone(),
+                }
+            }
+            _ => IcechunkError::Session {
+                location: location.clone(),
+                path: "/".into(),
+                source: Box::new(source),
+            },
+        })?;
+    outcome.snapshot = Some(id.to_string());
+    Ok(outcome)
+}
