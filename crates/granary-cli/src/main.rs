@@ -63,8 +63,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Icechunk warns that local repositories are unsafe for concurrent commits; with repository
+    // format 1 a branch moves by creating a new ref object (create-if-absent), so the second of
+    // two concurrent commits fails with a conflict (crates/granary-icechunk/tests/commit.rs):
+    // that warning is left out unless asked for by a directive naming it.
+    let quiet = "icechunk::storage::object_store=error";
+    let directives = if cli.log.contains("icechunk") {
+        cli.log.clone()
+    } else {
+        format!("{},{quiet}", cli.log)
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,{quiet}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

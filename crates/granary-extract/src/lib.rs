@@ -287,7 +287,13 @@ impl Extractor {
 
     /// Heads every URL, `concurrency` at a time, in input order.
     pub async fn head_all(&self, urls: &[Url]) -> Vec<Result<Listed, ExtractError>> {
-        futures::stream::iter(urls.iter().map(|u| self.head(u)))
+        // Owned URLs and a cloned extractor per request: the futures borrow nothing (callers
+        // inside `Send` async trait methods need that).
+        let heads = urls.iter().cloned().map(|u| {
+            let ex = self.clone();
+            async move { ex.head(&u).await }
+        });
+        futures::stream::iter(heads)
             .buffered(self.concurrency_for(urls))
             .collect()
             .await

@@ -8,7 +8,7 @@
 use granary_core::ArrayPolicy;
 use granary_refs::Combined;
 use icechunk::format::snapshot::SnapshotProperties;
-use icechunk::session::SessionErrorKind;
+use icechunk::session::{Session, SessionErrorKind};
 use serde_json::json;
 
 use crate::error::IcechunkError;
@@ -197,22 +197,35 @@ pub async fn commit_combined(
         props.insert(format!("granary_granules_{k}"), list(v));
         props.insert(format!("granary_granules_{k}_count"), json!(v.len()));
     }
+    let id = commit_session(&mut session, &message, props, &t.location, &t.branch).await?;
+    outcome.snapshot = Some(id);
+    Ok(outcome)
+}
+
+/// Commits `session`; a branch another writer moved since the session began is
+/// [`IcechunkError::Conflict`] (and nothing of this session becomes visible).
+pub async fn commit_session(
+    session: &mut Session,
+    message: &str,
+    props: SnapshotProperties,
+    location: &RepoLocation,
+    branch: &str,
+) -> Result<String, IcechunkError> {
     let id = session
-        .commit(&message, Some(props))
+        .commit(message, Some(props))
         .await
         .map_err(|source| match source.kind {
             SessionErrorKind::Conflict { .. } | SessionErrorKind::RebaseFailed { .. } => {
                 IcechunkError::Conflict {
-                    location: location.clone(),
-                    branch: t.branch.clone(),
+                    location: location.display(),
+                    branch: branch.to_string(),
                 }
             }
             _ => IcechunkError::Session {
-                location: location.clone(),
+                location: location.display(),
                 path: "/".into(),
                 source: Box::new(source),
             },
         })?;
-    outcome.snapshot = Some(id.to_string());
-    Ok(outcome)
+    Ok(id.to_string())
 }

@@ -3,6 +3,8 @@
 //! what a pipeline's dry run uses instead of its state directory. One failing granule never
 //! stops the others: it becomes an [`ErrorRow`].
 
+use std::collections::HashMap;
+
 use futures::StreamExt;
 use granary_core::GranuleManifest;
 use granary_extract::Extractor;
@@ -31,13 +33,32 @@ pub async fn inventory_in_memory(
     let listed = urls.len();
     let mut manifests: Vec<GranuleManifest> = Vec::with_capacity(listed);
     let mut errors = Vec::new();
-    let mut done = 0;
-    let mut results = std::pin::pin!(ex.extract_many(urls));
+    // The object versions scanned (size and ETag), as a persisted inventory records them: the
+    // ETag becomes the checksum of Icechunk references.
+    let mut versions: HashMap<String, (u64, Option<String>)> = HashMap::new();
+    let mut todo = Vec::with_capacity(listed);
+    for (url, r) in urls.iter().zip(ex.head_all(&urls).await) {
+        match r {
+            Ok(l) => {
+                versions.insert(url.to_string(), (l.size, l.etag));
+                todo.push(url.clone());
+            }
+            Err(e) => errors.push(ErrorRow::from_extract(url.as_str(), &e)),
+        }
+    }
+    let mut done = errors.len();
+    let mut results = std::pin::pin!(ex.extract_many(todo));
     while let Some((url, r)) = results.next().await {
         done += 1;
         progress(done, listed);
         match r {
-            Ok(m) => manifests.push(m),
+            Ok(mut m) => {
+                if let Some((size, etag)) = versions.remove(url.as_str()) {
+                    m.size = Some(size);
+                    m.etag = etag;
+                }
+                manifests.push(m)
+            }
             Err(e) => {
                 tracing::warn!(url = %url, error = %e, "Granule failed; it is not in the tables.");
                 errors.push(ErrorRow::from_extract(url.as_str(), &e));

@@ -89,6 +89,12 @@ pub const REGISTRY: &[ComponentType] = &[
         accepts: &["combine"],
         description: "kerchunk Parquet reference directory (fsspec LazyReferenceMapper layout)",
     },
+    ComponentType {
+        kind: Kind::Sink,
+        name: "icechunk",
+        accepts: &["combine"],
+        description: "Icechunk repository (Zarr v3 virtual dataset), one commit per run",
+    },
 ];
 
 /// The registered type `name` of `kind`.
