@@ -185,6 +185,12 @@ class Comparison:
         self.step("g_combine_dmrpp", [g, "combine", w / "g_inv_dmrpp", "-c", SELECT, "-o",
                                       w / "g_combined_dmrpp.json"], outputs=["g_combined_dmrpp.json"],
                   repeat=rep)
+        # Icechunk: VirtualiZarr's HDF parser + to_icechunk, granary's combine from its inventory.
+        r = self.step("v_icechunk", self.anchor("icechunk", d, selected, w / "v.icechunk"),
+                      outputs=["v.icechunk"])
+        self.vz_dropped = r.get("anchor", {}).get("dropped", [])
+        self.step("g_icechunk", [g, "combine", w / "g_inv", "-c", SELECT, "-o", w / "g.icechunk"],
+                  outputs=["g.icechunk"], repeat=rep)
 
     def select(self):
         """The anchor's selection (docs/python-baseline.md): the most frequent num_lines, read
@@ -214,6 +220,9 @@ class Comparison:
                                                      ("granary DMR++", "kerchunk"))
         out["refs_virtualizarr"] = check.manifest_diff(check.load_json_refs(w / "v_combined.json"), k_json,
                                                        ("VirtualiZarr DMR++", "kerchunk"))
+        selected = (w / "selected.txt").read_text().split()
+        out["refs_icechunk"] = check.icechunk_diff(w / "g.icechunk", w / "v.icechunk", selected)
+        out["refs_icechunk"]["dropped_by_virtualizarr"] = getattr(self, "vz_dropped", [])
         present = check.present_cells(check.load_json_refs(w / "g_combined.json"))
         out["values_json"] = check.values_diff(w / "g_combined.json", w / "k_combined.json", cells, names,
                                                present=present)

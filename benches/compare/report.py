@@ -35,7 +35,8 @@ def unexplained(check):
 
 def correct(results):
     c = results["checks"]
-    return all(not unexplained(c[k]) for k in ("refs_json", "refs_dmrpp_json", "values_json", "values_parquet"))
+    keys = ("refs_json", "refs_dmrpp_json", "values_json", "values_parquet", "refs_icechunk")
+    return all(not unexplained(c[k]) for k in keys if k in c)
 
 
 def _s(x):
@@ -60,6 +61,8 @@ def times(steps, cores):
          "from its inventory"),
         ("Parquet write", ["k_parquet"], ["g_parquet"], "refs_to_dataframe of the combined JSON; granary "
          "combines again from the inventory and writes Parquet"),
+        ("combine → Icechunk commit", ["v_icechunk"], ["g_icechunk"], "VirtualiZarr HDFParser per granule + "
+         "xr.concat + `.vz.to_icechunk`; granary `combine -o X.icechunk` from its inventory"),
         ("end to end → Parquet", ["k_refs_n", "k_combine", "k_parquet"], ["g_inventory", "g_parquet"],
          "scan all cores + combine + Parquet; granary `inventory build` + `combine`"),
     ]
@@ -106,12 +109,19 @@ def checks(c):
     labels = {"refs_json": "references: granary JSON vs kerchunk JSON",
               "refs_dmrpp_json": "references: granary (DMR++ route) JSON vs kerchunk JSON",
               "refs_virtualizarr": "references: VirtualiZarr (DMR++) + MZZ vs kerchunk JSON (for information)",
+              "refs_icechunk": "Icechunk: granary's repository vs VirtualiZarr's to_icechunk (chunk bytes, codecs, values)",
               "values_json": "values through xarray: granary JSON vs kerchunk JSON",
               "values_parquet": "values through xarray: granary Parquet vs kerchunk Parquet"}
     out = []
     for key, label in labels.items():
+        if key not in c:
+            continue
         r = c[key]
-        if "chunks" in r:
+        if key == "refs_icechunk":
+            head = (f"{r['chunks']} chunks of {r['arrays']} arrays in both, {r['same_reference']} stored as the "
+                    f"same bytes; {r['values_compared']} (array, granule) values compared; VirtualiZarr left out "
+                    f"{', '.join(r.get('dropped_by_virtualizarr', [])) or 'nothing'}")
+        elif "chunks" in r:
             head = (f"{r['chunks']} chunk keys in both ({r['same_reference']} same reference, "
                     f"{r['same_bytes_inline_vs_reference']} stored differently with the same bytes: inlined by "
                     f"kerchunk or differently compressed), "

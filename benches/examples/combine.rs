@@ -9,15 +9,23 @@
 //! combine prepare DIR              a synthetic 17,564-granule x 95-array inventory directory
 //!                                  (benches/src/synthetic.rs), committed in parts of 512
 //! combine run DIR OUT.parq         DIR's main-shape granules combined into Parquet references
+//! combine run DIR OUT.icechunk     ... committed into a new Icechunk repository instead
+//! combine append DIR OUT.icechunk  all but the last 100 of DIR's main-shape granules committed,
+//!                                  then all of them: the second commit appends 100 granules
 //! ```
+//!
+//! `combine swot` also commits each round's set into a new Icechunk repository.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::time::Instant;
 
+use datafusion::prelude::SessionContext;
 use granary_benches::synthetic;
 use granary_core::{AttrValue, GranuleManifest};
+use granary_icechunk::{CommitTarget, RepoLocation, RepoStorage, commit_combined};
 use granary_inventory::{Inventory, InventoryDir, NamePattern};
+use granary_refs::combine::Combined;
 use granary_refs::{OnDuplicate, write_combined_json, write_parquet};
 use granary_sql::{CombineOptions, combine, session, session_for_dir};
 
@@ -99,13 +107,23 @@ async fn swot(data: &Path) {
         let t = Instant::now();
         write_parquet(c, &parq, granary_refs::DEFAULT_RECORD_SIZE).unwrap();
         let t_parq = t.elapsed().as_secs_f64();
+        let repo = tmp.join("combined.icechunk");
+        let _ = std::fs::remove_dir_all(&repo);
+        let t = Instant::now();
+        let outcome = commit_combined(c, &etags(c), &icechunk_target(&repo))
+            .await
+            .unwrap();
+        let t_ice = t.elapsed().as_secs_f64();
+        assert!(outcome.snapshot.is_some());
         println!(
-            "memory  round {round}: combine {:.1} ms, + JSON {:.1} ms ({} B), + Parquet {:.1} ms ({} B); {} refs, {} arrays",
+            "memory  round {round}: combine {:.1} ms, + JSON {:.1} ms ({} B), + Parquet {:.1} ms ({} B), + Icechunk commit {:.1} ms ({} B); {} refs, {} arrays",
             t_combine * 1e3,
             t_json * 1e3,
             dir_size(&json),
             t_parq * 1e3,
             dir_size(&parq),
+            t_ice * 1e3,
+            dir_size(&repo),
             c.report.refs,
             c.arrays.len()
         );
@@ -147,7 +165,70 @@ fn prepare(out: &Path) {
     );
 }
 
+/// A checksum per URL, as an inventory of S3 objects would hold (quoted 32-hex ETags).
+fn etags(c: &Combined) -> Vec<Option<String>> {
+    (0..c.urls.len())
+        .map(|i| Some(format!("\"{i:032x}\"")))
+        .collect()
+}
+
+fn icechunk_target(repo: &Path) -> CommitTarget {
+    CommitTarget {
+        location: RepoLocation::Local(repo.to_path_buf()),
+        storage: RepoStorage::default(),
+        branch: "main".into(),
+        title: "bench".into(),
+        selection: SELECT.into(),
+        policy: granary_core::ArrayPolicy::Skip,
+    }
+}
+
+/// Combines `selection` from `ctx` and commits it to `repo`; prints and returns the times.
+async fn commit_selection(ctx: &SessionContext, selection: &str, repo: &Path, label: &str) {
+    let opts = CombineOptions {
+        on_duplicate: OnDuplicate::Last,
+        ..CombineOptions::default()
+    };
+    let t = Instant::now();
+    let parts = combine(ctx, selection, &opts).await.unwrap();
+    let t_combine = t.elapsed().as_secs_f64();
+    let c = &parts[0].combined;
+    let t = Instant::now();
+    let o = commit_combined(c, &etags(c), &icechunk_target(repo))
+        .await
+        .unwrap();
+    let t_commit = t.elapsed().as_secs_f64();
+    println!(
+        "{label}: {} granules, {} refs; combine {t_combine:.2} s, Icechunk commit {t_commit:.2} s ({} added, {} chunks set, {} deleted); repository {} B",
+        c.report.granules,
+        c.report.refs,
+        o.added.len(),
+        o.stats.chunks_set,
+        o.stats.chunks_deleted,
+        dir_size(repo)
+    );
+}
+
+async fn append(dir: &Path, repo: &Path) {
+    let d = InventoryDir::open(dir).unwrap();
+    let ctx = session_for_dir(&d, Some(&NamePattern::preset("swot").unwrap())).unwrap();
+    let _ = std::fs::remove_dir_all(repo);
+    let base = SELECT.replace(
+        " ORDER BY name",
+        " AND name NOT IN (SELECT name FROM granules ORDER BY name DESC LIMIT 100) ORDER BY name",
+    );
+    commit_selection(&ctx, &base, repo, "base").await;
+    commit_selection(&ctx, SELECT, repo, "append").await;
+    commit_selection(&ctx, SELECT, repo, "again").await;
+}
+
 async fn run(dir: &Path, out: &Path) {
+    if out.extension().is_some_and(|e| e == "icechunk") {
+        let d = InventoryDir::open(dir).unwrap();
+        let ctx = session_for_dir(&d, Some(&NamePattern::preset("swot").unwrap())).unwrap();
+        let _ = std::fs::remove_dir_all(out);
+        return commit_selection(&ctx, SELECT, out, "full").await;
+    }
     let t = Instant::now();
     let d = InventoryDir::open(dir).unwrap();
     let ctx = session_for_dir(&d, Some(&NamePattern::preset("swot").unwrap())).unwrap();
@@ -188,6 +269,9 @@ async fn main() {
         Some("swot") => swot(Path::new(&args[2])).await,
         Some("prepare") => prepare(Path::new(&args[2])),
         Some("run") => run(Path::new(&args[2]), Path::new(&args[3])).await,
-        _ => eprintln!("usage: combine swot DATA_DIR | prepare DIR | run DIR OUT.parq"),
+        Some("append") => append(Path::new(&args[2]), Path::new(&args[3])).await,
+        _ => eprintln!(
+            "usage: combine swot DATA_DIR | prepare DIR | run DIR OUT.parq|OUT.icechunk | append DIR OUT.icechunk"
+        ),
     }
 }

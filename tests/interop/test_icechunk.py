@@ -229,3 +229,43 @@ def test_a_location_that_is_not_a_repository_is_left_alone(tmp_path):
 def test_cli_help_names_the_format():
     r = subprocess.run([BIN, "combine", "--help"], capture_output=True, text=True)
     assert "icechunk" in r.stdout
+
+
+def test_a_repository_in_s3(tmp_path):
+    """The sink commits to `s3://bucket/prefix` (moto's S3 on 127.0.0.1, credentials from the
+    environment); Python icechunk reads it back from there, value for value."""
+    from servers import S3_ENV, MotoServer, env, s3_upload  # noqa: PLC0415
+    import icechunk  # noqa: PLC0415
+    import xarray as xr  # noqa: PLC0415
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    src = tmp_path / "granules"
+    src.mkdir()
+    granules = main_granules()[:3]
+    for p, _, _ in granules:
+        shutil.copy(p, src / p.name)
+    with MotoServer() as s3:
+        s3_upload(s3.endpoint, "repos", "none", empty)
+        f = pipeline(tmp_path, src, "s3://repos/swot.icechunk")
+        f.write_text(f.read_text() + f'[sinks.repo.storage]\nendpoint = "{s3.endpoint}"\n')
+        r = subprocess.run([BIN, "run", str(f)], capture_output=True, text=True,
+                           env=env(**S3_ENV))
+        assert r.returncode == 0, r.stderr
+        assert "3 granule(s) added" in r.stderr, r.stderr
+        storage = icechunk.s3_storage(bucket="repos", prefix="swot.icechunk",
+                                      endpoint_url=s3.endpoint, allow_http=True,
+                                      force_path_style=True, region="us-east-1",
+                                      access_key_id="testing", secret_access_key="testing")
+        prefix = src.resolve().as_uri() + "/"
+        repo = icechunk.Repository.open(storage, authorize_virtual_chunk_access={prefix: None})
+        assert list(repo.config.virtual_chunk_containers) == [prefix]
+        ds = xr.open_dataset(repo.readonly_session("main").store, engine="zarr",
+                             consolidated=False, zarr_format=3, mask_and_scale=False,
+                             decode_times=False)
+        for path, c, p in granules:
+            cell = {"cycle_num": ds.cycle_num.values.tolist().index(c),
+                    "pass_num": ds.pass_num.values.tolist().index(p)}
+            with netCDF4.Dataset(path) as nc:
+                nc.set_auto_maskandscale(False)
+                assert values_equal(nc.variables["ssha_karin"][...],
+                                    ds.ssha_karin.isel(cell).values), path.name

@@ -121,9 +121,9 @@ pub async fn sync(
         .list_nodes(&root)
         .await
         .map_err(serr(&root))?
-        .filter_map(Result::ok)
-        .map(|n| (n.path.clone(), n))
-        .collect();
+        .map(|n| n.map(|n| (n.path.clone(), n)))
+        .collect::<Result<_, _>>()
+        .map_err(serr(&root))?;
     let mut wanted: BTreeSet<Path> = BTreeSet::new();
     for (p, _) in groups {
         wanted.insert(node_path(location, p)?);
