@@ -15,7 +15,7 @@ use crate::error::IcechunkError;
 use crate::location::{RepoLocation, RepoStorage};
 use crate::metadata::{array_metadata, group_metadata};
 use crate::repo::{open_repository, writable_session};
-use crate::sync::{ArrayWrite, SyncStats, coords, inline, sync, virtual_ref};
+use crate::sync::{ArrayWrite, SyncStats, Target, coords, inline, sync};
 
 /// Granule names listed in a commit's properties, at most (counts are always exact).
 const LISTED: usize = 1000;
@@ -89,12 +89,25 @@ fn names(urls: &[String]) -> String {
 /// An array left out: (path, why Zarr v3 cannot describe it).
 type Skipped = (String, String);
 
-/// Maps the set's arrays to v3 and their chunks to payloads.
-fn arrays(
-    c: &Combined,
+/// The set's arrays mapped to v3 (those Zarr v3 cannot describe left out, or refused, by the
+/// policy), each with a function making its chunk payloads: called by `sync` one array at a
+/// time, so that only one array's payloads exist besides Icechunk's change set.
+fn arrays<'a>(
+    c: &'a Combined,
     etags: &[Option<String>],
     t: &CommitTarget,
-) -> Result<(Vec<ArrayWrite>, Vec<Skipped>), IcechunkError> {
+) -> Result<(Vec<ArrayWrite<'a>>, Vec<Skipped>), IcechunkError> {
+    let mut targets = Vec::with_capacity(c.urls.len());
+    for (i, url) in c.urls.iter().enumerate() {
+        let etag = etags.get(i).and_then(Option::as_deref);
+        targets.push(
+            Target::new(url, etag).map_err(|reason| IcechunkError::Container {
+                url: url.clone(),
+                reason,
+            })?,
+        );
+    }
+    let targets = std::sync::Arc::new(targets);
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for a in &c.arrays {
@@ -112,26 +125,32 @@ fn arrays(
                 });
             }
         };
-        let grid = a.grid();
-        let mut chunks = Vec::with_capacity(a.refs.len() + a.inline.len());
-        for r in &a.refs {
-            let url = c.urls.get(r.url as usize).map_or("", String::as_str);
-            let etag = etags.get(r.url as usize).and_then(Option::as_deref);
-            let payload = virtual_ref(url, r.offset, r.length, etag).map_err(|reason| {
-                IcechunkError::Container {
-                    url: url.to_string(),
-                    reason,
-                }
-            })?;
-            chunks.push((coords(&grid, r.index), payload));
-        }
-        for (index, bytes) in &a.inline {
-            chunks.push((coords(&grid, *index), inline(bytes)));
-        }
+        let targets = std::sync::Arc::clone(&targets);
+        let chunks = move || {
+            let grid = a.grid();
+            let mut chunks = Vec::with_capacity(a.refs.len() + a.inline.len());
+            for r in &a.refs {
+                let target =
+                    targets
+                        .get(r.url as usize)
+                        .ok_or_else(|| IcechunkError::Container {
+                            url: format!("#{}", r.url),
+                            reason: format!(
+                                "array {:?} references a URL the set does not hold",
+                                a.path
+                            ),
+                        })?;
+                chunks.push((coords(&grid, r.index), target.chunk(r.offset, r.length)));
+            }
+            for (index, bytes) in &a.inline {
+                chunks.push((coords(&grid, *index), inline(bytes)));
+            }
+            Ok(chunks)
+        };
         out.push(ArrayWrite {
             path: a.path.clone(),
             meta,
-            chunks,
+            chunks: Box::new(chunks),
         });
     }
     Ok((out, skipped))

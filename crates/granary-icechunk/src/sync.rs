@@ -23,12 +23,15 @@ use icechunk::storage::ETag;
 use crate::error::IcechunkError;
 use crate::metadata::V3Array;
 
-/// One array to write: its path (no leading `/`), v3 metadata and payload per chunk position.
-pub struct ArrayWrite {
+/// (coordinates, payload) of every written chunk position of an array.
+pub type Chunks = Vec<(ChunkIndices, ChunkPayload)>;
+
+/// One array to write: its path (no leading `/`), v3 metadata, and what makes its payload per
+/// chunk position (called once, when the array's turn comes).
+pub struct ArrayWrite<'a> {
     pub path: String,
     pub meta: V3Array,
-    /// (coordinates, payload), one per written chunk position.
-    pub chunks: Vec<(ChunkIndices, ChunkPayload)>,
+    pub chunks: Box<dyn FnOnce() -> Result<Chunks, IcechunkError> + Send + 'a>,
 }
 
 /// What syncing changed.
@@ -56,20 +59,31 @@ pub fn coords(grid: &[u64], index: u64) -> ChunkIndices {
     ChunkIndices(out)
 }
 
-/// A virtual reference, with the object's ETag (when the inventory saw one) as checksum.
-pub fn virtual_ref(
-    url: &str,
-    offset: u64,
-    length: u64,
-    etag: Option<&str>,
-) -> Result<ChunkPayload, String> {
-    let location = VirtualChunkLocation::from_absolute_path(url).map_err(|e| e.to_string())?;
-    Ok(ChunkPayload::Virtual(VirtualChunkRef {
-        location,
-        offset,
-        length,
-        checksum: etag.map(|e| Checksum::ETag(ETag(e.to_string()))),
-    }))
+/// Where a granule's references point: its location (URL checked once) and checksum (the
+/// object's ETag when the inventory saw one).
+#[derive(Debug, Clone)]
+pub struct Target {
+    location: VirtualChunkLocation,
+    checksum: Option<Checksum>,
+}
+
+impl Target {
+    pub fn new(url: &str, etag: Option<&str>) -> Result<Self, String> {
+        Ok(Self {
+            location: VirtualChunkLocation::from_absolute_path(url).map_err(|e| e.to_string())?,
+            checksum: etag.map(|e| Checksum::ETag(ETag(e.to_string()))),
+        })
+    }
+
+    /// A virtual reference to bytes `offset..offset + length` of this object.
+    pub fn chunk(&self, offset: u64, length: u64) -> ChunkPayload {
+        ChunkPayload::Virtual(VirtualChunkRef {
+            location: self.location.clone(),
+            offset,
+            length,
+            checksum: self.checksum.clone(),
+        })
+    }
 }
 
 /// Inline chunk bytes.
@@ -86,9 +100,10 @@ fn node_path(location: &str, path: &str) -> Result<Path, IcechunkError> {
 }
 
 fn tally(map: &mut HashMap<String, Option<Checksum>>, p: &ChunkPayload) {
-    if let ChunkPayload::Virtual(v) = p {
-        map.entry(v.location.url().to_string())
-            .or_insert_with(|| v.checksum.clone());
+    if let ChunkPayload::Virtual(v) = p
+        && !map.contains_key(v.location.url())
+    {
+        map.insert(v.location.url().to_string(), v.checksum.clone());
     }
 }
 
@@ -105,7 +120,7 @@ pub async fn sync(
     session: &mut Session,
     location: &str,
     groups: &[(String, Vec<u8>)],
-    arrays: Vec<ArrayWrite>,
+    arrays: Vec<ArrayWrite<'_>>,
 ) -> Result<SyncStats, IcechunkError> {
     let mut stats = SyncStats::default();
     let serr = |path: &Path| {
@@ -182,6 +197,7 @@ pub async fn sync(
         })?;
         let dims = dims_of(&a.meta);
         let user_data = Bytes::from(a.meta.json.clone());
+        let chunks = (a.chunks)()?;
         let mut old: HashMap<ChunkIndices, ChunkPayload> = HashMap::new();
         match existing.get(&path) {
             Some(n) if matches!(n.node_data, NodeData::Array { .. }) => {
@@ -195,7 +211,7 @@ pub async fn sync(
                     }
                 }
                 let keep: std::collections::HashSet<&ChunkIndices> =
-                    a.chunks.iter().map(|(c, _)| c).collect();
+                    chunks.iter().map(|(c, _)| c).collect();
                 let obsolete: Vec<ChunkIndices> =
                     old.keys().filter(|c| !keep.contains(c)).cloned().collect();
                 stats.chunks_deleted += obsolete.len();
@@ -228,7 +244,7 @@ pub async fn sync(
                 stats.nodes_added += 1;
             }
         }
-        for (coord, payload) in a.chunks {
+        for (coord, payload) in chunks {
             tally(&mut stats.after, &payload);
             if old.get(&coord) == Some(&payload) {
                 continue;
