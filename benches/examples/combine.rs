@@ -165,6 +165,16 @@ fn prepare(out: &Path) {
     );
 }
 
+/// The process's peak resident set (`VmHWM`), as Linux reports it.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        .unwrap_or_default()
+}
+
 /// A checksum per URL, as an inventory of S3 objects would hold (quoted 32-hex ETags).
 fn etags(c: &Combined) -> Vec<Option<String>> {
     (0..c.urls.len())
@@ -192,6 +202,7 @@ async fn commit_selection(ctx: &SessionContext, selection: &str, repo: &Path, la
     let t = Instant::now();
     let parts = combine(ctx, selection, &opts).await.unwrap();
     let t_combine = t.elapsed().as_secs_f64();
+    println!("{label}: combined, peak RSS so far {}", peak_rss());
     let c = &parts[0].combined;
     let t = Instant::now();
     let o = commit_combined(c, &etags(c), &icechunk_target(repo))
@@ -199,13 +210,16 @@ async fn commit_selection(ctx: &SessionContext, selection: &str, repo: &Path, la
         .unwrap();
     let t_commit = t.elapsed().as_secs_f64();
     println!(
-        "{label}: {} granules, {} refs; combine {t_combine:.2} s, Icechunk commit {t_commit:.2} s ({} added, {} chunks set, {} deleted); repository {} B",
+        "{label}: {} granules, {} refs; combine {t_combine:.2} s, Icechunk commit {t_commit:.2} s (change set {:.2} s, commit {:.2} s; {} added, {} chunks set, {} deleted); repository {} B; peak RSS so far {}",
         c.report.granules,
         c.report.refs,
+        o.sync_seconds,
+        o.commit_seconds,
         o.added.len(),
         o.stats.chunks_set,
         o.stats.chunks_deleted,
-        dir_size(repo)
+        dir_size(repo),
+        peak_rss()
     );
 }
 

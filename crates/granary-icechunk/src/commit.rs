@@ -5,8 +5,11 @@
 //! with [`IcechunkError::Conflict`]; Icechunk moves the branch only after every new object is
 //! written, so a failed commit leaves the repository as it was.
 
+use std::collections::HashMap;
+
 use granary_core::ArrayPolicy;
 use granary_refs::Combined;
+use icechunk::format::manifest::Checksum;
 use icechunk::format::snapshot::SnapshotProperties;
 use icechunk::session::{Session, SessionErrorKind};
 use serde_json::json;
@@ -44,6 +47,10 @@ pub struct CommitOutcome {
     pub changed: Vec<String>,
     pub removed: Vec<String>,
     pub stats: SyncStats,
+    /// Seconds spent bringing the session to the set (reading the tip's chunks, setting the
+    /// differing ones), and committing (writing manifests, snapshot, moving the branch).
+    pub sync_seconds: f64,
+    pub commit_seconds: f64,
     /// Arrays left out: (path, why Zarr v3 cannot describe them).
     pub skipped: Vec<Skipped>,
 }
@@ -89,6 +96,14 @@ fn names(urls: &[String]) -> String {
 /// An array left out: (path, why Zarr v3 cannot describe it).
 type Skipped = (String, String);
 
+/// The arrays to write, those left out, and the granules (URL → checksum) the written ones
+/// reference.
+type Mapped<'a> = (
+    Vec<ArrayWrite<'a>>,
+    Vec<Skipped>,
+    HashMap<String, Option<Checksum>>,
+);
+
 /// The set's arrays mapped to v3 (those Zarr v3 cannot describe left out, or refused, by the
 /// policy), each with a function making its chunk payloads: called by `sync` one array at a
 /// time, so that only one array's payloads exist besides Icechunk's change set.
@@ -96,7 +111,7 @@ fn arrays<'a>(
     c: &'a Combined,
     etags: &[Option<String>],
     t: &CommitTarget,
-) -> Result<(Vec<ArrayWrite<'a>>, Vec<Skipped>), IcechunkError> {
+) -> Result<Mapped<'a>, IcechunkError> {
     let mut targets = Vec::with_capacity(c.urls.len());
     for (i, url) in c.urls.iter().enumerate() {
         let etag = etags.get(i).and_then(Option::as_deref);
@@ -107,6 +122,7 @@ fn arrays<'a>(
             })?,
         );
     }
+    let mut used = vec![false; targets.len()];
     let targets = std::sync::Arc::new(targets);
     let mut out = Vec::new();
     let mut skipped = Vec::new();
@@ -125,6 +141,11 @@ fn arrays<'a>(
                 });
             }
         };
+        for r in &a.refs {
+            if let Some(u) = used.get_mut(r.url as usize) {
+                *u = true;
+            }
+        }
         let targets = std::sync::Arc::clone(&targets);
         let chunks = move || {
             let grid = a.grid();
@@ -153,7 +174,13 @@ fn arrays<'a>(
             chunks: Box::new(chunks),
         });
     }
-    Ok((out, skipped))
+    let granules = targets
+        .iter()
+        .zip(used)
+        .filter(|(_, u)| *u)
+        .map(|(t, _)| (t.url().to_string(), t.checksum().cloned()))
+        .collect();
+    Ok((out, skipped, granules))
 }
 
 /// Commits `c` (whose `urls[i]` had ETag `etags[i]` when inventoried) to the target.
@@ -163,7 +190,7 @@ pub async fn commit_combined(
     t: &CommitTarget,
 ) -> Result<CommitOutcome, IcechunkError> {
     let location = t.location.display();
-    let (arrays, skipped) = arrays(c, etags, t)?;
+    let (arrays, skipped, granules) = arrays(c, etags, t)?;
     let mut groups = Vec::new();
     for g in &c.groups {
         let json = group_metadata(&g.attrs).map_err(|reason| IcechunkError::Unrepresentable {
@@ -178,7 +205,10 @@ pub async fn commit_combined(
     }
     let repo = open_repository(&t.location, &t.storage, &c.urls).await?;
     let mut session = writable_session(&repo, &t.location, &t.branch).await?;
-    let stats = sync(&mut session, &location, &groups, arrays).await?;
+    let started = std::time::Instant::now();
+    let mut stats = sync(&mut session, &location, &groups, arrays).await?;
+    stats.after = granules;
+    let sync_seconds = started.elapsed().as_secs_f64();
     let (added, changed, removed) = granule_changes(&stats);
     let message = format!(
         "{}: {} granule(s) added{}, {} changed{}, {} removed{}; selection: {}",
@@ -199,6 +229,8 @@ pub async fn commit_combined(
         removed,
         stats,
         skipped,
+        sync_seconds,
+        commit_seconds: 0.0,
     };
     if !session.has_uncommitted_changes() {
         return Ok(outcome);
@@ -216,7 +248,15 @@ pub async fn commit_combined(
         props.insert(format!("granary_granules_{k}"), list(v));
         props.insert(format!("granary_granules_{k}_count"), json!(v.len()));
     }
+    let started = std::time::Instant::now();
     let id = commit_session(&mut session, &message, props, &t.location, &t.branch).await?;
+    outcome.commit_seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        sync_seconds,
+        commit_seconds = outcome.commit_seconds,
+        chunks_set = outcome.stats.chunks_set,
+        "Icechunk commit {id}"
+    );
     outcome.snapshot = Some(id);
     Ok(outcome)
 }

@@ -42,7 +42,8 @@ pub struct SyncStats {
     pub nodes_deleted: usize,
     pub chunks_set: usize,
     pub chunks_deleted: usize,
-    /// URL → checksum referenced at the tip, and in the new set.
+    /// URL → checksum referenced at the tip (filled by `sync`), and in the new set (filled by
+    /// the caller, which knows the set's URLs).
     pub before: HashMap<String, Option<Checksum>>,
     pub after: HashMap<String, Option<Checksum>>,
 }
@@ -73,6 +74,14 @@ impl Target {
             location: VirtualChunkLocation::from_absolute_path(url).map_err(|e| e.to_string())?,
             checksum: etag.map(|e| Checksum::ETag(ETag(e.to_string()))),
         })
+    }
+
+    pub fn url(&self) -> &str {
+        self.location.url()
+    }
+
+    pub fn checksum(&self) -> Option<&Checksum> {
+        self.checksum.as_ref()
     }
 
     /// A virtual reference to bytes `offset..offset + length` of this object.
@@ -245,7 +254,6 @@ pub async fn sync(
             }
         }
         for (coord, payload) in chunks {
-            tally(&mut stats.after, &payload);
             if old.get(&coord) == Some(&payload) {
                 continue;
             }
