@@ -9,16 +9,19 @@ use std::collections::HashMap;
 
 use granary_core::ArrayPolicy;
 use granary_refs::Combined;
+use icechunk::config::ManifestConfig;
 use icechunk::format::manifest::Checksum;
 use icechunk::format::snapshot::SnapshotProperties;
 use icechunk::session::{Session, SessionErrorKind};
 use serde_json::json;
 
 use crate::error::IcechunkError;
+use crate::fingerprint;
 use crate::location::{RepoLocation, RepoStorage};
 use crate::metadata::{array_metadata, group_metadata};
-use crate::repo::{open_repository, writable_session};
-use crate::sync::{ArrayWrite, SyncStats, Target, coords, inline, sync};
+use crate::repo::{open_repository, splitting, tip_properties, writable_session};
+use crate::source::{Source, Target, coords};
+use crate::sync::{ArrayWrite, SyncStats, sync};
 
 /// Granule names listed in a commit's properties, at most (counts are always exact).
 const LISTED: usize = 1000;
@@ -109,21 +112,10 @@ type Mapped<'a> = (
 /// time, so that only one array's payloads exist besides Icechunk's change set.
 fn arrays<'a>(
     c: &'a Combined,
-    etags: &[Option<String>],
+    targets: &'a [Target],
     t: &CommitTarget,
 ) -> Result<Mapped<'a>, IcechunkError> {
-    let mut targets = Vec::with_capacity(c.urls.len());
-    for (i, url) in c.urls.iter().enumerate() {
-        let etag = etags.get(i).and_then(Option::as_deref);
-        targets.push(
-            Target::new(url, etag).map_err(|reason| IcechunkError::Container {
-                url: url.clone(),
-                reason,
-            })?,
-        );
-    }
     let mut used = vec![false; targets.len()];
-    let targets = std::sync::Arc::new(targets);
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for a in &c.arrays {
@@ -146,7 +138,6 @@ fn arrays<'a>(
                 *u = true;
             }
         }
-        let targets = std::sync::Arc::clone(&targets);
         let chunks = move || {
             let grid = a.grid();
             let mut chunks = Vec::with_capacity(a.refs.len() + a.inline.len());
@@ -161,10 +152,16 @@ fn arrays<'a>(
                                 a.path
                             ),
                         })?;
-                chunks.push((coords(&grid, r.index), target.chunk(r.offset, r.length)));
+                let source = Source::Range {
+                    target,
+                    offset: r.offset,
+                    length: r.length,
+                };
+                chunks.push((coords(&grid, r.index), source.digest(), source));
             }
             for (index, bytes) in &a.inline {
-                chunks.push((coords(&grid, *index), inline(bytes)));
+                let source = Source::Inline(bytes);
+                chunks.push((coords(&grid, *index), source.digest(), source));
             }
             Ok(chunks)
         };
@@ -183,6 +180,27 @@ fn arrays<'a>(
     Ok((out, skipped, granules))
 }
 
+/// References per manifest a new repository aims at: small enough that an append rewrites
+/// little, large enough that a reader fetches few manifests.
+const REFS_PER_MANIFEST: u64 = 5_000;
+
+/// First-axis chunks per manifest for the set `c`: the densest array's references per
+/// first-axis index decide.
+fn split_for(c: &Combined) -> ManifestConfig {
+    let densest = c
+        .arrays
+        .iter()
+        .filter_map(|a| {
+            let first = *a.grid().first()?;
+            (first > 0).then(|| (a.refs.len() + a.inline.len()) as u64 / first)
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let chunks = (REFS_PER_MANIFEST / densest).clamp(1, u64::from(u32::MAX));
+    splitting(u32::try_from(chunks).unwrap_or(u32::MAX))
+}
+
 /// Commits `c` (whose `urls[i]` had ETag `etags[i]` when inventoried) to the target.
 pub async fn commit_combined(
     c: &Combined,
@@ -190,7 +208,17 @@ pub async fn commit_combined(
     t: &CommitTarget,
 ) -> Result<CommitOutcome, IcechunkError> {
     let location = t.location.display();
-    let (arrays, skipped, granules) = arrays(c, etags, t)?;
+    let mut targets = Vec::with_capacity(c.urls.len());
+    for (i, url) in c.urls.iter().enumerate() {
+        let etag = etags.get(i).and_then(Option::as_deref);
+        targets.push(
+            Target::new(url, etag).map_err(|reason| IcechunkError::Container {
+                url: url.clone(),
+                reason,
+            })?,
+        );
+    }
+    let (arrays, skipped, granules) = arrays(c, &targets, t)?;
     let mut groups = Vec::new();
     for g in &c.groups {
         let json = group_metadata(&g.attrs).map_err(|reason| IcechunkError::Unrepresentable {
@@ -203,10 +231,11 @@ pub async fn commit_combined(
     if !groups.iter().any(|(p, _)| p.is_empty()) {
         groups.push((String::new(), group_metadata(&[]).unwrap_or_default()));
     }
-    let repo = open_repository(&t.location, &t.storage, &c.urls).await?;
+    let repo = open_repository(&t.location, &t.storage, &c.urls, Some(split_for(c))).await?;
     let mut session = writable_session(&repo, &t.location, &t.branch).await?;
+    let tip = fingerprint::from_properties(&tip_properties(&repo, &session, &t.location).await?);
     let started = std::time::Instant::now();
-    let mut stats = sync(&mut session, &location, &groups, arrays).await?;
+    let mut stats = sync(&mut session, &location, &groups, arrays, &tip).await?;
     stats.after = granules;
     let sync_seconds = started.elapsed().as_secs_f64();
     let (added, changed, removed) = granule_changes(&stats);
@@ -240,6 +269,10 @@ pub async fn commit_combined(
     props.insert("granary_version".into(), json!(env!("CARGO_PKG_VERSION")));
     props.insert("granary_run".into(), json!(t.title));
     props.insert("granary_selection".into(), json!(t.selection));
+    props.insert(
+        fingerprint::PROPERTY.into(),
+        fingerprint::to_property(&outcome.stats.fingerprints),
+    );
     for (k, v) in [
         ("added", &outcome.added),
         ("changed", &outcome.changed),

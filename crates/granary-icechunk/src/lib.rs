@@ -8,9 +8,11 @@
 pub mod commit;
 pub mod containers;
 pub mod error;
+pub mod fingerprint;
 pub mod location;
 pub mod metadata;
 pub mod repo;
+pub mod source;
 pub mod sync;
 
 pub use commit::{CommitOutcome, CommitTarget, commit_combined};

@@ -6,7 +6,13 @@
 
 use std::collections::HashMap;
 
-use icechunk::repository::RepositoryErrorKind;
+use futures::StreamExt;
+use icechunk::config::{
+    ManifestConfig, ManifestSplitCondition, ManifestSplitDim, ManifestSplitDimCondition,
+    ManifestSplittingConfig,
+};
+use icechunk::format::snapshot::SnapshotProperties;
+use icechunk::repository::{RepositoryErrorKind, VersionInfo};
 use icechunk::session::Session;
 use icechunk::{Repository, RepositoryConfig};
 
@@ -14,12 +20,13 @@ use crate::containers::containers;
 use crate::error::IcechunkError;
 use crate::location::{RepoLocation, RepoStorage};
 
-/// The repository at `location`, created when absent, its config declaring a container for
-/// every prefix of `urls` (added to the saved config when missing).
+/// The repository at `location`, created when absent (with `manifest` settings), its config
+/// declaring a container for every prefix of `urls` (added to the saved config when missing).
 pub async fn open_repository(
     location: &RepoLocation,
     storage: &RepoStorage,
     urls: &[String],
+    manifest: Option<ManifestConfig>,
 ) -> Result<Repository, IcechunkError> {
     let wanted = containers(urls, storage)?;
     let store = location.storage(storage).await?;
@@ -29,7 +36,10 @@ pub async fn open_repository(
     };
     let exists = Repository::exists(store.as_ref()).await.map_err(err)?;
     if !exists {
-        let mut config = RepositoryConfig::default();
+        let mut config = RepositoryConfig {
+            manifest,
+            ..RepositoryConfig::default()
+        };
         for c in wanted.into_values() {
             config.set_virtual_chunk_container(c);
         }
@@ -83,4 +93,40 @@ pub async fn writable_session(
         repo.create_branch(branch, &tip).await.map_err(err)?;
     }
     repo.writable_session(branch).await.map_err(err)
+}
+
+/// The properties of the snapshot `session` started from (its branch's tip).
+pub async fn tip_properties(
+    repo: &Repository,
+    session: &Session,
+    location: &RepoLocation,
+) -> Result<SnapshotProperties, IcechunkError> {
+    let err = |source| IcechunkError::Repository {
+        location: location.display(),
+        source: Box::new(source),
+    };
+    let version = VersionInfo::SnapshotId(session.snapshot_id().clone());
+    let ancestry = repo.ancestry(&version).await.map_err(err)?;
+    let mut ancestry = std::pin::pin!(ancestry);
+    match ancestry.next().await {
+        Some(info) => Ok(info.map_err(err)?.metadata),
+        None => Ok(SnapshotProperties::new()),
+    }
+}
+
+/// The manifest splitting of a new repository: along each array's first axis, `chunks` chunk
+/// indices per manifest, so that an append rewrites the manifests of the last blocks only.
+pub fn splitting(chunks: u32) -> ManifestConfig {
+    ManifestConfig {
+        preload: None,
+        splitting: Some(ManifestSplittingConfig {
+            split_sizes: Some(vec![(
+                ManifestSplitCondition::AnyArray,
+                vec![ManifestSplitDim {
+                    condition: ManifestSplitDimCondition::Axis(0),
+                    num_chunks: chunks.max(1),
+                }],
+            )]),
+        }),
+    }
 }

@@ -8,30 +8,29 @@
 //!   differing chunks are set, and chunks the set no longer has are deleted (before a resize, so
 //!   that their coordinates are still valid).
 //!
-//! The granules (URLs) referenced before and after are tallied for the commit message.
+//! The granules (URLs) referenced before and after are tallied for the commit message. The
+//! tip's fingerprints (`fingerprint.rs`) spare reading blocks whose references did not change.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use icechunk::format::manifest::{Checksum, ChunkPayload, VirtualChunkLocation, VirtualChunkRef};
+use icechunk::format::manifest::{Checksum, ChunkPayload};
 use icechunk::format::snapshot::{ArrayShape, DimensionName, NodeData, NodeSnapshot};
 use icechunk::format::{ChunkIndices, Path};
 use icechunk::session::Session;
-use icechunk::storage::ETag;
 
 use crate::error::IcechunkError;
+use crate::fingerprint::{self, Fingerprints};
 use crate::metadata::V3Array;
-
-/// (coordinates, payload) of every written chunk position of an array.
-pub type Chunks = Vec<(ChunkIndices, ChunkPayload)>;
+use crate::source::{Chunks, Source, Target, positions};
 
 /// One array to write: its path (no leading `/`), v3 metadata, and what makes its payload per
 /// chunk position (called once, when the array's turn comes).
 pub struct ArrayWrite<'a> {
     pub path: String,
     pub meta: V3Array,
-    pub chunks: Box<dyn FnOnce() -> Result<Chunks, IcechunkError> + Send + 'a>,
+    pub chunks: Box<dyn FnOnce() -> Result<Chunks<'a>, IcechunkError> + Send + 'a>,
 }
 
 /// What syncing changed.
@@ -46,58 +45,10 @@ pub struct SyncStats {
     /// the caller, which knows the set's URLs).
     pub before: HashMap<String, Option<Checksum>>,
     pub after: HashMap<String, Option<Checksum>>,
-}
-
-/// Coordinates of C-order linear position `index` in `grid` (a scalar: none).
-pub fn coords(grid: &[u64], index: u64) -> ChunkIndices {
-    let mut out = vec![0u32; grid.len()];
-    let mut rest = index;
-    for d in (0..grid.len()).rev() {
-        let n = grid[d].max(1);
-        out[d] = u32::try_from(rest % n).unwrap_or(u32::MAX);
-        rest /= n;
-    }
-    ChunkIndices(out)
-}
-
-/// Where a granule's references point: its location (URL checked once) and checksum (the
-/// object's ETag when the inventory saw one).
-#[derive(Debug, Clone)]
-pub struct Target {
-    location: VirtualChunkLocation,
-    checksum: Option<Checksum>,
-}
-
-impl Target {
-    pub fn new(url: &str, etag: Option<&str>) -> Result<Self, String> {
-        Ok(Self {
-            location: VirtualChunkLocation::from_absolute_path(url).map_err(|e| e.to_string())?,
-            checksum: etag.map(|e| Checksum::ETag(ETag(e.to_string()))),
-        })
-    }
-
-    pub fn url(&self) -> &str {
-        self.location.url()
-    }
-
-    pub fn checksum(&self) -> Option<&Checksum> {
-        self.checksum.as_ref()
-    }
-
-    /// A virtual reference to bytes `offset..offset + length` of this object.
-    pub fn chunk(&self, offset: u64, length: u64) -> ChunkPayload {
-        ChunkPayload::Virtual(VirtualChunkRef {
-            location: self.location.clone(),
-            offset,
-            length,
-            checksum: self.checksum.clone(),
-        })
-    }
-}
-
-/// Inline chunk bytes.
-pub fn inline(bytes: &[u8]) -> ChunkPayload {
-    ChunkPayload::Inline(Bytes::copy_from_slice(bytes))
+    /// The new set's fingerprints, for the commit's properties.
+    pub fingerprints: Fingerprints,
+    /// Chunk positions read from the tip to compare (fingerprints spare the others).
+    pub chunks_read: usize,
 }
 
 fn node_path(location: &str, path: &str) -> Result<Path, IcechunkError> {
@@ -124,12 +75,19 @@ fn dims_of(m: &V3Array) -> Option<Vec<DimensionName>> {
     (!m.dims.is_empty()).then(|| m.dims.iter().map(|d| Some(d.as_str()).into()).collect())
 }
 
-/// Brings `session` to `groups` (path, zarr.json) and `arrays`.
+/// Whether block `b` is unchanged (blocks beyond the list are not).
+fn same(unchanged: &[bool], b: usize) -> bool {
+    unchanged.get(b).copied().unwrap_or(false)
+}
+
+/// Brings `session` to `groups` (path, zarr.json) and `arrays`; `tip` holds the fingerprints
+/// the tip snapshot recorded (empty: every existing array is read whole).
 pub async fn sync(
     session: &mut Session,
     location: &str,
     groups: &[(String, Vec<u8>)],
     arrays: Vec<ArrayWrite<'_>>,
+    tip: &Fingerprints,
 ) -> Result<SyncStats, IcechunkError> {
     let mut stats = SyncStats::default();
     let serr = |path: &Path| {
@@ -207,20 +165,68 @@ pub async fn sync(
         let dims = dims_of(&a.meta);
         let user_data = Bytes::from(a.meta.json.clone());
         let chunks = (a.chunks)()?;
+        let new_fp = fingerprint::blocks(chunks.iter().map(|(c, d, _)| (c, *d)));
         let mut old: HashMap<ChunkIndices, ChunkPayload> = HashMap::new();
+        // Per first-axis block: whether its fingerprint equals the tip's.
+        let mut unchanged: Vec<bool> = Vec::new();
         match existing.get(&path) {
             Some(n) if matches!(n.node_data, NodeData::Array { .. }) => {
-                {
+                let old_grid: Vec<u32> = match &n.node_data {
+                    NodeData::Array { shape, .. } => shape.num_chunks().collect(),
+                    NodeData::Group => Vec::new(),
+                };
+                if let Some(old_fp) = tip.get(&a.path) {
+                    unchanged = (0..old_fp.len().min(new_fp.len()))
+                        .map(|b| old_fp[b] == new_fp[b])
+                        .collect();
+                    // Only the blocks whose fingerprint differs are read.
+                    let blocks = old_grid.first().copied().unwrap_or(1);
+                    for b in (0..blocks).filter(|b| !same(&unchanged, *b as usize)) {
+                        for pos in positions(&old_grid, b) {
+                            stats.chunks_read += 1;
+                            let p = session
+                                .get_chunk_ref(&path, &pos)
+                                .await
+                                .map_err(serr(&path))?;
+                            if let Some(p) = p {
+                                tally(&mut stats.before, &p);
+                                old.insert(pos, p);
+                            }
+                        }
+                    }
+                    // Granules of unchanged blocks are the same on both sides: counted once
+                    // per granule (by address), not hashed per chunk.
+                    let mut seen: HashMap<*const Target, &Target> = HashMap::new();
+                    for (c, _, source) in &chunks {
+                        if let Source::Range { target, .. } = source
+                            && same(&unchanged, fingerprint::block(c))
+                        {
+                            seen.entry(std::ptr::from_ref(*target)).or_insert(target);
+                        }
+                    }
+                    for target in seen.into_values() {
+                        Source::Range {
+                            target,
+                            offset: 0,
+                            length: 0,
+                        }
+                        .tally(&mut stats.before);
+                    }
+                } else {
                     let it = session.array_chunk_iterator(&path).await;
                     let mut it = std::pin::pin!(it);
                     while let Some(c) = it.next().await {
                         let c = c.map_err(serr(&path))?;
+                        stats.chunks_read += 1;
                         tally(&mut stats.before, &c.payload);
                         old.insert(c.coord, c.payload);
                     }
                 }
-                let keep: std::collections::HashSet<&ChunkIndices> =
-                    chunks.iter().map(|(c, _)| c).collect();
+                let keep: HashSet<&ChunkIndices> = chunks
+                    .iter()
+                    .map(|(c, _, _)| c)
+                    .filter(|c| !same(&unchanged, fingerprint::block(c)))
+                    .collect();
                 let obsolete: Vec<ChunkIndices> =
                     old.keys().filter(|c| !keep.contains(c)).cloned().collect();
                 stats.chunks_deleted += obsolete.len();
@@ -253,7 +259,12 @@ pub async fn sync(
                 stats.nodes_added += 1;
             }
         }
-        for (coord, payload) in chunks {
+        stats.fingerprints.insert(a.path.clone(), new_fp);
+        for (coord, _, source) in chunks {
+            if same(&unchanged, fingerprint::block(&coord)) {
+                continue;
+            }
+            let payload = source.payload();
             if old.get(&coord) == Some(&payload) {
                 continue;
             }

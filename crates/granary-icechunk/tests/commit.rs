@@ -4,11 +4,14 @@
 
 use granary_core::ArrayPolicy;
 use granary_icechunk::commit::commit_session;
+use granary_icechunk::metadata::array_metadata;
 use granary_icechunk::repo::{open_repository, writable_session};
-use granary_icechunk::sync::sync;
+use granary_icechunk::source::{Source, Target};
+use granary_icechunk::sync::{ArrayWrite, sync};
 use granary_icechunk::{CommitTarget, IcechunkError, RepoLocation, RepoStorage, commit_combined};
 use granary_refs::ZarrArray;
 use granary_refs::combine::{Combined, OutArray, OutGroup, OutRef};
+use icechunk::format::ChunkIndices;
 
 fn array(cells: u64) -> OutArray {
     OutArray {
@@ -82,6 +85,8 @@ async fn commits_only_what_changed() {
         .unwrap_or_else(|e| unreachable!("{e}"));
     assert_eq!(again.snapshot, None);
     assert_eq!(again.stats.chunks_set, 0);
+    // The tip's fingerprints say nothing changed: no chunk is read from it.
+    assert_eq!(again.stats.chunks_read, 0);
     // One more granule, and granule 0 replaced (new ETag): two chunks set, array resized.
     let mut tags = etags(3, "a");
     tags[0] = Some("b-0".into());
@@ -94,6 +99,8 @@ async fn commits_only_what_changed() {
     assert!(grown.removed.is_empty());
     assert_eq!(grown.stats.chunks_set, 2);
     assert_eq!(grown.stats.nodes_updated, 1);
+    // Only the block whose fingerprint changed (granule 0's cell) is read from the tip.
+    assert_eq!(grown.stats.chunks_read, 1);
     // Shrunk back to one granule: two chunks deleted, two granules removed.
     let shrunk = commit_combined(&set(1), &tags, &t)
         .await
@@ -111,7 +118,7 @@ async fn a_concurrent_writer_gets_a_conflict_and_commits_nothing() {
     commit_combined(&c, &etags(2, "a"), &t)
         .await
         .unwrap_or_else(|e| unreachable!("{e}"));
-    let repo = open_repository(&t.location, &t.storage, &c.urls)
+    let repo = open_repository(&t.location, &t.storage, &c.urls, None)
         .await
         .unwrap_or_else(|e| unreachable!("{e}"));
     let mut one = writable_session(&repo, &t.location, "main")
@@ -128,10 +135,10 @@ async fn a_concurrent_writer_gets_a_conflict_and_commits_nothing() {
         String::new(),
         b"{\"zarr_format\":3,\"node_type\":\"group\",\"attributes\":{\"w\":2}}".to_vec(),
     )];
-    sync(&mut one, "r", &group, Vec::new())
+    sync(&mut one, "r", &group, Vec::new(), &Default::default())
         .await
         .unwrap_or_else(|e| unreachable!("{e}"));
-    sync(&mut two, "r", &other, Vec::new())
+    sync(&mut two, "r", &other, Vec::new(), &Default::default())
         .await
         .unwrap_or_else(|e| unreachable!("{e}"));
     commit_session(&mut one, "one", Default::default(), &t.location, "main")
@@ -159,6 +166,52 @@ async fn a_concurrent_writer_gets_a_conflict_and_commits_nothing() {
     };
     assert_eq!(history.first().map(String::as_str), Some("one"));
     assert!(!history.iter().any(|m| m == "two"));
+    // "one" kept only the root group: the next run adds the array back.
+    let back = commit_combined(&c, &etags(2, "a"), &t)
+        .await
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!((back.stats.chunks_read, back.stats.chunks_set), (0, 2));
+    // Another writer commits the same array and a new group attribute, without granary's
+    // fingerprints: the next run must read every chunk of the tip to compare.
+    let mut three = writable_session(&repo, &t.location, "main")
+        .await
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let targets: Vec<Target> = (0..2)
+        .map(|i| {
+            Target::new(&format!("file:///data/g{i}.nc"), Some(&format!("a-{i}")))
+                .unwrap_or_else(|e| unreachable!("{e}"))
+        })
+        .collect();
+    let same = ArrayWrite {
+        path: "ssh".into(),
+        meta: array_metadata(&array(2).meta).unwrap_or_else(|e| unreachable!("{e}")),
+        chunks: Box::new(|| {
+            Ok(targets
+                .iter()
+                .zip(0u32..)
+                .map(|(target, i)| {
+                    let source = Source::Range {
+                        target,
+                        offset: 100,
+                        length: 20,
+                    };
+                    (ChunkIndices(vec![i, 0]), source.digest(), source)
+                })
+                .collect())
+        }),
+    };
+    let stats = sync(&mut three, "r", &other, vec![same], &Default::default())
+        .await
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!((stats.chunks_read, stats.chunks_set), (2, 0));
+    commit_session(&mut three, "three", Default::default(), &t.location, "main")
+        .await
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let next = commit_combined(&c, &etags(2, "a"), &t)
+        .await
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!((next.stats.chunks_read, next.stats.chunks_set), (2, 0));
+    assert!(next.snapshot.is_some()); // the group attribute goes back
 }
 
 #[tokio::test]
