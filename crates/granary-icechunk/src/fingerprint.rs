@@ -5,8 +5,9 @@
 //! reads none).
 //!
 //! A block's fingerprint is the wrapping sum of one 64-bit digest per chunk, each mixing the
-//! chunk's coordinates with its payload (URL, ETag, offset and length, or inline bytes): it
-//! does not depend on the order chunks are listed in. Fingerprints are trusted only from the
+//! chunk's coordinates with its payload (URL and ETag hashed once per granule with SipHash,
+//! then offset and length, or the inline bytes) through splitmix64's finalizer: it does not
+//! depend on the order chunks are listed in. Fingerprints are trusted only from the
 //! tip snapshot's own properties, which describe exactly that snapshot (a commit by another
 //! tool carries none, and the next run then reads every block). A block whose fingerprint
 //! differs, or that is not fingerprinted, is read and compared chunk by chunk; only a 64-bit
@@ -29,11 +30,24 @@ pub const MAX_BLOCKS: usize = 4096;
 /// Array path → fingerprint per first-axis block (index = block).
 pub type Fingerprints = BTreeMap<String, Vec<u64>>;
 
+/// splitmix64's finalizer: a full-avalanche 64-bit mix (every input bit flips about half of
+/// the output bits), cheap enough for one call per chunk field.
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// `values` folded into one digest, position by position.
+fn fold(seed: u64, values: impl Iterator<Item = u64>) -> u64 {
+    values.fold(mix(seed), |h, v| mix(h ^ mix(v)))
+}
+
 /// The digest of a payload: of the granule's reference target and the byte range.
 pub fn range_digest(target: u64, offset: u64, length: u64) -> u64 {
-    let mut h = DefaultHasher::new();
-    (0u8, target, offset, length).hash(&mut h);
-    h.finish()
+    fold(0x5261_6e67_6500_0000, [target, offset, length].into_iter())
 }
 
 /// The digest of an inline chunk.
@@ -63,9 +77,8 @@ pub fn blocks<'a>(chunks: impl Iterator<Item = (&'a ChunkIndices, u64)>) -> Vec<
         if out.len() <= b {
             out.resize(b + 1, 0);
         }
-        let mut h = DefaultHasher::new();
-        (&coord.0, digest).hash(&mut h);
-        out[b] = out[b].wrapping_add(h.finish());
+        let at = fold(digest, coord.0.iter().map(|c| u64::from(*c)));
+        out[b] = out[b].wrapping_add(at);
     }
     out
 }

@@ -31,8 +31,8 @@ impl Source<'_> {
                 target,
                 offset,
                 length,
-            } => target.chunk(*offset, *length).0,
-            Source::Inline(b) => inline(b).0,
+            } => target.chunk(*offset, *length),
+            Source::Inline(b) => ChunkPayload::Inline(Bytes::copy_from_slice(b)),
         }
     }
 
@@ -98,27 +98,15 @@ impl Target {
         self.checksum.as_ref()
     }
 
-    /// A virtual reference to bytes `offset..offset + length` of this object, and its digest.
-    pub fn chunk(&self, offset: u64, length: u64) -> (ChunkPayload, u64) {
-        let payload = ChunkPayload::Virtual(VirtualChunkRef {
+    /// A virtual reference to bytes `offset..offset + length` of this object.
+    pub fn chunk(&self, offset: u64, length: u64) -> ChunkPayload {
+        ChunkPayload::Virtual(VirtualChunkRef {
             location: self.location.clone(),
             offset,
             length,
             checksum: self.checksum.clone(),
-        });
-        (
-            payload,
-            fingerprint::range_digest(self.digest, offset, length),
-        )
+        })
     }
-}
-
-/// Inline chunk bytes, and their digest.
-pub fn inline(bytes: &[u8]) -> (ChunkPayload, u64) {
-    (
-        ChunkPayload::Inline(Bytes::copy_from_slice(bytes)),
-        fingerprint::inline_digest(bytes),
-    )
 }
 
 /// Every chunk position of `grid` whose first coordinate is `block` (a scalar: the one).
