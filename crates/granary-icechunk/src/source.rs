@@ -82,7 +82,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// A weak ETag (`W/"…"`, e.g. from a server that compresses responses) is not used: a
+    /// reader sends the checksum as `If-Match`, which compares strongly, so every read would
+    /// fail. Such references carry no checksum.
     pub fn new(url: &str, etag: Option<&str>) -> Result<Self, String> {
+        let etag = etag.filter(|e| !e.starts_with("W/"));
         Ok(Self {
             location: VirtualChunkLocation::from_absolute_path(url).map_err(|e| e.to_string())?,
             checksum: etag.map(|e| Checksum::ETag(ETag(e.to_string()))),
@@ -131,4 +135,30 @@ pub(crate) fn positions(grid: &[u32], block: u32) -> Vec<ChunkIndices> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_etags_are_not_checksums() {
+        let strong =
+            Target::new("https://h/g.nc", Some("\"abc\"")).unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(strong.checksum().is_some());
+        let weak = Target::new("https://h/g.nc", Some("W/\"abc\""))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(weak.checksum().is_none());
+        assert!(Target::new("not a url", None).is_err());
+    }
+
+    #[test]
+    fn coordinates_and_block_positions() {
+        assert_eq!(coords(&[2, 3], 4).0, vec![1, 1]);
+        assert_eq!(coords(&[1], 0).0, vec![0]);
+        let p = positions(&[3, 2, 2], 1);
+        assert_eq!(p.len(), 4);
+        assert!(p.iter().all(|c| c.0[0] == 1));
+        assert_eq!(positions(&[], 0).len(), 1);
+    }
 }
