@@ -115,14 +115,18 @@ pub fn print_commit(o: &Output) {
     let Some(c) = &o.commit else { return };
     match &c.snapshot {
         Some(id) => eprintln!(
-            "  committed snapshot {id}: {} granule(s) added, {} changed, {} removed; {} chunk reference(s) set, {} deleted",
+            "  committed snapshot {id}: {} granule(s) added, {} changed, {} removed; {} chunk reference(s) set, {} deleted, {} read from the tip to compare",
             c.added.len(),
             c.changed.len(),
             c.removed.len(),
             c.stats.chunks_set,
-            c.stats.chunks_deleted
+            c.stats.chunks_deleted,
+            c.stats.chunks_read
         ),
-        None => eprintln!("  nothing changed: no commit (the branch already holds this set)"),
+        None => eprintln!(
+            "  nothing changed: no commit (the branch already holds this set; {} chunk reference(s) read from the tip to compare)",
+            c.stats.chunks_read
+        ),
     }
 }
 
