@@ -2,8 +2,6 @@
 //! with the granule's ETag as Icechunk's checksum, or inline bytes), their digests for the
 //! fingerprints, and chunk-grid coordinates.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use icechunk::format::ChunkIndices;
 use icechunk::format::manifest::{Checksum, ChunkPayload, VirtualChunkLocation, VirtualChunkRef};
@@ -45,14 +43,6 @@ impl Source<'_> {
                 length,
             } => fingerprint::range_digest(target.digest, *offset, *length),
             Source::Inline(b) => fingerprint::inline_digest(b),
-        }
-    }
-
-    pub(crate) fn tally(&self, map: &mut HashMap<String, Option<Checksum>>) {
-        if let Source::Range { target, .. } = self
-            && !map.contains_key(target.url())
-        {
-            map.insert(target.url().to_string(), target.checksum.clone());
         }
     }
 }

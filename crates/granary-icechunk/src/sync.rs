@@ -59,11 +59,17 @@ fn node_path(location: &str, path: &str) -> Result<Path, IcechunkError> {
     })
 }
 
+/// Records a granule (URL → checksum) once.
+fn record(map: &mut HashMap<String, Option<Checksum>>, url: &str, checksum: Option<&Checksum>) {
+    if !map.contains_key(url) {
+        map.insert(url.to_string(), checksum.cloned());
+    }
+}
+
+/// Records the granule a payload references, if any.
 fn tally(map: &mut HashMap<String, Option<Checksum>>, p: &ChunkPayload) {
-    if let ChunkPayload::Virtual(v) = p
-        && !map.contains_key(v.location.url())
-    {
-        map.insert(v.location.url().to_string(), v.checksum.clone());
+    if let ChunkPayload::Virtual(v) = p {
+        record(map, v.location.url(), v.checksum.as_ref());
     }
 }
 
@@ -205,12 +211,7 @@ pub async fn sync(
                         }
                     }
                     for target in seen.into_values() {
-                        Source::Range {
-                            target,
-                            offset: 0,
-                            length: 0,
-                        }
-                        .tally(&mut stats.before);
+                        record(&mut stats.before, target.url(), target.checksum());
                     }
                 } else {
                     let it = session.array_chunk_iterator(&path).await;

@@ -6,13 +6,14 @@
 //! granules, so a killed build loses at most one part of work and never leaves a half-written
 //! inventory (`store.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use granary_core::GranuleManifest;
 use granary_extract::{Extractor, Listed};
 
+use crate::versions::{head_granules, stamp};
 use crate::{ErrorRow, Inventory, InventoryDir, InventoryError};
 
 /// Build settings.
@@ -108,16 +109,7 @@ pub async fn build_inventory(
         ..Default::default()
     };
 
-    let mut errors = Vec::new();
-    let mut listed: HashMap<String, Listed> = HashMap::new();
-    for (url, r) in urls.iter().zip(ex.head_all(&urls).await) {
-        match r {
-            Ok(l) => {
-                listed.insert(url.to_string(), l);
-            }
-            Err(e) => errors.push(ErrorRow::from_extract(url.as_str(), &e)),
-        }
-    }
+    let (listed, mut errors) = head_granules(ex, &urls).await;
     let rescan: HashSet<&str> = opts.rescan.iter().map(String::as_str).collect();
     let unchanged = |url: &str, l: &Listed| {
         !twice.contains(url)
@@ -179,8 +171,7 @@ pub async fn build_inventory(
         match r {
             Ok(mut m) => {
                 if let Some(l) = listed.get(url.as_str()) {
-                    m.size = Some(l.size);
-                    m.etag = l.etag.clone();
+                    stamp(&mut m, l);
                 }
                 report.scanned += 1;
                 batch.push(m);

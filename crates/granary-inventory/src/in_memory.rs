@@ -3,12 +3,11 @@
 //! what a pipeline's dry run uses instead of its state directory. One failing granule never
 //! stops the others: it becomes an [`ErrorRow`].
 
-use std::collections::HashMap;
-
 use futures::StreamExt;
 use granary_core::GranuleManifest;
 use granary_extract::Extractor;
 
+use crate::versions::{head_granules, stamp};
 use crate::{ErrorRow, Inventory, InventoryError, NamePattern};
 
 /// The tables of the granules that were scanned, and the rows of those that failed.
@@ -32,20 +31,13 @@ pub async fn inventory_in_memory(
     let urls = ex.expand(sources).await.map_err(InventoryError::Source)?;
     let listed = urls.len();
     let mut manifests: Vec<GranuleManifest> = Vec::with_capacity(listed);
-    let mut errors = Vec::new();
-    // The object versions scanned (size and ETag), as a persisted inventory records them: the
-    // ETag becomes the checksum of Icechunk references.
-    let mut versions: HashMap<String, (u64, Option<String>)> = HashMap::new();
-    let mut todo = Vec::with_capacity(listed);
-    for (url, r) in urls.iter().zip(ex.head_all(&urls).await) {
-        match r {
-            Ok(l) => {
-                versions.insert(url.to_string(), (l.size, l.etag));
-                todo.push(url.clone());
-            }
-            Err(e) => errors.push(ErrorRow::from_extract(url.as_str(), &e)),
-        }
-    }
+    // The object versions scanned (size and ETag), as a persisted inventory records them.
+    let (versions, mut errors) = head_granules(ex, &urls).await;
+    let todo: Vec<_> = urls
+        .iter()
+        .filter(|u| versions.contains_key(u.as_str()))
+        .cloned()
+        .collect();
     let mut done = errors.len();
     let mut results = std::pin::pin!(ex.extract_many(todo));
     while let Some((url, r)) = results.next().await {
@@ -53,9 +45,8 @@ pub async fn inventory_in_memory(
         progress(done, listed);
         match r {
             Ok(mut m) => {
-                if let Some((size, etag)) = versions.remove(url.as_str()) {
-                    m.size = Some(size);
-                    m.etag = etag;
+                if let Some(l) = versions.get(url.as_str()) {
+                    stamp(&mut m, l);
                 }
                 manifests.push(m)
             }

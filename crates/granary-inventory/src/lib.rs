@@ -24,6 +24,7 @@ mod name_pattern;
 mod parts;
 pub mod schema;
 mod tables;
+mod versions;
 pub mod zarr_table;
 
 pub use build::{BuildOptions, BuildReport, build_inventory};
