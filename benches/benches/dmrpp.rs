@@ -1,11 +1,34 @@
 //! DMR++ parse benchmark: the real SWOT DMR++ documents (149 KB and 169 KB, 95 variables).
 //! VirtualiZarr's reader needs 244 ms per SWOT DMR++ on this machine (docs/python-baseline.md).
+//! The `xml_events` group is the limit: quick-xml's own event loop over the same bytes, every
+//! attribute of every tag iterated, nothing kept.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use granary_dmrpp::{DmrppOptions, parse};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+/// Tokenizes `xml` the way any parser must: every event, every attribute's key and raw value.
+fn raw_events(xml: &[u8]) -> usize {
+    let mut reader = Reader::from_reader(xml);
+    let mut n = 0usize;
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) | Event::Empty(e) => {
+                for a in e.attributes().with_checks(false) {
+                    let a = a.unwrap();
+                    n += a.key.as_ref().len() + a.value.len();
+                }
+            }
+            Event::Text(t) => n += t.len(),
+            Event::Eof => return n,
+            _ => n += 1,
+        }
+    }
+}
 
 fn bench(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/dmrpp-reference");
@@ -29,6 +52,9 @@ fn bench(c: &mut Criterion) {
                 let (m, _) = parse(&bytes, &opts).unwrap();
                 assert!(m.arrays().count() >= 94);
             })
+        });
+        g.bench_function(format!("{label}/xml_events"), |b| {
+            b.iter(|| assert!(raw_events(std::hint::black_box(&bytes)) > 0))
         });
     }
     g.finish();

@@ -14,6 +14,7 @@ mod inline;
 mod manifest;
 mod parser;
 mod storage_fill;
+mod tag_attrs;
 mod types;
 
 use granary_core::GranuleManifest;

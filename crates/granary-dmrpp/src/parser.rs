@@ -9,6 +9,7 @@ use quick_xml::{Reader, XmlVersion};
 
 use crate::DmrppError;
 use crate::document::{ChunkElem, ChunksElem, DimRef, Document, GroupDoc, Variable};
+use crate::tag_attrs::TagAttrs;
 use crate::types;
 
 /// What the current text belongs to.
@@ -47,35 +48,6 @@ struct State<'u> {
     text: String,
 }
 
-fn attrs_of(e: &BytesStart<'_>, url: &str) -> Result<Vec<(String, String)>, DmrppError> {
-    let mut out = Vec::new();
-    for a in e.attributes().with_checks(false) {
-        let a = a.map_err(|err| DmrppError::Xml {
-            url: url.into(),
-            position: 0,
-            message: err.to_string(),
-        })?;
-        let key = a.key.local_name().as_ref().to_string();
-        let value = a
-            .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|err| DmrppError::Xml {
-                url: url.into(),
-                position: 0,
-                message: format!("attribute {key}: {err}"),
-            })?
-            .into_owned();
-        out.push((key, value));
-    }
-    Ok(out)
-}
-
-fn get<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    attrs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
 impl State<'_> {
     fn invalid(&self, message: impl Into<String>) -> DmrppError {
         DmrppError::Invalid {
@@ -97,16 +69,15 @@ impl State<'_> {
             .ok_or_else(|| self.invalid(format!("{what} is missing or not an unsigned integer")))
     }
 
-    fn start(&mut self, e: &BytesStart<'_>, empty: bool) -> Result<(), DmrppError> {
+    fn start(&mut self, e: &BytesStart<'_>, a: &TagAttrs, empty: bool) -> Result<(), DmrppError> {
         let local = e.local_name();
-        let name = local.as_ref().to_string();
-        let a = attrs_of(e, self.url)?;
+        let name: &str = local.as_ref();
         let in_var = self.var.is_some();
-        match name.as_str() {
+        match name {
             "Dataset" => {
-                self.doc.href = get(&a, "href").map(str::to_string);
-                self.doc.name = get(&a, "name").map(str::to_string);
-                self.doc.version = get(&a, "version").map(str::to_string);
+                self.doc.href = a.get(e, "href").map(str::to_string);
+                self.doc.name = a.get(e, "name").map(str::to_string);
+                self.doc.version = a.get(e, "version").map(str::to_string);
                 self.doc.groups.push(GroupDoc::default());
                 self.groups.push(self.doc.groups.len() - 1);
             }
@@ -117,7 +88,9 @@ impl State<'_> {
                     );
                 }
                 let parent = self.group()?.path.clone();
-                let n = get(&a, "name").ok_or_else(|| self.invalid("<Group> without a name"))?;
+                let n = a
+                    .get(e, "name")
+                    .ok_or_else(|| self.invalid("<Group> without a name"))?;
                 let path = if parent.is_empty() {
                     n.to_string()
                 } else {
@@ -133,20 +106,22 @@ impl State<'_> {
                 }
             }
             "Dimension" if !in_var => {
-                let n = get(&a, "name")
+                let n = a
+                    .get(e, "name")
                     .ok_or_else(|| self.invalid("<Dimension> without a name"))?
                     .to_string();
-                let size = self.parse_u64(get(&a, "size"), "Dimension size")?;
+                let size = self.parse_u64(a.get(e, "size"), "Dimension size")?;
                 self.group()?.dims.push((n, size));
             }
             "Enumeration" if !in_var => {
-                let n = get(&a, "name").unwrap_or_default().to_string();
-                let base = get(&a, "basetype").unwrap_or("Int32").to_string();
+                let n = a.get(e, "name").unwrap_or_default().to_string();
+                let base = a.get(e, "basetype").unwrap_or("Int32").to_string();
                 self.group()?.enums.push((n, base, Vec::new()));
             }
             "EnumConst" if !in_var => {
-                let n = get(&a, "name").unwrap_or_default().to_string();
-                let value = get(&a, "value")
+                let n = a.get(e, "name").unwrap_or_default().to_string();
+                let value = a
+                    .get(e, "value")
                     .and_then(|v| v.trim().parse::<i64>().ok())
                     .unwrap_or(0);
                 if let Some(e) = self.group()?.enums.last_mut() {
@@ -156,7 +131,7 @@ impl State<'_> {
             "Structure" | "Sequence" => {
                 if self.struct_depth == 0 && self.var.is_none() {
                     let g = self.group()?.path.clone();
-                    let n = get(&a, "name").unwrap_or_default();
+                    let n = a.get(e, "name").unwrap_or_default();
                     let p = if g.is_empty() {
                         n.to_string()
                     } else {
@@ -173,10 +148,11 @@ impl State<'_> {
             t if types::is_variable(t) && self.struct_depth == 0 && self.var.is_none() => {
                 let v = Variable {
                     dap_type: t.to_string(),
-                    name: get(&a, "name")
+                    name: a
+                        .get(e, "name")
                         .ok_or_else(|| self.invalid(format!("<{t}> without a name")))?
                         .to_string(),
-                    enum_type: get(&a, "enum").map(str::to_string),
+                    enum_type: a.get(e, "enum").map(str::to_string),
                     ..Default::default()
                 };
                 self.var = Some(v);
@@ -186,7 +162,7 @@ impl State<'_> {
             }
             _ if self.struct_depth > 0 => {}
             "Dim" => {
-                let d = match (get(&a, "name"), get(&a, "size")) {
+                let d = match (a.get(e, "name"), a.get(e, "size")) {
                     (Some(n), None) => DimRef::Named(n.to_string()),
                     (None, Some(s)) => DimRef::Size(self.parse_u64(Some(s), "Dim size")?),
                     _ => return Err(self.invalid("<Dim> needs exactly one of name= and size=")),
@@ -200,8 +176,8 @@ impl State<'_> {
                     return Err(self.invalid("attribute containers nested too deeply"));
                 }
                 self.attrs.push(AttrBuilder {
-                    name: get(&a, "name").unwrap_or_default().to_string(),
-                    dap: get(&a, "type").unwrap_or("String").to_string(),
+                    name: a.get(e, "name").unwrap_or_default().to_string(),
+                    dap: a.get(e, "type").unwrap_or("String").to_string(),
                     values: Vec::new(),
                     children: Vec::new(),
                 });
@@ -217,10 +193,10 @@ impl State<'_> {
             }
             "chunks" => {
                 let c = ChunksElem {
-                    compression: get(&a, "compressionType").unwrap_or_default().to_string(),
-                    deflate_levels: get(&a, "deflateLevel").unwrap_or_default().to_string(),
-                    fill_value: get(&a, "fillValue").map(str::to_string),
-                    byte_order: get(&a, "byteOrder").map(str::to_string),
+                    compression: a.get(e, "compressionType").unwrap_or_default().to_string(),
+                    deflate_levels: a.get(e, "deflateLevel").unwrap_or_default().to_string(),
+                    fill_value: a.get(e, "fillValue").map(str::to_string),
+                    byte_order: a.get(e, "byteOrder").map(str::to_string),
                     ..Default::default()
                 };
                 if let Some(v) = self.var.as_mut() {
@@ -229,7 +205,7 @@ impl State<'_> {
             }
             "chunkDimensionSizes" => self.begin(Capture::ChunkSizes),
             "chunk" => {
-                let position = match get(&a, "chunkPositionInArray") {
+                let position = match a.get(e, "chunkPositionInArray") {
                     Some(p) => Some(
                         p.trim_matches(|c| c == '[' || c == ']')
                             .split(',')
@@ -240,11 +216,11 @@ impl State<'_> {
                     None => None,
                 };
                 let c = ChunkElem {
-                    offset: self.parse_u64(get(&a, "offset"), "chunk offset")?,
-                    nbytes: self.parse_u64(get(&a, "nBytes"), "chunk nBytes")?,
+                    offset: self.parse_u64(a.get(e, "offset"), "chunk offset")?,
+                    nbytes: self.parse_u64(a.get(e, "nBytes"), "chunk nBytes")?,
                     position,
-                    filter_mask: get(&a, "fm").and_then(|m| m.parse().ok()).unwrap_or(0),
-                    href: get(&a, "href").map(str::to_string),
+                    filter_mask: a.get(e, "fm").and_then(|m| m.parse().ok()).unwrap_or(0),
+                    href: a.get(e, "href").map(str::to_string),
                 };
                 if let Some(v) = self.var.as_mut() {
                     match v.chunks.as_mut() {
@@ -266,20 +242,21 @@ impl State<'_> {
                 }
             }
             "v" => {
-                let count = get(&a, "c")
+                let count = a
+                    .get(e, "c")
                     .and_then(|c| c.parse::<usize>().ok())
                     .unwrap_or(1);
                 self.begin(Capture::Vlsa {
                     count,
-                    zipped: get(&a, "s").is_some(),
+                    zipped: a.get(e, "s").is_some(),
                 });
                 if empty {
                     self.end_text()?;
                 }
             }
             "FixedLengthStringArray" => {
-                let len = self.parse_u64(get(&a, "string_length"), "string_length")? as usize;
-                let pad = get(&a, "pad").unwrap_or("null_term").to_string();
+                let len = self.parse_u64(a.get(e, "string_length"), "string_length")? as usize;
+                let pad = a.get(e, "pad").unwrap_or("null_term").to_string();
                 if let Some(v) = self.var.as_mut() {
                     v.fixed_string = Some((len, pad));
                 }
@@ -445,18 +422,19 @@ pub(crate) fn read(xml: &[u8], url: &str) -> Result<Document, DmrppError> {
         message,
     };
     let mut seen_root = false;
+    let mut tag_attrs = TagAttrs::default();
     loop {
         let ev = reader
             .read_event()
             .map_err(|e| xml_err(&reader, e.to_string()))?;
         match ev {
-            Event::Start(e) => {
+            Event::Start(ref e) | Event::Empty(ref e) => {
                 seen_root |= e.local_name().as_ref() == "Dataset";
-                st.start(&e, false).map_err(|e| with_position(e, &reader))?;
-            }
-            Event::Empty(e) => {
-                seen_root |= e.local_name().as_ref() == "Dataset";
-                st.start(&e, true).map_err(|e| with_position(e, &reader))?;
+                let empty = matches!(ev, Event::Empty(_));
+                tag_attrs
+                    .read(e, url)
+                    .and_then(|()| st.start(e, &tag_attrs, empty))
+                    .map_err(|e| with_position(e, &reader))?;
             }
             Event::End(e) => st
                 .end(e.local_name().as_ref())
