@@ -45,7 +45,9 @@ impl ExtractError {
     /// `list`, `open`, `read`, `hdf5`, `dmrpp`, `array` or `task`.
     pub fn stage(&self) -> &'static str {
         match self {
-            Self::Io(IoError::Read { .. } | IoError::ShortRead { .. }) => "read",
+            Self::Io(
+                IoError::Read { .. } | IoError::ReadFile { .. } | IoError::ShortRead { .. },
+            ) => "read",
             Self::Io(IoError::List { .. }) | Self::Listing { .. } => "list",
             Self::Io(_) => "open",
             Self::Hdf5(_) => "hdf5",

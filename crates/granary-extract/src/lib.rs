@@ -18,7 +18,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 use granary_core::{ArrayPolicy, GranuleManifest};
 use granary_dmrpp::DmrppOptions;
-use granary_hdf5::ScanOptions;
+use granary_hdf5::{ReadOptions, ScanOptions};
 use granary_io::{IoStats, ObjectSource, ReadScope, StoreRegistry};
 use object_store::ObjectStoreExt;
 use url::Url;
@@ -187,8 +187,14 @@ impl Extractor {
         url: &Url,
         len: Option<u64>,
     ) -> Result<(ObjectSource, bytes::Bytes), ExtractError> {
-        let (store, path) = self.registry.resolve(url)?;
         let (stats, store_stats) = (self.stats.clone(), Some(self.store_stats(url)));
+        #[cfg(unix)]
+        if let Some(file) = self.registry.local_path(url) {
+            let opened =
+                ObjectSource::open_local_reading(file, url.to_string(), len, stats, store_stats);
+            return Ok(opened.await?);
+        }
+        let (store, path) = self.registry.resolve(url)?;
         let opened =
             ObjectSource::open_reading(store, path, url.to_string(), len, stats, store_stats);
         Ok(opened.await?)
@@ -301,9 +307,16 @@ impl Extractor {
 
     /// Scans the HDF5 file at `url`.
     pub async fn hdf5(&self, url: &Url) -> Result<GranuleManifest, ExtractError> {
+        let local = self.registry.local_path(url).is_some();
         let opts = ScanOptions {
             metadata_only: self.opts.metadata_only,
-            ..ScanOptions::default()
+            // Local waves cost microseconds: read what the parser asks for, in more waves.
+            read: if local {
+                ReadOptions::local()
+            } else {
+                ReadOptions::default()
+            },
+            max_waves: if local { 256 } else { 64 },
         };
         let len = granary_hdf5::first_read_len(&opts);
         let (source, first) = self.open_reading(url, Some(len)).await?;

@@ -42,6 +42,21 @@ impl Default for ReadOptions {
     }
 }
 
+impl ReadOptions {
+    /// The policy for local files, where a wave costs a few memory copies, not a round trip:
+    /// reads close to what the parser asked for (small readahead, no chain read), so a granule
+    /// copies the metadata it needs instead of megabytes around it.
+    pub fn local() -> Self {
+        Self {
+            initial_read: 16 * 1024,
+            min_read: 4 * 1024,
+            coalesce_gap: 4 * 1024,
+            lookbehind: 0,
+            chain_read: 0,
+        }
+    }
+}
+
 /// Cached, non-overlapping segments of one object.
 #[derive(Debug)]
 pub struct RangeCache {

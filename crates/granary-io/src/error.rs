@@ -37,6 +37,23 @@ pub enum IoError {
     Cmr { url: String, reason: String },
     #[error("Earthdata credentials from {endpoint}: {reason}")]
     Credentials { endpoint: String, reason: String },
+    #[error("cannot open {url}: {source}")]
+    OpenFile {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{url} is not a regular file")]
+    NotAFile { url: String },
+    #[error("cannot read bytes {}..{} of {url}: {source}", range.start, range.end)]
+    ReadFile {
+        url: String,
+        range: Range<u64>,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{url}: file read task failed: {reason}")]
+    Blocking { url: String, reason: String },
     #[error("short read of {url}: asked bytes {}..{}, got {got}", range.start, range.end)]
     ShortRead {
         url: String,

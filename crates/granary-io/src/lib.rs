@@ -12,6 +12,8 @@
 pub mod cmr;
 mod earthdata;
 mod error;
+#[cfg(unix)]
+mod local_file;
 pub mod login_token;
 mod registry;
 mod remote;

@@ -72,6 +72,22 @@ impl StoreRegistry {
     }
 
     /// Resolves a URL into a store and the object's path in it.
+    /// The filesystem path of a `file://` URL read by the default local store (none registered
+    /// in its place), for positioned reads that bypass object_store's per-range opens.
+    pub fn local_path(&self, url: &Url) -> Option<std::path::PathBuf> {
+        if !cfg!(unix) || url.scheme() != "file" {
+            return None;
+        }
+        let overridden = self
+            .stores
+            .read()
+            .map_or(true, |m| m.contains_key(&key(url)));
+        if overridden {
+            return None;
+        }
+        url.to_file_path().ok()
+    }
+
     pub fn resolve(&self, url: &Url) -> Result<(Arc<dyn ObjectStore>, Path), IoError> {
         if let Some(store) = self
             .stores

@@ -1,4 +1,5 @@
-//! One object opened for range reads.
+//! One object opened for range reads: through its object store, or, for a local file, by
+//! positioned reads of the file opened once (`local_file.rs`).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -7,13 +8,25 @@ use bytes::Bytes;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
+#[cfg(unix)]
+use crate::local_file::LocalFile;
 use crate::{IoError, IoStats};
+
+/// How an [`ObjectSource`] reads.
+#[derive(Debug, Clone)]
+enum Backend {
+    Store {
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+    },
+    #[cfg(unix)]
+    File(LocalFile),
+}
 
 /// An object in a store, with its size, readable by byte ranges.
 #[derive(Debug, Clone)]
 pub struct ObjectSource {
-    store: Arc<dyn ObjectStore>,
-    path: Path,
+    backend: Backend,
     url: String,
     size: u64,
     stats: Arc<IoStats>,
@@ -32,8 +45,7 @@ impl ObjectSource {
             source,
         })?;
         Ok(Self {
-            store,
-            path,
+            backend: Backend::Store { store, path },
             url,
             size: meta.size,
             stats: Arc::new(IoStats::default()),
@@ -83,8 +95,31 @@ impl ObjectSource {
             }
         };
         let source = Self {
-            store,
-            path,
+            backend: Backend::Store { store, path },
+            url,
+            size,
+            stats,
+            store_stats,
+        };
+        source.record_wave(1, bytes.len() as u64, started.elapsed());
+        Ok((source, bytes))
+    }
+
+    /// [`open_reading`](Self::open_reading) for a local file at `path` (named `url`): the file
+    /// is opened once and read with positioned reads, each wave in one blocking task. Refuses
+    /// anything but a regular file.
+    #[cfg(unix)]
+    pub async fn open_local_reading(
+        path: std::path::PathBuf,
+        url: String,
+        len: Option<u64>,
+        stats: Arc<IoStats>,
+        store_stats: Option<Arc<IoStats>>,
+    ) -> Result<(Self, Bytes), IoError> {
+        let started = std::time::Instant::now();
+        let (file, size, bytes) = LocalFile::open_reading(path, &url, len).await?;
+        let source = Self {
+            backend: Backend::File(file),
             url,
             size,
             stats,
@@ -97,8 +132,7 @@ impl ObjectSource {
     /// Opens an object whose size is already known (e.g. from a listing).
     pub fn with_size(store: Arc<dyn ObjectStore>, path: Path, url: String, size: u64) -> Self {
         Self {
-            store,
-            path,
+            backend: Backend::Store { store, path },
             url,
             size,
             stats: Arc::new(IoStats::default()),
@@ -144,22 +178,11 @@ impl ObjectSource {
             return Ok(Vec::new());
         }
         let started = std::time::Instant::now();
-        // One request per range, all in flight together: the ranges are already planned and
-        // coalesced by the cache. (`ObjectStore::get_ranges` would merge ranges up to 1 MiB
-        // apart again; over HTTP/S3 that read 4.8x the planned bytes of a SWOT granule.)
-        // A failure names the range that failed (not a span of the wave's ranges, which are
-        // not sorted).
-        let out = futures::future::try_join_all(ranges.iter().map(|r| async move {
-            self.store
-                .get_range(&self.path, r.clone())
-                .await
-                .map_err(|source| IoError::Read {
-                    url: self.url.clone(),
-                    range: r.clone(),
-                    source,
-                })
-        }))
-        .await?;
+        let out = match &self.backend {
+            Backend::Store { store, path } => self.store_ranges(store, path, ranges).await?,
+            #[cfg(unix)]
+            Backend::File(file) => file.read_ranges(ranges, &self.url).await?,
+        };
         for (r, b) in ranges.iter().zip(&out) {
             if (b.len() as u64) < r.end - r.start {
                 return Err(IoError::ShortRead {
@@ -172,6 +195,29 @@ impl ObjectSource {
         let bytes = out.iter().map(|b| b.len() as u64).sum();
         self.record_wave(ranges.len() as u64, bytes, started.elapsed());
         Ok(out)
+    }
+
+    /// One request per range, all in flight together: the ranges are already planned and
+    /// coalesced by the cache. (`ObjectStore::get_ranges` would merge ranges up to 1 MiB apart
+    /// again; over HTTP/S3 that read 4.8x the planned bytes of a SWOT granule.) A failure names
+    /// the range that failed (not a span of the wave's ranges, which are not sorted).
+    async fn store_ranges(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        path: &Path,
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<Bytes>, IoError> {
+        futures::future::try_join_all(ranges.iter().map(|r| async move {
+            store
+                .get_range(path, r.clone())
+                .await
+                .map_err(|source| IoError::Read {
+                    url: self.url.clone(),
+                    range: r.clone(),
+                    source,
+                })
+        }))
+        .await
     }
 
     /// Reads one range.
