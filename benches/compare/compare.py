@@ -12,7 +12,6 @@ Results: WORK/results.json and WORK/report.md (also printed).
 """
 import argparse
 import json
-import math
 import os
 import platform
 import shutil
@@ -29,7 +28,7 @@ sys.path.insert(0, str(HERE))
 
 import check  # noqa: E402
 import report  # noqa: E402
-from servers import RangeServer  # noqa: E402
+import latency  # noqa: E402
 
 SELECT = ("SELECT url, CAST(attrs['cycle_number'] AS INT) AS cycle_num, "
           "CAST(attrs['pass_number'] AS INT) AS pass_num FROM granules "
@@ -230,47 +229,6 @@ class Comparison:
                                                   present=present)
         self.checked = out
 
-    def latency(self):
-        """Both tools read the first N granules over HTTP with `latency_ms` added to every request."""
-        a, w, g = self.a, self.work, self.bin
-        names = sorted(p.name for p in self.data.glob("*.nc"))[: a.latency_granules]
-        sub = w / "latency_data"
-        shutil.rmtree(sub, ignore_errors=True)
-        sub.mkdir()
-        for n in names:
-            for f in (n, n + ".dmrpp"):
-                try:  # the server refuses symlinks out of its root: hard links, else copies
-                    os.link(self.data / f, sub / f)
-                except OSError:
-                    shutil.copyfile(self.data / f, sub / f)
-        res = {"granules": len(names), "latency_ms": a.latency_ms}
-        with RangeServer(sub, delay=a.latency_ms / 1000.0) as srv:
-            urls = [f"{srv.url}/{n}" for n in names]
-            runs = [("k_refs", "lat_k", self.anchor("refs", sub, w / "lat_k", "--workers", self.cores,
-                                                    "--base-url", srv.url)),
-                    ("g_scan", "lat_g", [g, "scan", *urls, "-o", w / "lat_g", "--metadata", "hdf5", "--io-stats"]),
-                    ("v_dmrpp", "lat_v", self.anchor("dmrpp", sub, w / "lat_v", "--workers", self.cores,
-                                                     "--base-url", srv.url)),
-                    ("g_dmrpp", "lat_gd", [g, "scan", *urls, "-o", w / "lat_gd", "--metadata", "dmrpp",
-                                           "--io-stats"])]
-            for key, out, cmd in runs:
-                srv.requests = srv.bytes = 0
-                rep = a.repeat if key.startswith("g_") else 1
-                r = self.step("lat_" + key, cmd, outputs=[out], repeat=rep)
-                res[key] = {"seconds": r["seconds"], "rss_mb": r["rss_mb"], "requests": srv.requests / rep,
-                            "bytes": srv.bytes / rep, **io_stats(r["stderr"] + r["stdout"])}
-        # Physical limit: every granule needs its dependent round trips (granary's measured
-        # minimum: the depth of the HDF5 structure chain; 1 for the DMR++), `concurrency` granules
-        # in flight, and the local CPU time of the same work.
-        n = len(names)
-        for key, local_key in (("g_scan", "g_scan_n"), ("g_dmrpp", "g_dmrpp_n")):
-            rt = res[key].get("round_trips", 0) / max(1, n)
-            bound = math.ceil(n / a.concurrency) * max(1.0, rt) * a.latency_ms / 1000.0
-            cpu = self.steps[local_key]["seconds"] * n / max(1, self.granules)
-            res[key]["limit"] = {"round_trips_per_granule": rt, "latency_bound_s": bound, "cpu_bound_s": cpu,
-                                 "limit_s": max(bound, cpu)}
-        self.lat = res
-
     def meta(self):
         import importlib.metadata as md
 
@@ -309,6 +267,11 @@ def main(argv=None):
     ap.add_argument("--latency-ms", type=float, default=30.0)
     ap.add_argument("--latency-granules", type=int, default=100, help="0 skips the latency mode")
     ap.add_argument("--latency-only", action="store_true", help="rerun only the latency mode (after a full run)")
+    ap.add_argument("--range-server", required=True, help="the range server binary (benches/range-server)")
+    ap.add_argument("--sweep-granules", type=int, default=0,
+                    help="granary alone over this many granule names over HTTP (0: no sweep)")
+    ap.add_argument("--sweep-concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[16, 64, 256],
+                    help="granules in flight of the sweep, comma-separated")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each granary step, the median kept (the Python steps run once)")
     ap.add_argument("--concurrency", type=int, default=64, help="granary's granules in flight (its default)")
@@ -325,10 +288,10 @@ def main(argv=None):
     else:
         c.local()
         c.checks()
-    if a.latency_granules:
-        c.latency()
+    lat = latency.compare(c, io_stats) if a.latency_granules else None
+    swept = latency.sweep(c, io_stats) if a.sweep_granules else None
     results = {"meta": meta, "selection": c.selection, "steps": c.steps, "checks": c.checked,
-               "latency": getattr(c, "lat", None)}
+               "latency": lat, "sweep": swept}
     (c.work / "results.json").write_text(json.dumps(results, indent=1))
     text = report.render(results)
     (c.work / "report.md").write_text(text)

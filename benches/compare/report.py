@@ -89,19 +89,39 @@ def sizes(steps):
     return "\n".join(out)
 
 
+def _limit(lim):
+    return (f"{_s(lim['limit_s'])} (latency {_s(lim['latency_bound_s'])}, "
+            f"bandwidth {_s(lim['bandwidth_bound_s'])})")
+
+
 def latency(lat):
     n = lat["granules"]
-    out = [f"{n} granules over HTTP, {lat['latency_ms']:.0f} ms added to every request:", "",
+    out = [f"{n} granules over HTTP, {lat['latency_ms']:.0f} ms added to every request "
+           f"(loopback bandwidth {lat['bandwidth_bytes_s'] / 1e6:,.0f} MB/s):", "",
            "| route | tool | wall (s) | requests / granule | bytes / granule | round trips / granule | "
-           "physical limit (s) | granary vs Python |", "|---|---|---|---|---|---|---|---|"]
+           "physical limit (s) | granary vs Python | wall / limit |", "|---|---|---|---|---|---|---|---|---|"]
     for route, k, g in (("HDF5", "k_refs", "g_scan"), ("DMR++", "v_dmrpp", "g_dmrpp")):
         kr, gr = lat[k], lat[g]
         lim = gr["limit"]
         out.append(f"| {route} | Python | {_s(kr['seconds'])} | {kr['requests'] / n:.1f} | {kr['bytes'] / n:,.0f} "
-                   f"| (sequential) | | |")
+                   f"| (sequential) | | | |")
         out.append(f"| {route} | granary | {_s(gr['seconds'])} | {gr['requests'] / n:.1f} | {gr['bytes'] / n:,.0f} "
-                   f"| {lim['round_trips_per_granule']:.2f} | {_s(lim['limit_s'])} (latency {_s(lim['latency_bound_s'])}"
-                   f", CPU {_s(lim['cpu_bound_s'])}) | {_ratio(kr['seconds'], gr['seconds'])} |")
+                   f"| {lim['round_trips_per_granule']:.2f} | {_limit(lim)} | {_ratio(kr['seconds'], gr['seconds'])} "
+                   f"| {gr['seconds'] / lim['limit_s']:.2f} |")
+    return "\n".join(out)
+
+
+def sweep(sw):
+    n = sw["granules"]
+    out = [f"granary alone, {n} granules over HTTP, {sw['latency_ms']:.0f} ms added to every request "
+           f"(loopback bandwidth {sw['bandwidth_bytes_s'] / 1e6:,.0f} MB/s):", "",
+           "| route | in flight | wall (s) | peak RSS (MB) | requests / granule | bytes / granule | "
+           "round trips / granule | physical limit (s) | wall / limit |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in sw["runs"]:
+        lim = r["limit"]
+        out.append(f"| {r['route']} | {r['concurrency']} | {_s(r['seconds'])} | {r['rss_mb']:.0f} "
+                   f"| {r['requests'] / n:.1f} | {r['bytes'] / n:,.0f} | {lim['round_trips_per_granule']:.2f} "
+                   f"| {_limit(lim)} | {r['seconds'] / lim['limit_s']:.2f} |")
     return "\n".join(out)
 
 
@@ -154,6 +174,8 @@ def render(res):
     ]
     if res.get("latency"):
         parts += [latency(res["latency"]), ""]
+    if res.get("sweep"):
+        parts += [sweep(res["sweep"]), ""]
     parts += ["Checks:", "", checks(res["checks"]), "",
               "Verdict: " + ("granary's outputs equal kerchunk's (up to kerchunk's known deviations)"
                              if correct(res) else "UNEXPLAINED DIFFERENCES"), ""]
