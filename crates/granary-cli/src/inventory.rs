@@ -38,9 +38,12 @@ pub struct BuildArgs {
     /// granule is remote).
     #[arg(long)]
     concurrency: Option<usize>,
-    /// Granules per committed part.
+    /// Granules per committed part, at most.
     #[arg(long, default_value_t = 512)]
     part_size: usize,
+    /// Manifest memory per committed part, at most (MiB).
+    #[arg(long, default_value_t = granary_inventory::DEFAULT_PART_MIB)]
+    part_mib: usize,
     /// Print I/O counters at the end.
     #[arg(long)]
     io_stats: bool,
@@ -70,6 +73,7 @@ pub async fn run(cmd: InventoryCommand) -> Result<ExitCode> {
         &args.output,
         &BuildOptions {
             part_size: args.part_size,
+            part_bytes: args.part_mib.max(1).saturating_mul(1 << 20),
             ..Default::default()
         },
         &mut progress,

@@ -9,6 +9,7 @@ pub mod attr;
 pub mod chunk_bytes;
 pub mod codec;
 pub mod dtype;
+pub mod heap_size;
 pub mod manifest;
 pub mod path;
 pub mod phony;
@@ -16,6 +17,7 @@ pub mod phony;
 pub use attr::{AttrValue, Attribute, BOOKKEEPING_ATTRIBUTES, is_bookkeeping};
 pub use codec::Codec;
 pub use dtype::{ByteOrder, DType, Field};
+pub use heap_size::HeapSize;
 pub use manifest::{
     ArrayData, ArrayMeta, ArrayPolicy, ChunkRef, Dimension, GranuleManifest, Group, SkippedArray,
     StorageLayout,

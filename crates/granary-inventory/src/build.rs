@@ -2,15 +2,16 @@
 //!
 //! Granules already committed with the same URL, size and entity tag are not scanned again;
 //! granules whose object changed or vanished are retired first; the error rows of earlier builds
-//! are dropped (their granules are retried). Results are committed in parts of `part_size`
-//! granules, so a killed build loses at most one part of work and never leaves a half-written
-//! inventory (`store.rs`).
+//! are dropped (their granules are retried). Results are committed in parts of at most
+//! `part_size` granules and `part_bytes` of manifests (whichever comes first, so the memory a
+//! part holds does not grow with the granules' size), so a killed build loses at most one part
+//! of work and never leaves a half-written inventory (`store.rs`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
-use granary_core::GranuleManifest;
+use granary_core::{GranuleManifest, HeapSize};
 use granary_extract::{Extractor, Listed};
 
 use crate::versions::{head_granules, stamp};
@@ -19,8 +20,10 @@ use crate::{ErrorRow, Inventory, InventoryDir, InventoryError};
 /// Build settings.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildOptions<'a> {
-    /// Granules per committed part.
+    /// Granules per committed part, at most.
     pub part_size: usize,
+    /// Manifest memory per committed part, at most (bytes, as [`HeapSize`] estimates it).
+    pub part_bytes: usize,
     /// What the inventory records as its sources, when not the sources themselves (a CMR
     /// search: its query, while the sources are the granule URLs it found this time).
     pub identity: Option<&'a [String]>,
@@ -32,11 +35,15 @@ impl Default for BuildOptions<'_> {
     fn default() -> Self {
         Self {
             part_size: 512,
+            part_bytes: DEFAULT_PART_MIB << 20,
             identity: None,
             rescan: &[],
         }
     }
 }
+
+/// The default bound of a part's manifest memory (MiB).
+pub const DEFAULT_PART_MIB: usize = 16;
 
 /// What a build did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -164,6 +171,7 @@ pub async fn build_inventory(
     let total = todo.len();
     let mut done = 0;
     let mut batch: Vec<GranuleManifest> = Vec::new();
+    let mut batch_bytes = 0usize;
     let mut results = std::pin::pin!(ex.extract_many(todo));
     while let Some((url, r)) = results.next().await {
         done += 1;
@@ -174,6 +182,7 @@ pub async fn build_inventory(
                     stamp(&mut m, l);
                 }
                 report.scanned += 1;
+                batch_bytes += m.heap_size();
                 batch.push(m);
             }
             Err(e) => {
@@ -181,8 +190,9 @@ pub async fn build_inventory(
                 errors.push(ErrorRow::from_extract(url.as_str(), &e));
             }
         }
-        if batch.len() >= opts.part_size.max(1) {
+        if batch.len() >= opts.part_size.max(1) || batch_bytes >= opts.part_bytes {
             report.failed += errors.len();
+            batch_bytes = 0;
             dir = commit(dir, std::mem::take(&mut batch), std::mem::take(&mut errors)).await?;
         }
     }

@@ -109,3 +109,36 @@ async fn a_directory_that_is_not_an_inventory_is_refused_by_open() {
     let e = InventoryDir::open(tmp.path()).unwrap_err();
     assert!(e.to_string().contains("not an inventory directory"), "{e}");
 }
+
+/// Parts end at whichever bound comes first: granules or manifest bytes.
+#[tokio::test]
+async fn parts_are_bounded_by_manifest_bytes_as_well_as_by_granules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    collection(&src);
+    std::fs::remove_file(src.join("broken.nc")).unwrap();
+    let sources = vec![src.display().to_string()];
+    let parts = |out: &std::path::Path| {
+        std::fs::read_dir(out.join("granules"))
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().ends_with(".parquet")
+            })
+            .count()
+    };
+    for (part_bytes, expected) in [(usize::MAX, 1), (1, 3)] {
+        let out = tmp.path().join(format!("inv-{expected}"));
+        let opts = BuildOptions {
+            part_size: 512,
+            part_bytes,
+            ..Default::default()
+        };
+        let report = build_inventory(&extractor(), &sources, &out, &opts, &mut |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(report.scanned, 3);
+        assert_eq!(parts(&out), expected, "part_bytes {part_bytes}");
+    }
+}

@@ -22,11 +22,12 @@ pub async fn describe(p: &Pipeline) -> Result<String, PipelineError> {
         s.paths.join(", ")
     ));
     out.push_str(&format!(
-        "  -> [extractor] {eid} ({:?}): concurrency {}, parts of {}\n",
+        "  -> [extractor] {eid} ({:?}): concurrency {}, parts of {} granules or {} MiB\n",
         e.route,
         e.concurrency
             .map_or_else(|| "auto".to_string(), |n| n.to_string()),
-        e.part_size
+        e.part_size,
+        e.part_mib
     ));
     for (id, _) in &p.sql {
         out.push_str(&format!("  -> [transform] {id} (sql)\n"));

@@ -222,9 +222,12 @@ pub struct ExtractorSpec {
     /// granule is remote).
     #[serde(default)]
     pub concurrency: Option<usize>,
-    /// Granules committed to the inventory together.
+    /// Granules committed to the inventory together, at most.
     #[serde(default = "default_part_size")]
     pub part_size: usize,
+    /// Manifest memory committed to the inventory together, at most (MiB).
+    #[serde(default = "default_part_mib")]
+    pub part_mib: usize,
     /// URL prefixes references (DMR++ hrefs) may also name besides each granule's own store.
     #[serde(default)]
     pub allow_locations: Vec<String>,
@@ -239,6 +242,10 @@ pub struct ExtractorSpec {
 
 fn default_part_size() -> usize {
     512
+}
+
+fn default_part_mib() -> usize {
+    granary_inventory::DEFAULT_PART_MIB
 }
 
 /// `type = "sql"`: exactly one of `query` and `query_file`.
