@@ -22,7 +22,7 @@ use crate::{ErrorRow, Inventory, InventoryDir, InventoryError};
 pub struct BuildOptions<'a> {
     /// Granules per committed part, at most.
     pub part_size: usize,
-    /// Manifest memory per committed part, at most (bytes, as [`HeapSize`] estimates it).
+    /// Memory per committed part, at most (bytes, as [`part_cost`] estimates it).
     pub part_bytes: usize,
     /// What the inventory records as its sources, when not the sources themselves (a CMR
     /// search: its query, while the sources are the granule URLs it found this time).
@@ -58,6 +58,26 @@ pub struct BuildReport {
     pub failed: usize,
     /// Removed because their object changed or is no longer listed.
     pub retired: usize,
+}
+
+/// What a granule costs the part that holds it: its manifest's heap ([`HeapSize`]) and the
+/// table rows it becomes (one per dimension, array, attribute and chunk reference, plus a few
+/// per array), each of which repeats the granule's URL in the Arrow tables.
+pub fn part_cost(m: &GranuleManifest) -> usize {
+    let rows: usize = m
+        .root
+        .walk()
+        .iter()
+        .map(|g| {
+            let arrays: usize = g
+                .arrays
+                .iter()
+                .map(|a| 3 + a.attrs.len() + a.chunks().len())
+                .sum();
+            1 + g.dims.len() + g.attrs.len() + arrays
+        })
+        .sum();
+    m.heap_size() + rows * m.url.len()
 }
 
 /// Local sources are recorded as absolute paths, so the inventory does not depend on the
@@ -182,7 +202,7 @@ pub async fn build_inventory(
                     stamp(&mut m, l);
                 }
                 report.scanned += 1;
-                batch_bytes += m.heap_size();
+                batch_bytes += part_cost(&m);
                 batch.push(m);
             }
             Err(e) => {

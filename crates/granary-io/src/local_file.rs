@@ -37,18 +37,23 @@ async fn blocking<T: Send + 'static>(
         })?
 }
 
-/// Reads `range` of `file` into a buffer of its size; fewer bytes than asked (the file ended
-/// or shrank) is [`IoError::ShortRead`].
-fn read_at(file: &File, range: &Range<u64>, url: &str) -> Result<Bytes, IoError> {
-    let len =
-        usize::try_from(range.end.saturating_sub(range.start)).map_err(|_| IoError::ShortRead {
-            url: url.to_string(),
-            range: range.clone(),
-            got: 0,
-        })?;
-    let mut buf = vec![0u8; len];
+/// A zeroed buffer for `range`, allocated by the caller: on the async worker thread, not on
+/// the blocking thread that fills it (glibc gives every thread that allocates its own arena, and
+/// buffers allocated on short-lived blocking threads would spread a scan's memory over many).
+fn buffer_for(range: &Range<u64>, url: &str) -> Result<Vec<u8>, IoError> {
+    let len = usize::try_from(range.end.saturating_sub(range.start));
+    len.map(|n| vec![0u8; n]).map_err(|_| IoError::ShortRead {
+        url: url.to_string(),
+        range: range.clone(),
+        got: 0,
+    })
+}
+
+/// Fills `buf` from `file` at `range.start`; fewer bytes than asked (the file ended or shrank)
+/// is [`IoError::ShortRead`].
+fn fill_at(file: &File, range: &Range<u64>, buf: &mut [u8], url: &str) -> Result<(), IoError> {
     let mut got = 0usize;
-    while got < len {
+    while got < buf.len() {
         match file.read_at(&mut buf[got..], range.start + got as u64) {
             Ok(0) => {
                 return Err(IoError::ShortRead {
@@ -68,65 +73,87 @@ fn read_at(file: &File, range: &Range<u64>, url: &str) -> Result<Bytes, IoError>
             }
         }
     }
-    Ok(Bytes::from(buf))
+    Ok(())
+}
+
+/// Opens `path` for positioned reads; anything but a regular file is refused. Returns the
+/// file and its size.
+fn open_regular(path: &std::path::Path, url: &str) -> Result<(File, u64), IoError> {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        // Opening a FIFO for reading would wait for a writer; non-blocking, it opens at once
+        // and is then refused below. No effect on regular files.
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path);
+    let file = opened.map_err(|source| IoError::OpenFile {
+        url: url.to_string(),
+        source,
+    })?;
+    let meta = file.metadata().map_err(|source| IoError::OpenFile {
+        url: url.to_string(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(IoError::NotAFile {
+            url: url.to_string(),
+        });
+    }
+    Ok((file, meta.len()))
 }
 
 impl LocalFile {
-    /// Opens `path` and reads its first `len` bytes (`None`: all of it), in one blocking task;
-    /// returns the file, its size and those bytes.
+    /// Opens `path` and reads its first `len` bytes (`None`: all of it); returns the file, its
+    /// size and those bytes. With `len` given, opening and reading are one blocking task.
     pub(crate) async fn open_reading(
         path: PathBuf,
         url: &str,
         len: Option<u64>,
     ) -> Result<(Self, u64, Bytes), IoError> {
         let task_url = url.to_string();
+        let Some(len) = len else {
+            // The size decides the buffer: open first, then read like any range.
+            let (file, size) = blocking(url, move || open_regular(&path, &task_url)).await?;
+            let file = Self {
+                file: Arc::new(file),
+            };
+            let mut all = file.read_ranges(&[0..size], url).await?;
+            return Ok((file, size, all.pop().unwrap_or_default()));
+        };
+        let mut buf = buffer_for(&(0..len), url)?;
         blocking(url, move || {
-            let url = task_url;
-            let opened = std::fs::OpenOptions::new()
-                .read(true)
-                // Opening a FIFO for reading would wait for a writer; non-blocking, it opens
-                // at once and is then refused below. No effect on regular files.
-                .custom_flags(libc::O_NONBLOCK)
-                .open(&path);
-            let file = opened.map_err(|source| IoError::OpenFile {
-                url: url.clone(),
-                source,
-            })?;
-            let meta = file.metadata().map_err(|source| IoError::OpenFile {
-                url: url.clone(),
-                source,
-            })?;
-            if !meta.is_file() {
-                return Err(IoError::NotAFile { url });
-            }
-            let size = meta.len();
-            let first = len.map_or(size, |n| n.min(size));
-            let bytes = read_at(&file, &(0..first), &url)?;
+            let (file, size) = open_regular(&path, &task_url)?;
+            let first = 0..len.min(size);
+            buf.truncate(first.end as usize);
+            fill_at(&file, &first, &mut buf, &task_url)?;
             Ok((
                 Self {
                     file: Arc::new(file),
                 },
                 size,
-                bytes,
+                Bytes::from(buf),
             ))
         })
         .await
     }
 
-    /// Reads `ranges` in one blocking task, in order.
+    /// Reads `ranges` in one blocking task, in order, into buffers allocated here.
     pub(crate) async fn read_ranges(
         &self,
         ranges: &[Range<u64>],
         url: &str,
     ) -> Result<Vec<Bytes>, IoError> {
+        let mut bufs = ranges
+            .iter()
+            .map(|r| buffer_for(r, url))
+            .collect::<Result<Vec<_>, _>>()?;
         let file = self.file.clone();
         let ranges = ranges.to_vec();
         let task_url = url.to_string();
         blocking(url, move || {
-            ranges
-                .iter()
-                .map(|r| read_at(&file, r, &task_url))
-                .collect()
+            for (r, buf) in ranges.iter().zip(bufs.iter_mut()) {
+                fill_at(&file, r, buf, &task_url)?;
+            }
+            Ok(bufs.into_iter().map(Bytes::from).collect())
         })
         .await
     }
