@@ -51,7 +51,73 @@ fn starts_deflated(codecs: &[Codec]) -> bool {
     }
 }
 
+/// The sampled reads of [`Extractor::size_and_samples`], each its own result.
+type Samples = Vec<Result<bytes::Bytes, granary_io::IoError>>;
+
 impl Extractor {
+    /// The size of the object at `url` (named `name`) and its bytes at `ranges`. A remote
+    /// object: a HEAD and the range GETs in flight together, one round trip; a local file:
+    /// opened once and read with positioned reads (the reads then fail together).
+    async fn size_and_samples(
+        &self,
+        url: &Url,
+        name: &str,
+        ranges: &[Range<u64>],
+    ) -> Result<(u64, Samples), ExtractError> {
+        let (stats, store_stats) = (self.stats().clone(), Some(self.store_stats(url)));
+        #[cfg(unix)]
+        if let Some(file) = self.registry().local_path(url) {
+            let opened = granary_io::ObjectSource::open_local_reading(
+                file,
+                name.to_string(),
+                Some(0),
+                stats,
+                store_stats,
+            );
+            let (source, _) = opened.await?;
+            // Ranges past the end are the size check's to report, not a read error.
+            let within: Vec<Range<u64>> = ranges
+                .iter()
+                .filter(|r| r.end <= source.size())
+                .cloned()
+                .collect();
+            let reads = match source.read_ranges(&within).await {
+                Ok(all) => all.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            return Ok((source.size(), reads));
+        }
+        let (store, path) = self.registry().resolve(url)?;
+        let head = store.head(&path);
+        let reads =
+            futures::future::join_all(ranges.iter().map(|r| store.get_range(&path, r.clone())));
+        let started = std::time::Instant::now();
+        let (head, reads) = tokio::join!(head, reads);
+        let (requests, bytes) = (1 + ranges.len() as u64, 2 * ranges.len() as u64);
+        if let Some(s) = store_stats {
+            s.record_timed_wave(requests, bytes, started.elapsed());
+        }
+        stats.record_timed_wave(requests, bytes, started.elapsed());
+        let size = head
+            .map_err(|source| granary_io::IoError::Head {
+                url: name.to_string(),
+                source,
+            })?
+            .size;
+        let reads = reads
+            .into_iter()
+            .zip(ranges)
+            .map(|(got, range)| {
+                got.map_err(|source| granary_io::IoError::Read {
+                    url: name.to_string(),
+                    range: range.clone(),
+                    source,
+                })
+            })
+            .collect();
+        Ok((size, reads))
+    }
+
     /// Checks the manifest a sidecar gave against the object at `m.url`.
     pub(crate) async fn check_sidecar(&self, m: &GranuleManifest) -> Result<(), ExtractError> {
         let mode = self.options().sidecar_check;
@@ -93,25 +159,8 @@ impl Extractor {
             location: m.url.clone(),
             reason: e.to_string(),
         })?;
-        let (store, path) = self.registry().resolve(&url)?;
-        let head = store.head(&path);
-        let reads = futures::future::join_all(
-            samples
-                .iter()
-                .map(|(_, r)| store.get_range(&path, r.clone())),
-        );
-        let started = std::time::Instant::now();
-        let (head, reads) = tokio::join!(head, reads);
-        let (requests, bytes) = (1 + samples.len() as u64, 2 * samples.len() as u64);
-        for stats in [self.stats().clone(), self.store_stats(&url)] {
-            stats.record_timed_wave(requests, bytes, started.elapsed());
-        }
-        let size = head
-            .map_err(|source| granary_io::IoError::Head {
-                url: m.url.clone(),
-                source,
-            })?
-            .size;
+        let ranges: Vec<Range<u64>> = samples.iter().map(|(_, r)| r.clone()).collect();
+        let (size, reads) = self.size_and_samples(&url, &m.url, &ranges).await?;
         if end > size {
             return Err(stale(
                 end_array,
@@ -119,11 +168,7 @@ impl Extractor {
             ));
         }
         for ((array, range), got) in samples.iter().zip(reads) {
-            let bytes = got.map_err(|source| granary_io::IoError::Read {
-                url: m.url.clone(),
-                range: range.clone(),
-                source,
-            })?;
+            let bytes = got?;
             if !zlib_header(&bytes) {
                 return Err(stale(
                     array,
