@@ -8,14 +8,15 @@
 //! of work and never leaves a half-written inventory (`store.rs`).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use futures::StreamExt;
 use granary_core::{GranuleManifest, HeapSize};
 use granary_extract::{Extractor, Listed};
 
+use crate::committer::Committer;
 use crate::versions::{head_granules, stamp};
-use crate::{ErrorRow, Inventory, InventoryDir, InventoryError};
+use crate::{ErrorRow, InventoryDir, InventoryError};
 
 /// Build settings.
 #[derive(Debug, Clone, Copy)]
@@ -97,26 +98,6 @@ fn canonical_sources(sources: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Commits one part on a blocking thread (Parquet writes and fsync), returning the directory.
-async fn commit(
-    mut dir: InventoryDir,
-    mut manifests: Vec<GranuleManifest>,
-    errors: Vec<ErrorRow>,
-) -> Result<InventoryDir, InventoryError> {
-    let path: PathBuf = dir.root().to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        manifests.sort_by(|a, b| a.url.cmp(&b.url));
-        let inv = Inventory::from_manifests(&manifests)?;
-        dir.append(&inv, &errors)?;
-        Ok(dir)
-    })
-    .await
-    .map_err(|e| InventoryError::Task {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?
-}
-
 /// Builds or updates the inventory at `out` from `sources`; `progress(done, total)` is called
 /// after each granule.
 pub async fn build_inventory(
@@ -188,6 +169,7 @@ pub async fn build_inventory(
         );
     }
 
+    let committer = Committer::start(dir)?;
     let total = todo.len();
     let mut done = 0;
     let mut batch: Vec<GranuleManifest> = Vec::new();
@@ -213,12 +195,13 @@ pub async fn build_inventory(
         if batch.len() >= opts.part_size.max(1) || batch_bytes >= opts.part_bytes {
             report.failed += errors.len();
             batch_bytes = 0;
-            dir = commit(dir, std::mem::take(&mut batch), std::mem::take(&mut errors)).await?;
+            let part = (std::mem::take(&mut batch), std::mem::take(&mut errors));
+            committer.commit(part.0, part.1).await?;
         }
     }
     if !batch.is_empty() || !errors.is_empty() {
         report.failed += errors.len();
-        commit(dir, batch, errors).await?;
+        committer.commit(batch, errors).await?;
     }
     Ok(report)
 }

@@ -16,6 +16,7 @@
 mod build;
 pub mod cmr_table;
 mod commit;
+mod committer;
 mod dir;
 mod error;
 pub mod errors_table;
