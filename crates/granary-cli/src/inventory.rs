@@ -73,7 +73,7 @@ pub async fn run(cmd: InventoryCommand) -> Result<ExitCode> {
         &args.output,
         &BuildOptions {
             part_size: args.part_size,
-            part_bytes: args.part_mib.max(1).saturating_mul(1 << 20),
+            part_bytes: granary_inventory::part_bytes_of_mib(args.part_mib),
             ..Default::default()
         },
         &mut progress,

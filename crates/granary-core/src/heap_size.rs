@@ -30,12 +30,6 @@ impl<T: HeapSize> HeapSize for Option<T> {
     }
 }
 
-impl HeapSize for u64 {
-    fn heap_size(&self) -> usize {
-        0
-    }
-}
-
 impl HeapSize for AttrValue {
     fn heap_size(&self) -> usize {
         match self {

@@ -64,29 +64,18 @@ impl Extractor {
         name: &str,
         ranges: &[Range<u64>],
     ) -> Result<(u64, Samples), ExtractError> {
-        let (stats, store_stats) = (self.stats().clone(), Some(self.store_stats(url)));
         #[cfg(unix)]
-        if let Some(file) = self.registry().local_path(url) {
-            let opened = granary_io::ObjectSource::open_local_reading(
-                file,
-                name.to_string(),
-                Some(0),
-                stats,
-                store_stats,
-            );
-            let (source, _) = opened.await?;
-            // Ranges past the end are the size check's to report, not a read error.
-            let within: Vec<Range<u64>> = ranges
-                .iter()
-                .filter(|r| r.end <= source.size())
-                .cloned()
-                .collect();
-            let reads = match source.read_ranges(&within).await {
+        if self.registry().local_path(url).is_some() {
+            // The caller examines the reads only once the size check passed: a range past
+            // the end of a truncated file fails the whole wave, and is never looked at.
+            let (source, _) = self.open_reading(url, Some(0)).await?;
+            let reads = match source.read_ranges(ranges).await {
                 Ok(all) => all.into_iter().map(Ok).collect(),
                 Err(e) => vec![Err(e)],
             };
             return Ok((source.size(), reads));
         }
+        let (stats, store_stats) = (self.stats().clone(), self.store_stats(url));
         let (store, path) = self.registry().resolve(url)?;
         let head = store.head(&path);
         let reads =
@@ -94,10 +83,9 @@ impl Extractor {
         let started = std::time::Instant::now();
         let (head, reads) = tokio::join!(head, reads);
         let (requests, bytes) = (1 + ranges.len() as u64, 2 * ranges.len() as u64);
-        if let Some(s) = store_stats {
+        for s in [stats, store_stats] {
             s.record_timed_wave(requests, bytes, started.elapsed());
         }
-        stats.record_timed_wave(requests, bytes, started.elapsed());
         let size = head
             .map_err(|source| granary_io::IoError::Head {
                 url: name.to_string(),

@@ -36,7 +36,7 @@ impl Default for BuildOptions<'_> {
     fn default() -> Self {
         Self {
             part_size: 512,
-            part_bytes: DEFAULT_PART_MIB << 20,
+            part_bytes: part_bytes_of_mib(DEFAULT_PART_MIB),
             identity: None,
             rescan: &[],
         }
@@ -45,6 +45,11 @@ impl Default for BuildOptions<'_> {
 
 /// The default bound of a part's manifest memory (MiB).
 pub const DEFAULT_PART_MIB: usize = 16;
+
+/// `mib` MiB in bytes (at least 1 MiB): the `part_bytes` of a `part_mib` setting.
+pub fn part_bytes_of_mib(mib: usize) -> usize {
+    mib.max(1).saturating_mul(1 << 20)
+}
 
 /// What a build did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -28,7 +28,7 @@ mod tables;
 mod versions;
 pub mod zarr_table;
 
-pub use build::{BuildOptions, BuildReport, DEFAULT_PART_MIB, build_inventory};
+pub use build::{BuildOptions, BuildReport, DEFAULT_PART_MIB, build_inventory, part_bytes_of_mib};
 pub use dir::{InventoryDir, KnownGranules, TABLES};
 pub use error::InventoryError;
 pub use errors_table::{ErrorRow, errors_batch, errors_schema};

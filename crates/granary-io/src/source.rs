@@ -94,15 +94,31 @@ impl ObjectSource {
                 });
             }
         };
-        let source = Self {
-            backend: Backend::Store { store, path },
+        let source = Self::opened(
+            Backend::Store { store, path },
             url,
             size,
             stats,
             store_stats,
-        };
+        );
         source.record_wave(1, bytes.len() as u64, started.elapsed());
         Ok((source, bytes))
+    }
+
+    fn opened(
+        backend: Backend,
+        url: String,
+        size: u64,
+        stats: Arc<IoStats>,
+        store_stats: Option<Arc<IoStats>>,
+    ) -> Self {
+        Self {
+            backend,
+            url,
+            size,
+            stats,
+            store_stats,
+        }
     }
 
     /// [`open_reading`](Self::open_reading) for a local file at `path` (named `url`): the file
@@ -118,13 +134,7 @@ impl ObjectSource {
     ) -> Result<(Self, Bytes), IoError> {
         let started = std::time::Instant::now();
         let (file, size, bytes) = LocalFile::open_reading(path, &url, len).await?;
-        let source = Self {
-            backend: Backend::File(file),
-            url,
-            size,
-            stats,
-            store_stats,
-        };
+        let source = Self::opened(Backend::File(file), url, size, stats, store_stats);
         source.record_wave(1, bytes.len() as u64, started.elapsed());
         Ok((source, bytes))
     }

@@ -387,7 +387,7 @@ async fn inventory(
         &dir,
         &BuildOptions {
             part_size: e.part_size.max(1),
-            part_bytes: e.part_mib.max(1).saturating_mul(1 << 20),
+            part_bytes: granary_inventory::part_bytes_of_mib(e.part_mib),
             identity: identity.as_deref(),
             rescan: cmr.as_ref().map_or(&[], |c| c.rescan.as_slice()),
         },
