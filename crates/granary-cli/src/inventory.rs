@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use granary_inventory::{BuildOptions, build_inventory};
+use granary_cluster::{ClusterScanner, ScanRecipe};
+use granary_inventory::{BuildOptions, GranuleScanner, build_inventory};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use granary_extract::MetadataRoute;
@@ -47,11 +48,17 @@ pub struct BuildArgs {
     /// Print I/O counters at the end.
     #[arg(long)]
     io_stats: bool,
+    #[command(flatten)]
+    cluster: crate::cluster::ClusterArgs,
 }
 
 pub async fn run(cmd: InventoryCommand) -> Result<ExitCode> {
     let InventoryCommand::Build(args) = cmd;
     let ex = extractor(args.metadata, args.concurrency, &args.trust);
+    let scanner = match args.cluster.options() {
+        Some(opts) => Some(ClusterScanner::connect(opts, ScanRecipe::of(&ex)).await?),
+        None => None,
+    };
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = ProgressBar::new(0);
         b.set_style(
@@ -74,6 +81,7 @@ pub async fn run(cmd: InventoryCommand) -> Result<ExitCode> {
         &BuildOptions {
             part_size: args.part_size,
             part_bytes: granary_inventory::part_bytes_of_mib(args.part_mib),
+            scanner: scanner.as_ref().map(|s| s as &dyn GranuleScanner),
             ..Default::default()
         },
         &mut progress,

@@ -1,5 +1,6 @@
 //! `granary`: build kerchunk reference sets for NetCDF-4/HDF5 granules in object storage.
 
+mod cluster;
 mod combine;
 mod exit;
 mod extract;
@@ -59,6 +60,9 @@ enum Command {
     /// Build or update a persisted inventory (Parquet tables).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
+    /// Run granary's scheduler or executor, to scan on a cluster (Apache DataFusion Ballista).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
             Command::Plan(args) => pipeline::plan_pipeline(args).await,
             Command::List => Ok(pipeline::list()),
             Command::Inventory(cmd) => inventory::run(cmd).await,
+            Command::Cluster(cmd) => cluster::run(cmd).await,
         }
     });
     match result {

@@ -1,6 +1,6 @@
 //! Typed attribute values, kept as close to the source types as JSON-able values allow.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Attributes that are HDF5/netCDF-4 bookkeeping (dimension scales, netCDF ids and
 /// provenance), never user metadata: no extractor passes them on (docs/kerchunk-reference.md 2.5).
@@ -23,7 +23,7 @@ pub fn is_bookkeeping(a: &Attribute) -> bool {
 }
 
 /// One attribute of a group or an array.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Attribute {
     pub name: String,
     pub value: AttrValue,
@@ -40,8 +40,11 @@ impl Attribute {
 
 /// A typed attribute value. Arrays keep their element type; a one-element array and a scalar are
 /// distinct here (the reference writers decide how to flatten them).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+///
+/// Serialized two ways (`attr_serde.rs`): untagged in human-readable formats (JSON, as
+/// `granary inspect` prints it), tagged in binary formats, the only form read back, so that a
+/// manifest crosses a process boundary unchanged (`Int` stays `Int`, bytes stay bytes).
+#[derive(Debug, Clone, PartialEq)]
 pub enum AttrValue {
     /// An attribute with an empty (null) dataspace.
     Empty,

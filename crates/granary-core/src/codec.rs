@@ -1,10 +1,10 @@
 //! The HDF5 filter pipeline as an ordered list of codecs (encode order), with the HDF5 filter id
 //! and client data kept so that no information is lost, and the numcodecs spelling for zarr v2.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One codec of a pipeline, in encode order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub enum Codec {
     Shuffle {
         element_size: usize,

@@ -1,9 +1,9 @@
 //! Element types of arrays and attributes, and their numpy/zarr v2 `dtype` spelling
 //! (docs/kerchunk-reference.md section 1.7: single-byte types use `|`, byte order is kept).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum ByteOrder {
     Little,
     Big,
@@ -20,7 +20,7 @@ impl ByteOrder {
 }
 
 /// A member of a compound type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Field {
     pub name: String,
     pub offset: usize,
@@ -28,7 +28,7 @@ pub struct Field {
 }
 
 /// An element type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub enum DType {
     Int {
         size: usize,

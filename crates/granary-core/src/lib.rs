@@ -6,6 +6,7 @@
 //! inventory tables (`granary-inventory`) consume it. This crate does no I/O and knows no Arrow.
 
 pub mod attr;
+mod attr_serde;
 pub mod chunk_bytes;
 pub mod codec;
 pub mod dtype;

@@ -1,11 +1,11 @@
 //! The granule manifest: granule -> groups -> arrays -> chunk references.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{AttrValue, Attribute, Codec, DType};
 
 /// Everything granary knows about one granule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct GranuleManifest {
     /// Absolute URL of the data file (`file:///…`, `s3://…`, `https://…`).
     pub url: String,
@@ -18,12 +18,12 @@ pub struct GranuleManifest {
     pub root: Group,
     /// Arrays the granule holds that cannot be referenced, with the reason (the per-array
     /// policy `skip` lists them here instead of failing the granule).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedArray>,
 }
 
 /// An array left out of a granule's references, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct SkippedArray {
     /// Path from the root without leading slash.
     pub path: String,
@@ -46,7 +46,7 @@ pub enum ArrayPolicy {
 }
 
 /// A group: dimensions defined here, attributes, arrays and sub-groups.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Group {
     /// Path from the root without leading slash (`""` for the root, `"left"`, `"a/b"`).
     pub path: String,
@@ -83,7 +83,7 @@ impl Group {
 }
 
 /// A named dimension.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Dimension {
     pub name: String,
     pub size: u64,
@@ -91,7 +91,7 @@ pub struct Dimension {
 }
 
 /// How the array's bytes are stored in the source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum StorageLayout {
     Chunked,
     Contiguous,
@@ -109,7 +109,7 @@ impl StorageLayout {
 }
 
 /// Reference to one stored chunk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ChunkRef {
     /// Position in the chunk grid (element offset divided by chunk shape), one per axis.
     pub index: Vec<u64>,
@@ -125,7 +125,7 @@ pub struct ChunkRef {
 }
 
 /// Where the array's values come from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub enum ArrayData {
     /// Byte ranges of stored chunks (only allocated chunks are listed).
     Chunks(Vec<ChunkRef>),
@@ -139,7 +139,7 @@ pub enum ArrayData {
 }
 
 /// One array (a netCDF variable, an HDF5 dataset).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct ArrayMeta {
     /// Name within its group.
     pub name: String,

@@ -15,8 +15,9 @@ use granary_core::{GranuleManifest, HeapSize};
 use granary_extract::{Extractor, Listed};
 
 use crate::committer::Committer;
+use crate::scanner::GranuleScanner;
 use crate::versions::{head_granules, stamp};
-use crate::{ErrorRow, InventoryDir, InventoryError};
+use crate::{InventoryDir, InventoryError};
 
 /// Build settings.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +31,8 @@ pub struct BuildOptions<'a> {
     pub identity: Option<&'a [String]>,
     /// Granules scanned again even when their object is unchanged (CMR revised them).
     pub rescan: &'a [String],
+    /// Where the granules are scanned (`None`: by the build's extractor, in this process).
+    pub scanner: Option<&'a dyn GranuleScanner>,
 }
 
 impl Default for BuildOptions<'_> {
@@ -39,6 +42,7 @@ impl Default for BuildOptions<'_> {
             part_bytes: part_bytes_of_mib(DEFAULT_PART_MIB),
             identity: None,
             rescan: &[],
+            scanner: None,
         }
     }
 }
@@ -179,8 +183,13 @@ pub async fn build_inventory(
     let mut done = 0;
     let mut batch: Vec<GranuleManifest> = Vec::new();
     let mut batch_bytes = 0usize;
-    let mut results = std::pin::pin!(ex.extract_many(todo));
-    while let Some((url, r)) = results.next().await {
+    let scanner: &dyn GranuleScanner = opts.scanner.unwrap_or(ex);
+    let mut results = scanner.scan(todo);
+    while let Some(scanned) = results.next().await {
+        let (url, r) = scanned.map_err(|source| InventoryError::Scan {
+            path: out.display().to_string(),
+            source,
+        })?;
         done += 1;
         progress(done, total);
         match r {
@@ -192,10 +201,7 @@ pub async fn build_inventory(
                 batch_bytes += part_cost(&m);
                 batch.push(m);
             }
-            Err(e) => {
-                tracing::warn!(url = %url, error = %e, "Granule failed; recorded in the errors table.");
-                errors.push(ErrorRow::from_extract(url.as_str(), &e));
-            }
+            Err(row) => errors.push(row),
         }
         if batch.len() >= opts.part_size.max(1) || batch_bytes >= opts.part_bytes {
             report.failed += errors.len();

@@ -36,6 +36,12 @@ pub enum InventoryError {
         count: usize,
         example: String,
     },
+    #[error("inventory {path}: the scan stopped")]
+    Scan {
+        path: String,
+        #[source]
+        source: crate::scanner::ScanFailure,
+    },
     #[error("{path}: background task failed: {reason}")]
     Task { path: String, reason: String },
 }

@@ -8,7 +8,8 @@
 //!   ([`NamePattern`]: a regex or a named preset such as `swot`).
 //! - [`InventoryDir`]: the persisted Parquet directory with atomic part commits;
 //!   [`build_inventory`]: its incremental build; [`inventory_in_memory`]: the same tables
-//!   for granules scanned now (SQL over files, dry runs).
+//!   for granules scanned now (SQL over files, dry runs); [`GranuleScanner`]: where a build's
+//!   granules are scanned (this process's extractor, or a cluster).
 //!
 //! This crate knows Arrow and Parquet, not DataFusion: `granary-sql` registers these tables
 //! in a session.
@@ -23,6 +24,7 @@ pub mod errors_table;
 mod in_memory;
 mod name_pattern;
 mod parts;
+mod scanner;
 pub mod schema;
 mod tables;
 mod versions;
@@ -34,5 +36,6 @@ pub use error::InventoryError;
 pub use errors_table::{ErrorRow, errors_batch, errors_schema};
 pub use in_memory::{InMemory, inventory_in_memory};
 pub use name_pattern::NamePattern;
+pub use scanner::{GranuleScanner, ScanFailure, Scanned};
 pub use tables::{Inventory, add_captures};
 pub use zarr_table::{zarr_batch, zarr_schema};

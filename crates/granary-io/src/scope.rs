@@ -43,6 +43,11 @@ impl ReadScope {
         Self { allowed }
     }
 
+    /// The URL prefixes allowed besides each granule's own store.
+    pub fn prefixes(&self) -> &[String] {
+        &self.allowed
+    }
+
     /// Checks that `target` may be read for the granule at `granule`.
     pub fn check(&self, granule: &str, target: &str) -> Result<(), IoError> {
         let refused = |reason: &str| IoError::OutsideScope {

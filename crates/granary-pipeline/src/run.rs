@@ -390,6 +390,7 @@ async fn inventory(
             part_bytes: granary_inventory::part_bytes_of_mib(e.part_mib),
             identity: identity.as_deref(),
             rescan: cmr.as_ref().map_or(&[], |c| c.rescan.as_slice()),
+            scanner: None,
         },
         &mut progress,
     )
