@@ -56,7 +56,9 @@ pub async fn run(cmd: InventoryCommand) -> Result<ExitCode> {
     let InventoryCommand::Build(args) = cmd;
     let ex = extractor(args.metadata, args.concurrency, &args.trust);
     let scanner = match args.cluster.options() {
-        Some(opts) => Some(ClusterScanner::connect(opts, ScanRecipe::of(&ex)).await?),
+        Some(opts) => {
+            Some(ClusterScanner::connect(opts, ScanRecipe::of(&ex, Default::default())).await?)
+        }
         None => None,
     };
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {

@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// Print I/O counters (requests, bytes, round trips; credential fetches) at the end.
     #[arg(long)]
     io_stats: bool,
+    /// Scan on a cluster of granary executors (the scheduler's df://HOST:PORT), whatever the
+    /// pipeline's [engine] says. Listing, combining and writing stay here.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -68,6 +72,7 @@ pub async fn run_pipeline(args: RunArgs) -> Result<ExitCode> {
         dry_run: args.dry_run,
         prune: args.prune,
         target: args.target.clone(),
+        cluster: args.cluster.clone(),
         progress: Some(Arc::new(move |stage: &str, done: usize, total: usize| {
             progress_bar.set_message(stage.to_string());
             progress_bar.set_length(total as u64);

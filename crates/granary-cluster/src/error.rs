@@ -35,8 +35,8 @@ pub enum ClusterError {
     Wire { url: String, reason: String },
     #[error("the scan plan cannot be encoded or decoded")]
     Recipe(#[source] serde_json::Error),
-    #[error("cannot build the stores of a scan")]
-    Stores(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("an executor cannot connect the stores of a scan")]
+    Stores(#[source] granary_io::IoError),
     #[error("{role} on {address}")]
     Process {
         role: &'static str,

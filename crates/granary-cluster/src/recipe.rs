@@ -4,11 +4,11 @@
 //! travels in a serialized plan.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use granary_core::ArrayPolicy;
 use granary_extract::{ExtractOptions, Extractor, MetadataRoute, SidecarCheck};
-use granary_io::{ReadScope, StoreRegistry};
+use granary_io::{ReadScope, StoreRegistry, StoreSettings};
 use serde::{Deserialize, Serialize};
 
 use crate::ClusterError;
@@ -23,11 +23,14 @@ pub struct ScanRecipe {
     pub arrays: ArrayPolicy,
     /// URL prefixes references may name besides each granule's own store.
     pub allow_locations: Vec<String>,
+    /// The remote stores' settings (a pipeline's storage), connected on each executor with
+    /// its own credentials.
+    pub storage: StoreSettings,
 }
 
 impl ScanRecipe {
-    /// The recipe of an extractor's settings.
-    pub fn of(ex: &Extractor) -> Self {
+    /// The recipe of an extractor's settings over stores with `storage`'s settings.
+    pub fn of(ex: &Extractor, storage: StoreSettings) -> Self {
         let o = ex.options();
         Self {
             metadata: o.metadata,
@@ -35,6 +38,7 @@ impl ScanRecipe {
             sidecar_check: o.sidecar_check,
             arrays: o.arrays,
             allow_locations: ex.scope().prefixes().to_vec(),
+            storage,
         }
     }
 
@@ -50,25 +54,38 @@ impl ScanRecipe {
 }
 
 /// Builds the extractor of a recipe on an executor.
+#[async_trait::async_trait]
 pub trait ExtractorFactory: Send + Sync + std::fmt::Debug {
-    fn extractor(&self, recipe: &ScanRecipe) -> Result<Extractor, ClusterError>;
+    async fn extractor(&self, recipe: &ScanRecipe) -> Result<Extractor, ClusterError>;
 }
 
-/// Extractors over stores built from the executor's environment, one per distinct recipe,
-/// reused by every task of every job (connections and credentials stay warm).
+/// Extractors over stores connected with the executor's own credentials, one per distinct
+/// recipe, reused by every task of every job (connections and credentials stay warm;
+/// temporary keys are refreshed by their provider before they expire).
 #[derive(Debug, Default)]
 pub struct EnvironmentStores {
-    built: Mutex<HashMap<String, Extractor>>,
+    built: tokio::sync::Mutex<HashMap<String, Extractor>>,
 }
 
+#[async_trait::async_trait]
 impl ExtractorFactory for EnvironmentStores {
-    fn extractor(&self, recipe: &ScanRecipe) -> Result<Extractor, ClusterError> {
+    async fn extractor(&self, recipe: &ScanRecipe) -> Result<Extractor, ClusterError> {
         let key = serde_json::to_string(recipe).map_err(ClusterError::Recipe)?;
-        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
-        let ex = built.entry(key).or_insert_with(|| {
-            Extractor::new(Arc::new(StoreRegistry::new()), recipe.options())
-                .with_scope(ReadScope::new(recipe.allow_locations.clone()))
-        });
-        Ok(ex.clone())
+        let mut built = self.built.lock().await;
+        if let Some(ex) = built.get(&key) {
+            return Ok(ex.clone());
+        }
+        let connected = recipe
+            .storage
+            .connect()
+            .await
+            .map_err(ClusterError::Stores)?;
+        let ex = Extractor::new(
+            Arc::new(StoreRegistry::with_remote(connected.remote)),
+            recipe.options(),
+        )
+        .with_scope(ReadScope::new(recipe.allow_locations.clone()));
+        built.insert(key, ex.clone());
+        Ok(ex)
     }
 }

@@ -141,18 +141,17 @@ impl ExecutionPlan for GranuleScanExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        let factory = self.factory.as_ref().ok_or_else(|| {
+        let factory = self.factory.clone().ok_or_else(|| {
             DataFusionError::Execution(
                 "GranuleScanExec runs on granary executors only (`granary cluster executor`)"
                     .to_string(),
             )
         })?;
-        let ex = factory
-            .extractor(&self.recipe)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let recipe = self.recipe.clone();
         let input = self.input.execute(partition, context)?;
         let failure = |e: DataFusionError| Box::new(e) as ScanFailure;
         let batches = futures::stream::once(async move {
+            let ex = factory.extractor(&recipe).await?;
             let batches: Vec<RecordBatch> = input.try_collect().await.map_err(failure)?;
             let mut urls = Vec::new();
             for b in &batches {

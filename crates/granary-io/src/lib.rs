@@ -5,6 +5,8 @@
 //!   [`IoStats`].
 //! - [`EarthdataCredentials`]: temporary S3 keys from a NASA Earthdata endpoint.
 //! - [`ReadScope`]: where a granule's references may point (its own store, or allowed).
+//! - [`StoreSettings`]: remote store settings as data (no secrets), connected with each
+//!   process's own credentials.
 //!
 //! Format parsers never see this crate: they are sans-IO (granary-hdf5, granary-dmrpp), and
 //! granary-extract drives them with the reads made here.
@@ -20,6 +22,7 @@ mod remote;
 mod scope;
 mod source;
 mod stats;
+pub mod store_settings;
 pub mod urs_login;
 
 pub use earthdata::EarthdataCredentials;
@@ -29,3 +32,4 @@ pub use remote::RemoteOptions;
 pub use scope::ReadScope;
 pub use source::ObjectSource;
 pub use stats::{IoStats, IoStatsSnapshot};
+pub use store_settings::StoreSettings;

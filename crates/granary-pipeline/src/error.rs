@@ -67,6 +67,12 @@ pub enum PipelineError {
         #[source]
         source: Box<granary_extract::ExtractError>,
     },
+    #[error("component {component:?}: cannot scan on the cluster")]
+    Cluster {
+        component: String,
+        #[source]
+        source: Box<granary_cluster::ClusterError>,
+    },
     #[error("component {component:?}: cannot set up storage")]
     Storage {
         component: String,

@@ -11,7 +11,8 @@ use toml::Spanned;
 use crate::components::{self as registry, Kind};
 use crate::error::{Location, PipelineError};
 use crate::spec::{
-    CombineTransformSpec, ExtractorSpec, FilesSource, RawPipeline, SinkSpec, SqlSpec, TransformType,
+    CombineTransformSpec, EngineSpec, EngineType, ExtractorSpec, FilesSource, RawPipeline,
+    SinkSpec, SqlSpec, TransformType,
 };
 
 /// A checked pipeline: one chain source → extractor → sql... → combine → sinks.
@@ -27,6 +28,7 @@ pub struct Pipeline {
     pub sql: Vec<(String, String)>,
     pub combine: (String, CombineTransformSpec),
     pub sinks: Vec<(String, SinkSpec)>,
+    pub engine: EngineSpec,
 }
 
 struct Loader<'a> {
@@ -311,6 +313,30 @@ fn check(l: &Loader<'_>, path: &Path, raw: RawPipeline) -> Result<Pipeline, Pipe
     if sinks.is_empty() {
         return Err(l.err(0..0, "no sinks: nothing would be written"));
     }
+    let engine = match raw.engine {
+        None => EngineSpec::default(),
+        Some(e) => {
+            let span = e.span();
+            let e = e.into_inner();
+            if e.kind == EngineType::Embedded
+                && (e.scheduler.is_some()
+                    || e.granules_per_task.is_some()
+                    || e.granules_per_job.is_some())
+            {
+                return Err(l.err(
+                    span,
+                    "engine: scheduler and granules_per_* are settings of type = \"ballista\"",
+                ));
+            }
+            if e.granules_per_task == Some(0) || e.granules_per_job == Some(0) {
+                return Err(l.err(
+                    span,
+                    "engine: granules_per_task and granules_per_job are at least 1",
+                ));
+            }
+            e
+        }
+    };
     let state_dir = PathBuf::from(
         raw.state_dir
             .unwrap_or_else(|| format!(".granary/{}", raw.name)),
@@ -325,6 +351,7 @@ fn check(l: &Loader<'_>, path: &Path, raw: RawPipeline) -> Result<Pipeline, Pipe
         sql,
         combine,
         sinks,
+        engine,
     })
 }
 

@@ -6,20 +6,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
+use granary_cluster::{ClusterOptions, ClusterScanner, ScanRecipe};
 use granary_extract::{ExtractOptions, Extractor};
 use granary_icechunk::RepoStorage;
 use granary_inventory::zarr_table::unreferenced_rows;
 use granary_inventory::{
-    BuildOptions, ErrorRow, InventoryDir, build_inventory, inventory_in_memory,
+    BuildOptions, ErrorRow, GranuleScanner, InventoryDir, build_inventory, inventory_in_memory,
 };
-use granary_io::{EarthdataCredentials, ReadScope, RemoteOptions, StoreRegistry};
+use granary_io::store_settings::{EarthdataSettings, HttpsLogin};
+use granary_io::{EarthdataCredentials, ReadScope, StoreRegistry, StoreSettings};
 use granary_refs::{RefFormat, UrlMap};
 use granary_sql::{ArraySelection, CombineOptions, in_memory_session, session_for_dir};
 
 use crate::combine_step::{IcechunkSink, Output, Target, combine_and_publish};
 use crate::error::PipelineError;
 use crate::load::Pipeline;
-use crate::spec::Credentials;
+use crate::spec::{Credentials, EngineType};
 
 /// Called with (stage, done, total) as a run progresses (e.g. to draw a progress bar).
 pub type Progress = Arc<dyn Fn(&str, usize, usize) + Send + Sync>;
@@ -34,6 +36,8 @@ pub struct RunOptions {
     /// Output path for the (single) sink, replacing its `path`.
     pub target: Option<String>,
     pub progress: Option<Progress>,
+    /// Scan on this cluster (`df://HOST:PORT`), whatever the pipeline's `[engine]` says.
+    pub cluster: Option<String>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -42,6 +46,7 @@ impl std::fmt::Debug for RunOptions {
             .field("dry_run", &self.dry_run)
             .field("prune", &self.prune)
             .field("target", &self.target)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -69,22 +74,24 @@ pub struct RunReport {
 /// How many failures a report lists.
 const LISTED_FAILURES: usize = 20;
 
-async fn extractor(
-    p: &Pipeline,
-) -> Result<
-    (
-        Extractor,
-        Option<Arc<EarthdataCredentials>>,
-        Option<Arc<granary_io::urs_login::UrsLogin>>,
-        String,
-    ),
-    PipelineError,
-> {
-    let (_, e) = &p.extractor;
+/// The run's extractor, with what it was built from.
+struct Extraction {
+    ex: Extractor,
+    /// Temporary S3 keys' provider (its fetches are reported).
+    earthdata: Option<Arc<EarthdataCredentials>>,
+    urs_login: Option<Arc<granary_io::urs_login::UrsLogin>>,
+    /// Which credentials were used, named in errors when every granule fails.
+    credential: String,
+    /// The stores' settings, as executors of a cluster run rebuild them.
+    stores: StoreSettings,
+}
+
+/// The source's storage settings, resolved: a CMR source reading in region takes the
+/// credentials endpoint (and region) from the collection's UMM-C when the pipeline does not
+/// name them (nothing hard-coded per DAAC).
+async fn store_settings(p: &Pipeline) -> Result<StoreSettings, PipelineError> {
     let (id, source) = &p.source;
     let st = &source.storage;
-    // A CMR source reading in region takes the credentials endpoint (and region) from the
-    // collection's UMM-C when the pipeline does not name them: nothing hard-coded per DAAC.
     let mut earthdata_url = st.earthdata_url.clone();
     let mut region = st.region.clone();
     if source.kind == crate::spec::SourceType::Cmr
@@ -115,13 +122,6 @@ async fn extractor(
     }
     // Earthdata Login: the bearer token also authorizes HTTPS reads of granules; without
     // EARTHDATA_TOKEN, a source that reads over HTTPS gets one for its netrc user.
-    let mut bearer_token = match st.credentials {
-        Credentials::Earthdata => std::env::var("EARTHDATA_TOKEN")
-            .ok()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty()),
-        Credentials::Environment => None,
-    };
     let reads_https = match source.kind {
         crate::spec::SourceType::Cmr => source.access == granary_io::cmr::Access::External,
         crate::spec::SourceType::Files => source
@@ -129,99 +129,74 @@ async fn extractor(
             .iter()
             .any(|p| p.starts_with("https://") || p.starts_with("http://")),
     };
-    let mut urs_login = None;
-    if st.credentials == Credentials::Earthdata && bearer_token.is_none() && reads_https {
-        let login = st
-            .earthdata_login_url
-            .as_deref()
-            .unwrap_or(granary_io::login_token::EARTHDATA_LOGIN);
-        let storage_err = |source| PipelineError::Storage {
+    let earthdata = (st.credentials == Credentials::Earthdata).then(|| EarthdataSettings {
+        s3_credentials_url: earthdata_url,
+        refresh_before_secs: st.refresh_before_secs,
+        https_login: reads_https.then(|| HttpsLogin {
+            login_url: st
+                .earthdata_login_url
+                .clone()
+                .unwrap_or_else(|| granary_io::login_token::EARTHDATA_LOGIN.to_string()),
+            redirects: st.https_login == crate::spec::HttpsLogin::Redirects,
+        }),
+    });
+    Ok(StoreSettings {
+        region,
+        endpoint: st.endpoint.clone(),
+        anonymous: st.anonymous,
+        max_retries: st.max_retries,
+        timeout_secs: st.timeout_secs,
+        max_concurrent_requests: st.max_concurrent_requests,
+        earthdata,
+    })
+}
+
+async fn extractor(p: &Pipeline) -> Result<Extraction, PipelineError> {
+    let (_, e) = &p.extractor;
+    let (id, _) = &p.source;
+    let stores = store_settings(p).await?;
+    let connected = stores
+        .connect()
+        .await
+        .map_err(|source| PipelineError::Storage {
             component: id.clone(),
             source: Box::new(source),
-        };
-        match st.https_login {
-            crate::spec::HttpsLogin::Token => {
-                bearer_token = Some(
-                    granary_io::login_token::token_from_netrc(login)
-                        .await
-                        .map_err(storage_err)?,
-                );
-            }
-            crate::spec::HttpsLogin::Redirects => {
-                let (user, password) =
-                    granary_io::login_token::netrc_user(login).map_err(storage_err)?;
-                urs_login = Some(Arc::new(
-                    granary_io::urs_login::UrsLogin::new(
-                        login,
-                        user,
-                        password,
-                        std::time::Duration::from_secs(st.timeout_secs.unwrap_or(30)),
-                    )
-                    .map_err(storage_err)?,
-                ));
-            }
-        }
-    }
+        })?;
+    let remote = &connected.remote;
     // Named in errors when every granule fails (a wrong token, an expired session).
-    let credential = match (st.credentials, &earthdata_url) {
-        (Credentials::Environment, _) => "the environment's credentials".to_string(),
-        (Credentials::Earthdata, url) => {
+    let credential = match &stores.earthdata {
+        None => "the environment's credentials".to_string(),
+        Some(ed) => {
             let https = if std::env::var("EARTHDATA_TOKEN").is_ok_and(|t| !t.trim().is_empty()) {
                 "HTTPS: the bearer token in EARTHDATA_TOKEN"
-            } else if urs_login.is_some() {
+            } else if remote.urs_login.is_some() {
                 "HTTPS: the Earthdata Login session of the netrc user"
-            } else if bearer_token.is_some() {
+            } else if remote.bearer_token.is_some() {
                 "HTTPS: a bearer token the netrc user got from Earthdata Login"
             } else {
                 "HTTPS: none"
             };
-            match url {
+            match &ed.s3_credentials_url {
                 Some(u) => format!("{https}; S3: temporary keys from {u}"),
                 None => https.to_string(),
             }
         }
     };
-    let earthdata = match (st.credentials, earthdata_url.as_deref()) {
-        (Credentials::Environment, _) => None,
-        // HTTPS only: the token is the credential.
-        (Credentials::Earthdata, None) if bearer_token.is_some() || urs_login.is_some() => None,
-        (Credentials::Earthdata, None) => {
-            return Err(PipelineError::File {
-                file: p.file.display().to_string(),
-                message: format!(
-                    "sources.{id}.storage: credentials = \"earthdata\" needs earthdata_url (temporary S3 keys) or, for HTTPS reads, a token in EARTHDATA_TOKEN or a netrc login"
-                ),
-            });
-        }
-        (Credentials::Earthdata, Some(url)) => {
-            let provider = EarthdataCredentials::from_env(
-                url,
-                std::time::Duration::from_secs(st.refresh_before_secs),
-            )
-            .map_err(|source| PipelineError::Storage {
-                component: id.clone(),
-                source: Box::new(source),
-            })?;
-            Some(Arc::new(provider))
-        }
-    };
-    let remote = RemoteOptions {
-        region,
-        endpoint: st.endpoint.clone(),
-        anonymous: st.anonymous,
-        allow_http: st
-            .endpoint
-            .as_deref()
-            .is_some_and(|e| e.starts_with("http://")),
-        max_retries: st.max_retries,
-        timeout: st.timeout_secs.map(std::time::Duration::from_secs),
-        max_concurrent_requests: st.max_concurrent_requests,
-        s3_credentials: earthdata.clone().map(|c| c as _),
-        bearer_token,
-        urs_login: urs_login.clone(),
-    };
+    // HTTPS only: the token (or login session) is the credential.
+    if let Some(ed) = &stores.earthdata
+        && ed.s3_credentials_url.is_none()
+        && remote.bearer_token.is_none()
+        && remote.urs_login.is_none()
+    {
+        return Err(PipelineError::File {
+            file: p.file.display().to_string(),
+            message: format!(
+                "sources.{id}.storage: credentials = \"earthdata\" needs earthdata_url (temporary S3 keys) or, for HTTPS reads, a token in EARTHDATA_TOKEN or a netrc login"
+            ),
+        });
+    }
     let ex = Extractor::new(
-        Arc::new(StoreRegistry::with_remote(remote)),
+        Arc::new(StoreRegistry::with_remote(connected.remote.clone())),
         ExtractOptions {
             metadata: e.route,
             metadata_only: false,
@@ -231,7 +206,13 @@ async fn extractor(
         },
     )
     .with_scope(ReadScope::new(e.allow_locations.clone()));
-    Ok((ex, earthdata, urs_login, credential))
+    Ok(Extraction {
+        ex,
+        earthdata: connected.earthdata,
+        urs_login: connected.urs_login,
+        credential,
+        stores,
+    })
 }
 
 /// Holds the state directory's lock for the run: a second `granary run` of the same pipeline
@@ -280,10 +261,49 @@ async fn sources(
 }
 
 /// The inventory session: persisted and incremental, or in memory for a dry run.
+/// The cluster scanner of a run on `ballista` (or with `--cluster`), connected now: an
+/// unreachable scheduler is an error before any work. Dry runs scan here.
+async fn cluster_scanner(
+    p: &Pipeline,
+    opts: &RunOptions,
+    ex: &Extractor,
+    stores: StoreSettings,
+) -> Result<Option<ClusterScanner>, PipelineError> {
+    let e = &p.engine;
+    let scheduler = match (&opts.cluster, e.kind) {
+        (Some(url), _) => url.clone(),
+        (None, EngineType::Embedded) => return Ok(None),
+        (None, EngineType::Ballista) => e.scheduler.clone().ok_or_else(|| PipelineError::File {
+            file: p.file.display().to_string(),
+            message: "engine: type = \"ballista\" needs scheduler = \"df://HOST:PORT\" (or run with --cluster)".to_string(),
+        })?,
+    };
+    if opts.dry_run {
+        return Ok(None);
+    }
+    let cluster = ClusterOptions {
+        scheduler,
+        granules_per_task: e
+            .granules_per_task
+            .unwrap_or(ClusterOptions::DEFAULT_GRANULES_PER_TASK),
+        granules_per_job: e
+            .granules_per_job
+            .unwrap_or(ClusterOptions::DEFAULT_GRANULES_PER_JOB),
+    };
+    ClusterScanner::connect(cluster, ScanRecipe::of(ex, stores))
+        .await
+        .map(Some)
+        .map_err(|source| PipelineError::Cluster {
+            component: p.extractor.0.clone(),
+            source: Box::new(source),
+        })
+}
+
 async fn inventory(
     p: &Pipeline,
     opts: &RunOptions,
     ex: &Extractor,
+    scanner: Option<&ClusterScanner>,
     urs_login: Option<&granary_io::urs_login::UrsLogin>,
     report: &mut RunReport,
 ) -> Result<SessionContext, PipelineError> {
@@ -390,7 +410,7 @@ async fn inventory(
             part_bytes: granary_inventory::part_bytes_of_mib(e.part_mib),
             identity: identity.as_deref(),
             rescan: cmr.as_ref().map_or(&[], |c| c.rescan.as_slice()),
-            scanner: None,
+            scanner: scanner.map(|s| s as &dyn GranuleScanner),
         },
         &mut progress,
     )
@@ -471,14 +491,29 @@ pub async fn run(p: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineE
             icechunk: (s.format == RefFormat::Icechunk).then(|| icechunk_sink(p, id, s)),
         });
     }
-    let (ex, credentials, urs_login, credential) = extractor(p).await?;
+    let Extraction {
+        ex,
+        earthdata: credentials,
+        urs_login,
+        credential,
+        stores,
+    } = extractor(p).await?;
+    let scanner = cluster_scanner(p, opts, &ex, stores).await?;
     let _state_lock = if opts.dry_run {
         None
     } else {
         Some(lock_state(p)?)
     };
     let mut report = RunReport::default();
-    let ctx = inventory(p, opts, &ex, urs_login.as_deref(), &mut report).await?;
+    let ctx = inventory(
+        p,
+        opts,
+        &ex,
+        scanner.as_ref(),
+        urs_login.as_deref(),
+        &mut report,
+    )
+    .await?;
     // Every granule failed (a wrong token, an unreachable host): say why, not "empty selection".
     if report.listed > 0
         && report.scanned == 0

@@ -28,6 +28,36 @@ pub(crate) struct RawPipeline {
     pub transforms: BTreeMap<String, Spanned<toml::Table>>,
     #[serde(default)]
     pub sinks: BTreeMap<String, Spanned<toml::Table>>,
+    /// Where granules are scanned (default: in this process).
+    #[serde(default)]
+    pub engine: Option<Spanned<EngineSpec>>,
+}
+
+/// `[engine]`: where the extraction runs.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSpec {
+    #[serde(rename = "type", default)]
+    pub kind: EngineType,
+    /// The Ballista scheduler of granary executors, `df://HOST:PORT` (`type = "ballista"`;
+    /// `granary run --cluster` gives or replaces it).
+    pub scheduler: Option<String>,
+    /// Granules per cluster task (default 64).
+    pub granules_per_task: Option<usize>,
+    /// Granules per cluster job: results come back, and are committed, job by job (default
+    /// 4096).
+    pub granules_per_job: Option<usize>,
+}
+
+/// The engines a pipeline runs on.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineType {
+    /// This process scans every granule (the default).
+    #[default]
+    Embedded,
+    /// Executors of a Ballista cluster scan them (`granary cluster`, `docs/scale-out.md`).
+    Ballista,
 }
 
 /// The registered source types.
