@@ -7,7 +7,7 @@
 //! part holds does not grow with the granules' size), so a killed build loses at most one part
 //! of work and never leaves a half-written inventory (`store.rs`).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use futures::StreamExt;
@@ -15,9 +15,10 @@ use granary_core::{GranuleManifest, HeapSize};
 use granary_extract::{Extractor, Listed};
 
 use crate::committer::Committer;
-use crate::scanner::GranuleScanner;
+use crate::scanner::{GranuleScanner, Scanned};
 use crate::versions::{head_granules, stamp};
-use crate::{InventoryDir, InventoryError};
+use crate::{ErrorRow, InventoryDir, InventoryError};
+use url::Url;
 
 /// Build settings.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +89,36 @@ pub fn part_cost(m: &GranuleManifest) -> usize {
         })
         .sum();
     m.heap_size() + rows * m.url.len()
+}
+
+/// The granules of the part being filled, and what they cost it.
+#[derive(Default)]
+struct Part {
+    manifests: Vec<GranuleManifest>,
+    bytes: usize,
+}
+
+impl Part {
+    /// Adds a scanned granule: its manifest (stamped with the version listed), or its error row.
+    fn add(
+        &mut self,
+        (url, r): Scanned,
+        listed: &HashMap<String, Listed>,
+        errors: &mut Vec<ErrorRow>,
+        report: &mut BuildReport,
+    ) {
+        match r {
+            Ok(mut m) => {
+                if let Some(l) = listed.get(url.as_str()) {
+                    stamp(&mut m, l);
+                }
+                report.scanned += 1;
+                self.bytes += part_cost(&m);
+                self.manifests.push(m);
+            }
+            Err(row) => errors.push(row),
+        }
+    }
 }
 
 /// Local sources are recorded as absolute paths, so the inventory does not depend on the
@@ -181,38 +212,52 @@ pub async fn build_inventory(
     let committer = Committer::start(dir)?;
     let total = todo.len();
     let mut done = 0;
-    let mut batch: Vec<GranuleManifest> = Vec::new();
-    let mut batch_bytes = 0usize;
+    let mut part = Part::default();
+    // Granules join parts in URL order whatever order their scans finish in (so the same
+    // sources give the same parts, embedded or on a cluster), unless the granules waiting
+    // for a slower one would hold too much memory.
+    let position: HashMap<Url, usize> = todo.iter().cloned().zip(0..).collect();
+    let mut waiting: BTreeMap<usize, Scanned> = BTreeMap::new();
+    let mut next = 0usize;
+    let max_waiting = opts.part_size.max(1).saturating_mul(4);
     let scanner: &dyn GranuleScanner = opts.scanner.unwrap_or(ex);
     let mut results = scanner.scan(todo);
     while let Some(scanned) = results.next().await {
-        let (url, r) = scanned.map_err(|source| InventoryError::Scan {
+        let scanned = scanned.map_err(|source| InventoryError::Scan {
             path: out.display().to_string(),
             source,
         })?;
         done += 1;
         progress(done, total);
-        match r {
-            Ok(mut m) => {
-                if let Some(l) = listed.get(url.as_str()) {
-                    stamp(&mut m, l);
-                }
-                report.scanned += 1;
-                batch_bytes += part_cost(&m);
-                batch.push(m);
+        match position.get(&scanned.0) {
+            Some(i) => {
+                waiting.insert(*i, scanned);
             }
-            Err(row) => errors.push(row),
+            None => part.add(scanned, &listed, &mut errors, &mut report),
         }
-        if batch.len() >= opts.part_size.max(1) || batch_bytes >= opts.part_bytes {
-            report.failed += errors.len();
-            batch_bytes = 0;
-            let part = (std::mem::take(&mut batch), std::mem::take(&mut errors));
-            committer.commit(part.0, part.1).await?;
+        loop {
+            let ready = match waiting.first_key_value() {
+                Some((i, _)) if *i == next || waiting.len() > max_waiting => waiting.pop_first(),
+                _ => None,
+            };
+            let Some((i, scanned)) = ready else { break };
+            next = next.max(i + 1);
+            part.add(scanned, &listed, &mut errors, &mut report);
+            if part.manifests.len() >= opts.part_size.max(1) || part.bytes >= opts.part_bytes {
+                report.failed += errors.len();
+                let manifests = std::mem::take(&mut part).manifests;
+                committer
+                    .commit(manifests, std::mem::take(&mut errors))
+                    .await?;
+            }
         }
     }
-    if !batch.is_empty() || !errors.is_empty() {
+    for (_, scanned) in std::mem::take(&mut waiting) {
+        part.add(scanned, &listed, &mut errors, &mut report);
+    }
+    if !part.manifests.is_empty() || !errors.is_empty() {
         report.failed += errors.len();
-        committer.commit(batch, errors).await?;
+        committer.commit(part.manifests, errors).await?;
     }
     Ok(report)
 }

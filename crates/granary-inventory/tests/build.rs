@@ -142,3 +142,86 @@ async fn parts_are_bounded_by_manifest_bytes_as_well_as_by_granules() {
         assert_eq!(parts(&out), expected, "part_bytes {part_bytes}");
     }
 }
+
+/// Yields the extractor's outcomes in the reverse of the order they were asked for.
+#[derive(Debug)]
+struct Reversed(Extractor);
+
+impl granary_inventory::GranuleScanner for Reversed {
+    fn scan(
+        &self,
+        urls: Vec<url::Url>,
+    ) -> futures::stream::BoxStream<
+        'static,
+        Result<granary_inventory::Scanned, granary_inventory::ScanFailure>,
+    > {
+        use futures::StreamExt;
+        let inner = self.0.scan(urls);
+        futures::stream::once(async move {
+            let mut all: Vec<_> = inner.collect().await;
+            all.reverse();
+            futures::stream::iter(all)
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
+/// Every file of an inventory directory, by relative path, with its bytes.
+fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !p.to_string_lossy().ends_with(".lock") {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn parts_hold_the_same_granules_whatever_order_scans_finish_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for p in swot_granules() {
+        std::fs::copy(&p, src.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(src.join("broken.nc"), b"not an HDF5 file at all").unwrap();
+    let sources = vec![src.display().to_string()];
+    let reversed = Reversed(extractor());
+    let mut trees = Vec::new();
+    for (name, scanner) in [
+        ("in-order", None),
+        (
+            "reversed",
+            Some(&reversed as &dyn granary_inventory::GranuleScanner),
+        ),
+    ] {
+        let out = tmp.path().join(name);
+        let opts = BuildOptions {
+            part_size: 3,
+            scanner,
+            ..Default::default()
+        };
+        build_inventory(&extractor(), &sources, &out, &opts, &mut |_, _| {})
+            .await
+            .unwrap();
+        trees.push(files(&out));
+    }
+    assert!(trees[0].len() > 6 * 4, "several parts: {}", trees[0].len());
+    assert_eq!(
+        trees[0].iter().map(|f| &f.0).collect::<Vec<_>>(),
+        trees[1].iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (a, b) in trees[0].iter().zip(&trees[1]) {
+        assert!(a.1 == b.1, "{} differs", a.0);
+    }
+}

@@ -1,0 +1,188 @@
+"""Scans on a cluster (`granary cluster`, Apache DataFusion Ballista) equal embedded runs, byte
+for byte: a scheduler and two executors are started on 127.0.0.1 (ports chosen by the OS), the
+sample pipeline runs embedded and with `--cluster`, then a 300-granule SWOT-like collection
+served by a local HTTP server; the state directories (inventory Parquet parts, manifests) and
+the combined reference sets are compared file by file. One executor is killed in the middle
+of a slow run (30 ms per request): Ballista reruns its tasks on the other and the output is
+still identical. An unreachable scheduler is an error before any work."""
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare_refs import BIN, DATA  # noqa: E402
+from servers import RangeServer  # noqa: E402
+
+ROOT = DATA.parent.parent
+SWOT = DATA / "swot"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc, what: str, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited: {proc.stderr.read() if proc.stderr else ''}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not listen on {port}")
+
+
+class Cluster:
+    """A granary scheduler and `executors` executors on 127.0.0.1, stopped on exit."""
+
+    def __init__(self, tmp: Path, executors=2):
+        self.tmp, self.count, self.executors = tmp, executors, []
+
+    def __enter__(self):
+        port = free_port()
+        self.url = f"df://127.0.0.1:{port}"
+        self.scheduler = subprocess.Popen(
+            [BIN, "cluster", "scheduler", "--bind", f"127.0.0.1:{port}",
+             "--executor-timeout-secs", "5"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_port(port, self.scheduler, "the scheduler")
+        for i in range(self.count):
+            flight, grpc = free_port(), free_port()
+            work = self.tmp / f"executor-{i}"
+            work.mkdir(parents=True, exist_ok=True)
+            p = subprocess.Popen(
+                [BIN, "cluster", "executor", "--scheduler", f"127.0.0.1:{port}",
+                 "--flight-port", str(flight), "--grpc-port", str(grpc), "--task-slots", "2",
+                 "--heartbeat-secs", "1", "--work-dir", str(work)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            wait_port(flight, p, f"executor {i}")
+            self.executors.append(p)
+        time.sleep(1.5)  # registered (first heartbeat)
+        return self
+
+    def __exit__(self, *exc):
+        for p in [*self.executors, self.scheduler]:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
+def run(tmp: Path, paths, *extra, wait=True):
+    args = [BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
+            "--set", f"sources.granules.paths={json.dumps([str(p) for p in paths])}",
+            "--set", f"state_dir=\"{tmp / 'state'}\"",
+            "--target", str(tmp / "refs.parq"), *extra]
+    if not wait:
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def tree(d: Path) -> dict:
+    """Every file under d (but the state lock), by relative path, with its bytes."""
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*"))
+            if p.is_file() and not p.name.endswith(".lock")}
+
+
+def assert_same_tree(a: Path, b: Path):
+    ta, tb = tree(a), tree(b)
+    assert sorted(ta) == sorted(tb)
+    assert any("inventory" in k and k.endswith(".parquet") for k in ta), sorted(ta)
+    for k in ta:
+        assert ta[k] == tb[k], f"{k} differs"
+
+
+def test_sample_pipeline_on_the_cluster_matches_the_embedded_run(tmp_path):
+    run(tmp_path / "embedded", [SWOT])
+    with Cluster(tmp_path / "cluster-work") as c:
+        r = run(tmp_path / "cluster", [SWOT], "--cluster", c.url)
+    assert "7 granules" in r.stderr or r.returncode == 0
+    assert_same_tree(tmp_path / "embedded", tmp_path / "cluster")
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    """300 SWOT-like granules with DMR++ sidecars (2 cycles × 150 passes)."""
+    d = tmp_path_factory.mktemp("g300")
+    subprocess.run([sys.executable, ROOT / "tests/data/gen/make_swot_like.py", "--out", d,
+                    "--cycles", "2", "--passes", "150", "--num-lines-base", "10",
+                    "--main-lines", "10", "--main-prob", "1", "--missing-fraction", "0",
+                    "--content", "fill", "--dmrpp", "--workers", "2", "--seed", "5"],
+                   check=True, capture_output=True)
+    names = sorted(p.name for p in d.glob("*.nc"))
+    assert len(names) == 300
+    return d, names
+
+
+@pytest.fixture(scope="module")
+def served(collection):
+    """The collection over HTTP; every run of the module reads this one server, so the runs'
+    granule URLs, and therefore their outputs, are comparable byte for byte."""
+    d, names = collection
+    with RangeServer(d) as srv:
+        yield srv, [f"{srv.base}/{n}" for n in names]
+
+
+@pytest.fixture(scope="module")
+def embedded_300(served, tmp_path_factory):
+    out = tmp_path_factory.mktemp("embedded300")
+    run(out, served[1])
+    return out
+
+
+def test_300_http_granules_on_two_executors_match_the_embedded_run(
+        served, embedded_300, tmp_path):
+    _, urls = served
+    with Cluster(tmp_path / "work") as c:
+        r = run(tmp_path / "cluster", urls, "--cluster", c.url,
+                "--set", "engine.type=\"ballista\"", "--set", "engine.granules_per_task=16")
+    assert "300" in r.stderr, r.stderr
+    assert_same_tree(embedded_300, tmp_path / "cluster")
+
+
+def test_an_executor_killed_mid_run_changes_nothing(served, embedded_300, tmp_path):
+    srv, urls = served
+    srv.delay = 0.03
+    try:
+        with Cluster(tmp_path / "work") as c:
+            srv.requests = 0
+            proc = run(tmp_path / "cluster", urls, "--cluster", c.url,
+                       "--set", "engine.type=\"ballista\"",
+                       "--set", "engine.granules_per_task=8", wait=False)
+            deadline = time.monotonic() + 60
+            while srv.requests < 200 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.02)
+            assert proc.poll() is None, "the run ended before the executor could be killed"
+            c.executors[0].send_signal(signal.SIGKILL)
+            _, err = proc.communicate(timeout=300)
+    finally:
+        srv.delay = 0.0
+    assert proc.returncode == 0, err
+    assert_same_tree(embedded_300, tmp_path / "cluster")
+
+
+def test_an_unreachable_scheduler_fails_before_any_work(tmp_path):
+    port = free_port()
+    r = subprocess.run([BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
+                        "--set", f"state_dir=\"{tmp_path / 'state'}\"",
+                        "--target", str(tmp_path / "refs.parq"),
+                        "--cluster", f"df://127.0.0.1:{port}"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    assert f"cannot reach the scheduler at df://127.0.0.1:{port}" in r.stderr, r.stderr
+    assert not (tmp_path / "state").exists() and not (tmp_path / "refs.parq").exists()
+    r = subprocess.run([BIN, "inventory", "build", str(SWOT), "-o", str(tmp_path / "inv"),
+                        "--cluster", "127.0.0.1:50050"], capture_output=True, text=True)
+    assert r.returncode != 0 and "df://HOST:PORT" in r.stderr, r.stderr
+    assert not (tmp_path / "inv").exists()
