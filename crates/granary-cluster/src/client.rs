@@ -1,9 +1,9 @@
 //! The client side of a cluster scan: [`ClusterScanner`] sends granule URLs to the scheduler
-//! as jobs of at most `granules_per_job` granules, each split into tasks of
-//! `granules_per_task`, and hands the granules back to the inventory build as each job
+//! as jobs of at most `granules_per_job` granules (two jobs at a time), each split into tasks
+//! of `granules_per_task`, and hands the granules back to the inventory build as each job
 //! completes. The build commits them in parts exactly as an embedded build does, so a killed
-//! client loses at most the job in flight (Ballista returns a job's results when the whole job
-//! is done).
+//! client loses at most the jobs in flight (Ballista returns a job's results when the whole
+//! job is done).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,6 +21,10 @@ use url::Url;
 use crate::codec::{GranaryLogicalCodec, GranaryPhysicalCodec};
 use crate::wire::read_scanned;
 use crate::{ClusterError, GranuleScanTable, ScanRecipe};
+
+/// Jobs submitted at the same time: the next job's tasks keep executors busy while the
+/// last tasks of the previous one finish. Results still come back in job order.
+const JOBS_IN_FLIGHT: usize = 2;
 
 /// Where and how a cluster scan runs.
 #[derive(Debug, Clone)]
@@ -167,10 +171,11 @@ impl GranuleScanner for ClusterScanner {
             .collect();
         let this = self.clone();
         futures::stream::iter(jobs)
-            .then(move |job| {
+            .map(move |job| {
                 let this = this.clone();
                 async move { this.job(job).await }
             })
+            .buffered(JOBS_IN_FLIGHT)
             .flat_map(|r| {
                 let items: Vec<Result<Scanned, ScanFailure>> = match r {
                     Ok(rows) => rows.into_iter().map(Ok).collect(),
