@@ -172,6 +172,31 @@ def test_an_executor_killed_mid_run_changes_nothing(served, embedded_300, tmp_pa
     assert_same_tree(embedded_300, tmp_path / "cluster")
 
 
+JOIN = ("SELECT g.name, count(*) AS arrays, sum(c.n) AS chunks FROM granules g "
+        "JOIN variables v ON v.url = g.url LEFT JOIN (SELECT url, path, count(*) AS n FROM chunks "
+        "GROUP BY url, path) c ON c.url = v.url AND c.path = v.path GROUP BY g.name ORDER BY g.name")
+
+
+def test_sql_over_an_inventory_runs_on_the_cluster_with_the_same_result(tmp_path):
+    inv = tmp_path / "inv"
+    r = subprocess.run([BIN, "inventory", "build", str(SWOT), "-o", str(inv)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    here = subprocess.run([BIN, "sql", str(inv), "-c", JOIN, "--format", "csv"],
+                          capture_output=True, text=True)
+    assert here.returncode == 0 and here.stdout.count("\n") == 12, here.stdout + here.stderr
+    with Cluster(tmp_path / "work", executors=1) as c:
+        there = subprocess.run([BIN, "sql", str(inv), "-c", JOIN, "--format", "csv",
+                                "--cluster", c.url, "--log", "info,ballista=info"],
+                               capture_output=True, text=True)
+        scanned_now = subprocess.run([BIN, "sql", str(SWOT), "-c", "SELECT 1",
+                                      "--cluster", c.url], capture_output=True, text=True)
+    assert there.returncode == 0, there.stderr
+    assert "finished executing" in there.stderr, "the query ran as a cluster job"
+    assert there.stdout == here.stdout
+    assert scanned_now.returncode != 0 and "inventory directory" in scanned_now.stderr
+
+
 def test_an_unreachable_scheduler_fails_before_any_work(tmp_path):
     port = free_port()
     r = subprocess.run([BIN, "run", str(ROOT / "pipelines" / "sample.toml"),

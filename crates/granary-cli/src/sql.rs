@@ -41,6 +41,11 @@ pub struct SqlArgs {
     format: OutputFormat,
     #[command(flatten)]
     inventory: InventoryArgs,
+    /// Run the queries on a cluster of granary executors (the scheduler's df://HOST:PORT).
+    /// Over an inventory directory only; its executors read the Parquet parts at the same
+    /// paths (one machine, or a shared file system).
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 /// How granules named on the command line are inventoried (shared by `sql` and `combine`).
@@ -175,7 +180,26 @@ pub async fn run(args: SqlArgs) -> Result<ExitCode> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Ndjson => Format::NdJson,
     };
-    let (ctx, failed) = open_session(&args.sources, &args.inventory).await?;
+    let (ctx, failed) = match &args.cluster {
+        None => open_session(&args.sources, &args.inventory).await?,
+        Some(url) => {
+            if !is_inventory(&args.sources) {
+                return Err(anyhow!(
+                    "--cluster runs SQL over one inventory directory (from `granary inventory build`); granules scanned now and the table functions run here"
+                ));
+            }
+            let ctx = granary_cluster::remote_context(url, "granary sql").await?;
+            let pattern = args
+                .inventory
+                .pattern
+                .as_deref()
+                .map(NamePattern::parse)
+                .transpose()?;
+            let dir = InventoryDir::open(Path::new(&args.sources[0]))?;
+            granary_sql::register_dir(&ctx, &dir, pattern.as_ref())?;
+            (ctx, 0)
+        }
+    };
     match (&args.command, &args.file) {
         (Some(c), _) => run_script(&ctx, c, format).await?,
         (None, Some(f)) => {

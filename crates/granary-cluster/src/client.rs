@@ -80,36 +80,42 @@ fn host_port(url: &str) -> Result<&str, ClusterError> {
         })
 }
 
+/// A DataFusion session whose queries run on the cluster at `scheduler` (`df://HOST:PORT`),
+/// with granary's codecs, checked reachable now. `job` names its jobs in the scheduler's log.
+pub async fn remote_context(scheduler: &str, job: &str) -> Result<SessionContext, ClusterError> {
+    let address = host_port(scheduler)?;
+    let unreachable =
+        |source: Box<dyn std::error::Error + Send + Sync>| ClusterError::Unreachable {
+            url: scheduler.to_string(),
+            source,
+        };
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(unreachable(Box::new(e))),
+        Err(e) => return Err(unreachable(Box::new(e))),
+    }
+    let config = SessionConfig::new_with_ballista()
+        .with_ballista_logical_extension_codec(Arc::new(GranaryLogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(GranaryPhysicalCodec::default()))
+        .with_ballista_job_name(job);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    SessionContext::remote_with_state(scheduler, state)
+        .await
+        .map_err(|e| unreachable(Box::new(e)))
+}
+
 impl ClusterScanner {
     /// A scanner for `opts.scheduler`, checked reachable now (a clear error before any work).
     pub async fn connect(opts: ClusterOptions, recipe: ScanRecipe) -> Result<Self, ClusterError> {
-        let address = host_port(&opts.scheduler)?;
-        let unreachable =
-            |source: Box<dyn std::error::Error + Send + Sync>| ClusterError::Unreachable {
-                url: opts.scheduler.clone(),
-                source,
-            };
-        match tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio::net::TcpStream::connect(address),
-        )
-        .await
-        {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(unreachable(Box::new(e))),
-            Err(e) => return Err(unreachable(Box::new(e))),
-        }
-        let config = SessionConfig::new_with_ballista()
-            .with_ballista_logical_extension_codec(Arc::new(GranaryLogicalCodec::default()))
-            .with_ballista_physical_extension_codec(Arc::new(GranaryPhysicalCodec::default()))
-            .with_ballista_job_name("granary scan");
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_default_features()
-            .build();
-        let ctx = SessionContext::remote_with_state(&opts.scheduler, state)
-            .await
-            .map_err(|e| unreachable(Box::new(e)))?;
+        let ctx = remote_context(&opts.scheduler, "granary scan").await?;
         Ok(Self { opts, recipe, ctx })
     }
 

@@ -1,5 +1,6 @@
 //! The codecs that carry granary's scan through Ballista: the logical codec encodes a
-//! [`GranuleScanTable`] in the plan the client sends to the scheduler, the physical codec a
+//! [`GranuleScanTable`] (and the in-memory tables of an inventory session, for SQL on the
+//! cluster) in the plan the client sends to the scheduler, the physical codec a
 //! [`GranuleScanExec`] in the tasks the scheduler sends to executors. Everything else goes to
 //! Ballista's own codecs. Stock Ballista processes cannot decode these nodes, which is why
 //! granary has its own scheduler and executor (`granary cluster`).
@@ -12,8 +13,11 @@ use std::sync::Arc;
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::reader::StreamReader;
+use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
@@ -29,6 +33,46 @@ use crate::scan_table::GranuleScanTable;
 
 /// The prefix of every granary node.
 pub const MAGIC: &[u8] = b"granary-scan/1\n";
+
+/// The prefix of an in-memory table (the `granules` and `errors` tables of an inventory
+/// session), followed by its partitions as Arrow IPC streams, each preceded by its length.
+pub const MEMTABLE_MAGIC: &[u8] = b"granary-memtable/1\n";
+
+fn encode_memtable(t: &MemTable, buf: &mut Vec<u8>) -> DfResult<()> {
+    buf.extend_from_slice(MEMTABLE_MAGIC);
+    for partition in &t.batches {
+        let batches = partition.try_read().map_err(|_| {
+            DataFusionError::Execution("an in-memory table is being written".to_string())
+        })?;
+        let mut ipc = Vec::new();
+        let mut w = StreamWriter::try_new(&mut ipc, &t.schema())?;
+        for b in batches.iter() {
+            w.write(b)?;
+        }
+        w.finish()?;
+        drop(w);
+        buf.extend_from_slice(&(ipc.len() as u64).to_le_bytes());
+        buf.extend_from_slice(&ipc);
+    }
+    Ok(())
+}
+
+fn decode_memtable(mut bytes: &[u8], schema: SchemaRef) -> DfResult<MemTable> {
+    let truncated = || DataFusionError::Execution("a truncated in-memory table".to_string());
+    let mut partitions = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes.split_first_chunk::<8>().ok_or_else(truncated)?;
+        let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| truncated())?;
+        let ipc = rest.get(..len).ok_or_else(truncated)?;
+        bytes = &rest[len..];
+        let reader = StreamReader::try_new(ipc, None)?;
+        partitions.push(reader.collect::<Result<Vec<_>, _>>()?);
+    }
+    if partitions.is_empty() {
+        partitions.push(Vec::new());
+    }
+    MemTable::try_new(schema, partitions)
+}
 
 #[derive(Serialize, Deserialize)]
 struct Node {
@@ -79,6 +123,9 @@ impl LogicalExtensionCodec for GranaryLogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> DfResult<Arc<dyn TableProvider>> {
+        if let Some(ipc) = buf.strip_prefix(MEMTABLE_MAGIC) {
+            return Ok(Arc::new(decode_memtable(ipc, schema)?));
+        }
         match decode(buf) {
             Some(node) => {
                 let node = node?;
@@ -99,6 +146,9 @@ impl LogicalExtensionCodec for GranaryLogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> DfResult<()> {
+        if let Some(t) = node.downcast_ref::<MemTable>() {
+            return encode_memtable(t, buf);
+        }
         match node.downcast_ref::<GranuleScanTable>() {
             Some(t) => encode(&t.recipe, &t.partitions, buf),
             None => self

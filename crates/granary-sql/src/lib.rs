@@ -18,5 +18,5 @@ pub use error::SqlError;
 pub use guard::{Access, MAX_EXPR_DEPTH, check_sql};
 pub use scan_fn::ScanFunction;
 pub use session::{
-    Format, base_session, in_memory_session, query, render, session, session_for_dir,
+    Format, base_session, in_memory_session, query, register_dir, render, session, session_for_dir,
 };

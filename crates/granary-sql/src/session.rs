@@ -80,6 +80,18 @@ pub fn session_for_dir(
     name_pattern: Option<&NamePattern>,
 ) -> Result<SessionContext, SqlError> {
     let ctx = base_session();
+    register_dir(&ctx, dir, name_pattern)?;
+    Ok(ctx)
+}
+
+/// Registers an inventory directory's tables in `ctx` (as [`session_for_dir`] does): in a
+/// session of granary's own, or one whose queries run on a cluster (`granary sql --cluster`;
+/// its executors then read the Parquet parts at the same paths).
+pub fn register_dir(
+    ctx: &SessionContext,
+    dir: &InventoryDir,
+    name_pattern: Option<&NamePattern>,
+) -> Result<(), SqlError> {
     let empty = Inventory::empty()?;
     let schema = empty.granules.schema();
     let mut granules = concat_batches(&schema, &dir.read_table("granules")?)?;
@@ -87,7 +99,7 @@ pub fn session_for_dir(
     if let Some(re) = name_pattern {
         granules = add_captures(&granules, re)?;
     }
-    register_batch(&ctx, "granules", granules)?;
+    register_batch(ctx, "granules", granules)?;
     let others: Vec<(&str, SchemaRef)> = empty
         .tables()
         .iter()
@@ -95,15 +107,15 @@ pub fn session_for_dir(
         .map(|(n, b)| (*n, b.schema()))
         .collect();
     // `errors`: failed granules and the arrays left out of committed ones, read now.
-    register_batch(&ctx, "errors", errors_batch(&dir.errors()?)?)?;
+    register_batch(ctx, "errors", errors_batch(&dir.errors()?)?)?;
     // `cmr_granules`: what CMR said about the granules of a CMR source (docs/cmr.md).
     if let Some(cmr) = granary_inventory::cmr_table::read_cmr_table(dir.root())? {
-        register_batch(&ctx, "cmr_granules", cmr)?;
+        register_batch(ctx, "cmr_granules", cmr)?;
     }
     for (name, schema) in others {
         let files = dir.files(name);
         if files.is_empty() {
-            register_batch(&ctx, name, RecordBatch::new_empty(schema))?;
+            register_batch(ctx, name, RecordBatch::new_empty(schema))?;
             continue;
         }
         let urls = files
@@ -118,7 +130,7 @@ pub fn session_for_dir(
             .with_schema(schema);
         ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     }
-    Ok(ctx)
+    Ok(())
 }
 
 /// An inventory that lists a granule twice would make every combine fail (or, worse, pick one
