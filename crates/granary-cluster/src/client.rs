@@ -39,7 +39,7 @@ pub struct ClusterOptions {
 
 impl ClusterOptions {
     pub const DEFAULT_GRANULES_PER_TASK: usize = 64;
-    pub const DEFAULT_GRANULES_PER_JOB: usize = 4096;
+    pub const DEFAULT_GRANULES_PER_JOB: usize = 1024;
 
     pub fn new(scheduler: impl Into<String>) -> Self {
         Self {

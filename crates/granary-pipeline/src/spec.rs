@@ -45,7 +45,7 @@ pub struct EngineSpec {
     /// Granules per cluster task (default 64).
     pub granules_per_task: Option<usize>,
     /// Granules per cluster job: results come back, and are committed, job by job (default
-    /// 4096).
+    /// 1024).
     pub granules_per_job: Option<usize>,
 }
 
