@@ -30,11 +30,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_port(port: int, proc, what: str, timeout=30.0):
+def wait_port(port: int, proc, what: str, log: Path, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"{what} exited: {proc.stderr.read() if proc.stderr else ''}")
+            raise AssertionError(f"{what} exited: {log.read_text()}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -43,29 +43,38 @@ def wait_port(port: int, proc, what: str, timeout=30.0):
 
 
 class Cluster:
-    """A granary scheduler and `executors` executors on 127.0.0.1, stopped on exit."""
+    """A granary scheduler and `executors` executors on 127.0.0.1, stopped on exit; their logs
+    (at `log` level) are `scheduler.log` and `executor-<i>.log` in `tmp`. `executor_env`:
+    the executors' environment (default: this one)."""
 
-    def __init__(self, tmp: Path, executors=2):
+    def __init__(self, tmp: Path, executors=2, executor_env=None, log="warn"):
         self.tmp, self.count, self.executors = tmp, executors, []
+        self.executor_env, self.log = executor_env, log
+        tmp.mkdir(parents=True, exist_ok=True)
+
+    def logs(self) -> str:
+        return "".join(p.read_text() for p in sorted(self.tmp.glob("*.log")))
 
     def __enter__(self):
         port = free_port()
         self.url = f"df://127.0.0.1:{port}"
+        log = self.tmp / "scheduler.log"
         self.scheduler = subprocess.Popen(
             [BIN, "cluster", "scheduler", "--bind", f"127.0.0.1:{port}",
-             "--executor-timeout-secs", "5"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_port(port, self.scheduler, "the scheduler")
+             "--executor-timeout-secs", "5", "--log", self.log],
+            stdout=subprocess.DEVNULL, stderr=log.open("w"))
+        wait_port(port, self.scheduler, "the scheduler", log)
         for i in range(self.count):
             flight, grpc = free_port(), free_port()
             work = self.tmp / f"executor-{i}"
             work.mkdir(parents=True, exist_ok=True)
+            log = self.tmp / f"executor-{i}.log"
             p = subprocess.Popen(
                 [BIN, "cluster", "executor", "--scheduler", f"127.0.0.1:{port}",
                  "--flight-port", str(flight), "--grpc-port", str(grpc), "--task-slots", "2",
-                 "--heartbeat-secs", "1", "--work-dir", str(work)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            wait_port(flight, p, f"executor {i}")
+                 "--heartbeat-secs", "1", "--work-dir", str(work), "--log", self.log],
+                stdout=subprocess.DEVNULL, stderr=log.open("w"), env=self.executor_env)
+            wait_port(flight, p, f"executor {i}", log)
             self.executors.append(p)
         time.sleep(1.5)  # registered (first heartbeat)
         return self
@@ -195,6 +204,46 @@ def test_sql_over_an_inventory_runs_on_the_cluster_with_the_same_result(tmp_path
     assert "finished executing" in there.stderr, "the query ran as a cluster job"
     assert there.stdout == here.stdout
     assert scanned_now.returncode != 0 and "inventory directory" in scanned_now.stderr
+
+
+TOKEN = "edl-token-SECRET-cluster-4711"
+
+
+def test_executors_read_with_their_own_credentials_and_no_secret_travels(tmp_path):
+    """Granules behind a bearer token (Earthdata Login): the client and the executors each take
+    the token from their own environment; the plans the scheduler sees (logged at debug) and
+    every process's log never contain it. Executors without a token fail the job, saying so."""
+    import os
+    with_token = dict(os.environ, EARTHDATA_TOKEN=TOKEN)
+    without = {k: v for k, v in os.environ.items() if k != "EARTHDATA_TOKEN"}
+    names = sorted(p.name for p in SWOT.glob("*.nc"))
+    with RangeServer(SWOT, token=TOKEN) as srv:
+        urls = [f"{srv.base}/{n}" for n in names]
+        earthdata = ("--set", "sources.granules.storage.credentials=\"earthdata\"")
+        with Cluster(tmp_path / "ok", executors=1, executor_env=with_token, log="debug") as c:
+            r = subprocess.run(
+                [BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
+                 "--set", f"sources.granules.paths={json.dumps(urls)}",
+                 "--set", f"state_dir=\"{tmp_path / 'ok-state'}\"", *earthdata,
+                 "--target", str(tmp_path / "ok.parq"), "--cluster", c.url, "--log", "debug"],
+                capture_output=True, text=True, env=with_token, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        logs = c.logs()
+        assert "GranuleScanExec" in logs, "the scheduler logged the plans"
+        assert TOKEN not in logs and TOKEN not in r.stderr
+        assert srv.authorizations and set(srv.authorizations) == {f"Bearer {TOKEN}"}
+        with Cluster(tmp_path / "no", executors=1, executor_env=without) as c:
+            r = subprocess.run(
+                [BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
+                 "--set", f"sources.granules.paths={json.dumps(urls)}",
+                 "--set", f"state_dir=\"{tmp_path / 'no-state'}\"", *earthdata,
+                 "--target", str(tmp_path / "no.parq"), "--cluster", c.url],
+                capture_output=True, text=True, env=with_token, timeout=300)
+    # An executor that cannot connect the stores fails its tasks (and the job) at once, naming
+    # what it lacks; nothing is committed.
+    assert r.returncode != 0
+    assert "no EARTHDATA_TOKEN" in r.stderr and "the scan stopped" in r.stderr, r.stderr[-3000:]
+    assert not list((tmp_path / "no-state").rglob("*.parquet"))
 
 
 def test_an_unreachable_scheduler_fails_before_any_work(tmp_path):
