@@ -269,6 +269,47 @@ def test_executors_read_with_their_own_credentials_and_no_secret_travels(tmp_pat
     assert not list((tmp_path / "no-state").rglob("*.parquet"))
 
 
+def test_executors_fetch_and_refresh_their_own_temporary_s3_keys(tmp_path):
+    """Granules in S3 (moto) behind Earthdata temporary keys that expire after 60 s, refreshed
+    60 s before expiry (so at every use): the executor fetches keys from the s3credentials
+    endpoint itself (more fetches than the client reports), the output equals the embedded
+    run's, and no secret reaches a log."""
+    import os
+    import re
+    from servers import S3_ENV, FakeEarthdata, MotoServer, s3_upload
+    with MotoServer() as s3, FakeEarthdata(expires_in=60) as edl:
+        s3_upload(s3.endpoint, "granules", "swot", SWOT)
+        e = dict(os.environ, AWS_ACCESS_KEY_ID="", AWS_SECRET_ACCESS_KEY="",
+                 AWS_REGION=S3_ENV["AWS_REGION"], EARTHDATA_TOKEN=edl.TOKEN)
+        sets = ["--set", f"sources.granules.storage.endpoint=\"{s3.endpoint}\"",
+                "--set", "sources.granules.storage.credentials=\"earthdata\"",
+                "--set", f"sources.granules.storage.earthdata_url=\"{edl.url}\"",
+                "--set", "sources.granules.storage.refresh_before_secs=60", "--io-stats"]
+        embedded = subprocess.run(
+            [BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
+             "--set", "sources.granules.paths=[\"s3://granules/swot/\"]",
+             "--set", f"state_dir=\"{tmp_path / 'embedded' / 'state'}\"",
+             "--target", str(tmp_path / "embedded" / "refs.parq"), *sets],
+            capture_output=True, text=True, env=e, timeout=300)
+        assert embedded.returncode == 0, embedded.stderr[-3000:]
+        before = edl.fetches
+        with Cluster(tmp_path / "work", executors=1, executor_env=e, log="debug") as c:
+            r = subprocess.run(
+                [BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
+                 "--set", "sources.granules.paths=[\"s3://granules/swot/\"]",
+                 "--set", f"state_dir=\"{tmp_path / 'cluster' / 'state'}\"",
+                 "--target", str(tmp_path / "cluster" / "refs.parq"), *sets,
+                 "--cluster", c.url],
+                capture_output=True, text=True, env=e, timeout=300)
+            logs = c.logs()
+        assert r.returncode == 0, r.stderr[-3000:]
+        client = int(re.search(r"(\d+) credential fetches", r.stderr)[1])
+        assert edl.fetches - before > client, (edl.fetches, before, client)
+        for secret in (edl.TOKEN, edl.PASSWORD, edl.SESSION):
+            assert secret not in logs and secret not in r.stderr
+    assert_same_tree(tmp_path / "embedded", tmp_path / "cluster")
+
+
 def test_an_unreachable_scheduler_fails_before_any_work(tmp_path):
     port = free_port()
     r = subprocess.run([BIN, "run", str(ROOT / "pipelines" / "sample.toml"),
