@@ -35,7 +35,8 @@ pub async fn run_scheduler(s: &SchedulerSettings) -> Result<(), ClusterError> {
         bind_port: s.bind.port(),
         external_host: s.bind.ip().to_string(),
         executor_timeout_seconds: s.executor_timeout_secs,
-        expire_dead_executor_interval_seconds: s.executor_timeout_secs.clamp(1, 15),
+        // Checked at least twice per timeout, so a lost executor is found within it.
+        expire_dead_executor_interval_seconds: (s.executor_timeout_secs / 2).clamp(1, 15),
         no_executors_grace_period_seconds: s.executor_timeout_secs,
         override_logical_codec: Some(Arc::new(GranaryLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(GranaryPhysicalCodec::default())),
