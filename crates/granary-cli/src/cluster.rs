@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use granary_cluster::processes::{
     ExecutorSettings, SchedulerSettings, run_executor, run_scheduler,
 };
-use granary_cluster::{ClusterOptions, EnvironmentStores};
+use granary_cluster::{ClusterOptions, EnvironmentStores, split_host_port};
 
 #[derive(clap::Subcommand)]
 pub enum ClusterCommand {
@@ -96,10 +96,9 @@ pub async fn run(cmd: ClusterCommand) -> Result<ExitCode> {
         }
         ClusterCommand::Executor(a) => {
             let address = a.scheduler.trim_start_matches("df://");
-            let (host, port) = address
-                .rsplit_once(':')
-                .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+            let (host, port) = split_host_port(address)
                 .with_context(|| format!("--scheduler {}: expected HOST:PORT", a.scheduler))?;
+            let host = host.to_string();
             let slots = a
                 .task_slots
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -71,13 +71,16 @@ impl std::fmt::Debug for ClusterScanner {
 fn host_port(url: &str) -> Result<&str, ClusterError> {
     url.strip_prefix("df://")
         .map(|a| a.trim_end_matches('/'))
-        .filter(|a| {
-            a.rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
-        })
+        .filter(|a| split_host_port(a).is_some())
         .ok_or_else(|| ClusterError::Address {
             url: url.to_string(),
         })
+}
+
+/// The host and port of `HOST:PORT`.
+pub fn split_host_port(address: &str) -> Option<(&str, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    Some((host, port.parse().ok()?)).filter(|(h, _)| !h.is_empty())
 }
 
 /// A DataFusion session whose queries run on the cluster at `scheduler` (`df://HOST:PORT`),

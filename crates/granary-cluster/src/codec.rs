@@ -74,20 +74,24 @@ fn decode_memtable(mut bytes: &[u8], schema: SchemaRef) -> DfResult<MemTable> {
     MemTable::try_new(schema, partitions)
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Node {
     recipe: ScanRecipe,
     #[serde(default)]
     partitions: Vec<Vec<String>>,
 }
 
+/// A node as written (borrowed: nothing is copied to encode it).
+#[derive(Serialize)]
+struct NodeRef<'a> {
+    recipe: &'a ScanRecipe,
+    partitions: &'a [Vec<String>],
+}
+
 fn encode(recipe: &ScanRecipe, partitions: &[Vec<String>], buf: &mut Vec<u8>) -> DfResult<()> {
     buf.extend_from_slice(MAGIC);
-    let node = Node {
-        recipe: recipe.clone(),
-        partitions: partitions.to_vec(),
-    };
-    serde_json::to_writer(buf, &node).map_err(|e| DataFusionError::External(Box::new(e)))
+    serde_json::to_writer(buf, &NodeRef { recipe, partitions })
+        .map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
 /// The granary node in `buf`, if it holds one.

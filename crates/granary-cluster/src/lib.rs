@@ -21,7 +21,7 @@ mod scan_exec;
 mod scan_table;
 pub mod wire;
 
-pub use client::{ClusterOptions, ClusterScanner, remote_context};
+pub use client::{ClusterOptions, ClusterScanner, remote_context, split_host_port};
 pub use error::ClusterError;
 pub use recipe::{EnvironmentStores, ExtractorFactory, ScanRecipe};
 pub use scan_exec::GranuleScanExec;

@@ -167,25 +167,6 @@ impl granary_inventory::GranuleScanner for Reversed {
     }
 }
 
-/// Every file of an inventory directory, by relative path, with its bytes.
-fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if !p.to_string_lossy().ends_with(".lock") {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                out.push((rel, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test]
 async fn parts_hold_the_same_granules_whatever_order_scans_finish_in() {
     let tmp = tempfile::tempdir().unwrap();
@@ -214,7 +195,7 @@ async fn parts_hold_the_same_granules_whatever_order_scans_finish_in() {
         build_inventory(&extractor(), &sources, &out, &opts, &mut |_, _| {})
             .await
             .unwrap();
-        trees.push(files(&out));
+        trees.push(granary_test_utils::files_under(&out));
     }
     assert!(trees[0].len() > 6 * 4, "several parts: {}", trees[0].len());
     assert_eq!(

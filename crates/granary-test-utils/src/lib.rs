@@ -58,6 +58,26 @@ impl Rng {
     }
 }
 
+/// Every file under `dir`, by path relative to it, with its bytes, in path order (to compare
+/// two output trees byte for byte).
+pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Fails with the neighbourhood of the first difference when two texts differ (compare Debug
 /// texts rather than values with `==` so that NaN attribute values compare equal).
 pub fn assert_same_text(a: &str, b: &str, what: &str) {
