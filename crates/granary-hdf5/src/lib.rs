@@ -106,7 +106,7 @@ impl Scan {
         };
         self.walker.extension = sb.ext;
         let objects = self.walker.pass(&ctx, sb.root)?;
-        let mut m = netcdf::assemble(url, Some(cache.object_size()), &objects)?;
+        let mut m = netcdf::assemble(url, Some(cache.object_size()), objects)?;
         m.skipped = self
             .walker
             .skipped

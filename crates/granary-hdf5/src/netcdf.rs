@@ -58,17 +58,17 @@ fn int_list(v: &AttrValue) -> Vec<i64> {
 pub(crate) fn assemble(
     url: &str,
     size: Option<u64>,
-    objects: &[Object],
+    mut objects: Vec<Object>,
 ) -> PResult<GranuleManifest> {
     // The first (shortest, breadth-first) path of each object names it in dimension lists.
-    let mut path_of: HashMap<u64, &str> = HashMap::new();
-    for o in objects {
-        path_of.entry(o.addr).or_insert(o.path.as_str());
+    let mut path_of: HashMap<u64, String> = HashMap::new();
+    for o in &objects {
+        path_of.entry(o.addr).or_insert_with(|| o.path.clone());
     }
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-    for o in objects.iter().filter(|o| o.dataset.is_none()) {
+    for o in objects.iter_mut().filter(|o| o.dataset.is_none()) {
         let mut g = Group::new(o.path.clone());
-        g.attrs = visible(&o.attrs, &path_of);
+        g.attrs = visible(std::mem::take(&mut o.attrs), &path_of);
         groups.insert(o.path.clone(), g);
     }
     // Dimensions from dimension scales, and netCDF dimension ids.
@@ -98,19 +98,28 @@ pub(crate) fn assemble(
     }
     let mut phony = PhonyDims::default();
     for o in objects {
-        let Some(d) = &o.dataset else { continue };
-        if is_dim_only(o) {
+        if o.dataset.is_none() || is_dim_only(&o) {
             continue;
         }
+        let scale = is_scale(&o);
+        let Object {
+            addr,
+            path: object_path,
+            attrs,
+            dataset: Some(d),
+        } = o
+        else {
+            continue;
+        };
         let Some(shape) = d.space.dims.clone() else {
             tracing::warn!(
                 url,
-                object = o.path,
+                object = object_path,
                 "Skipping dataset with a null dataspace (it holds no data)."
             );
             continue;
         };
-        let (group_path, raw_name) = split(&o.path);
+        let (group_path, raw_name) = split(&object_path);
         let name = raw_name
             .strip_prefix(NON_COORD_PREFIX)
             .unwrap_or(raw_name)
@@ -121,14 +130,14 @@ pub(crate) fn assemble(
             format!("{group_path}/{name}")
         };
         let mut dims: Vec<String> = Vec::with_capacity(shape.len());
-        let dim_list = attr(&o.attrs, "DIMENSION_LIST").map(|v| match v {
+        let dim_list = attr(&attrs, "DIMENSION_LIST").map(|v| match v {
             AttrValue::Array(axes) => axes.iter().map(refs_of).collect::<Vec<_>>(),
             other => vec![refs_of(other)],
         });
-        let coords = attr(&o.attrs, "_Netcdf4Coordinates").map(int_list);
+        let coords = attr(&attrs, "_Netcdf4Coordinates").map(int_list);
         let group = groups
             .get_mut(group_path)
-            .ok_or_else(|| malformed(o.addr, format!("dataset {path:?} outside any group")))?;
+            .ok_or_else(|| malformed(addr, format!("dataset {path:?} outside any group")))?;
         for (axis, len) in shape.iter().enumerate() {
             // A scale whose length differs from the axis would make the dimension inconsistent
             // (netCDF-C pads such variables to the dimension length; granary keeps the stored
@@ -143,7 +152,7 @@ pub(crate) fn assemble(
                     let n = split(p).1;
                     n.strip_prefix(NON_COORD_PREFIX).unwrap_or(n).to_string()
                 });
-            let from_self = (axis == 0 && is_scale(o)).then(|| name.clone());
+            let from_self = (axis == 0 && scale).then(|| name.clone());
             let from_ids = coords
                 .as_ref()
                 .and_then(|c| c.get(axis))
@@ -157,32 +166,28 @@ pub(crate) fn assemble(
             dims.push(n);
         }
         let element_size = d.dtype.size();
-        let (layout, chunk_shape, data) = match &d.layout {
-            Layout::Chunked { chunk, .. } => (
-                StorageLayout::Chunked,
-                chunk.clone(),
-                ArrayData::Chunks(d.chunks.clone()),
-            ),
+        let (layout, chunk_shape, data) = match d.layout {
+            Layout::Chunked { chunk, .. } => {
+                (StorageLayout::Chunked, chunk, ArrayData::Chunks(d.chunks))
+            }
             Layout::Contiguous { .. } => (
                 StorageLayout::Contiguous,
                 shape.clone(),
-                ArrayData::Chunks(d.chunks.clone()),
+                ArrayData::Chunks(d.chunks),
             ),
             Layout::Compact { data } => (
                 StorageLayout::Compact,
                 shape.clone(),
-                ArrayData::Inline(data.clone()),
+                ArrayData::Inline(data),
             ),
-            Layout::Virtual => return Err(malformed(o.addr, "virtual dataset reached assembly")),
+            Layout::Virtual => return Err(malformed(addr, "virtual dataset reached assembly")),
         };
-        let data = match &d.strings {
-            Some(s) => ArrayData::Strings(s.clone()),
+        let data = match d.strings {
+            Some(s) => ArrayData::Strings(s),
             None if !d.data_read && !matches!(data, ArrayData::Inline(_)) => ArrayData::Unread,
             None => data,
         };
-        let fill_value = attr(&o.attrs, "_FillValue")
-            .cloned()
-            .or_else(|| d.fill.clone());
+        let fill_value = attr(&attrs, "_FillValue").cloned().or(d.fill);
         let fill_value = match fill_value {
             Some(AttrValue::Array(mut v)) if v.len() == 1 => v.pop(),
             other => other,
@@ -190,20 +195,20 @@ pub(crate) fn assemble(
         // Unwritten chunks read as the HDF5 fill value, zeros when the dataset defines none.
         let storage_fill = match &d.dtype {
             DType::VlenString { .. } | DType::Vlen(_) => None,
-            t => Some(d.fill_raw.clone().unwrap_or_else(|| vec![0; t.size()])),
+            t => Some(d.fill_raw.unwrap_or_else(|| vec![0; t.size()])),
         };
         group.arrays.push(ArrayMeta {
             name,
             path,
             dims,
-            shape: shape.clone(),
-            dtype: d.dtype.clone(),
+            shape,
+            dtype: d.dtype,
             layout,
             chunk_shape,
             codecs: messages::codecs(&d.filters, element_size),
             fill_value,
             storage_fill,
-            attrs: visible(&o.attrs, &path_of),
+            attrs: visible(attrs, &path_of),
             data,
         });
     }
@@ -220,24 +225,24 @@ pub(crate) fn assemble(
     })
 }
 
-fn visible(attrs: &[Attr], path_of: &HashMap<u64, &str>) -> Vec<Attribute> {
+fn visible(attrs: Vec<Attr>, path_of: &HashMap<u64, String>) -> Vec<Attribute> {
     attrs
-        .iter()
+        .into_iter()
         .filter(|a| !granary_core::BOOKKEEPING_ATTRIBUTES.contains(&a.name.as_str()))
         .filter(|a| a.value.as_str() != Some("DIMENSION_SCALE"))
         .map(|a| {
             let value = match a.dtype {
                 DType::Reference { region: false, .. } => object_paths(&a.value, path_of),
-                _ => a.value.clone(),
+                _ => a.value,
             };
-            Attribute::new(a.name.clone(), value)
+            Attribute::new(a.name, value)
         })
         .collect()
 }
 
 /// Object references (addresses) as the absolute path of the object they point at; a
 /// reference to an object outside the tree becomes an empty string.
-fn object_paths(v: &AttrValue, path_of: &HashMap<u64, &str>) -> AttrValue {
+fn object_paths(v: &AttrValue, path_of: &HashMap<u64, String>) -> AttrValue {
     match v {
         AttrValue::UInt(addr) => {
             AttrValue::Str(path_of.get(addr).map_or(String::new(), |p| format!("/{p}")))

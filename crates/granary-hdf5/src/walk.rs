@@ -55,6 +55,27 @@ pub(crate) struct Object {
     pub dataset: Option<Dataset>,
 }
 
+/// An object of a pass, sharing the memoised pieces until the pass completes.
+struct Found {
+    addr: u64,
+    path: String,
+    attrs: Arc<Vec<Attr>>,
+    dataset: Option<Arc<Dataset>>,
+}
+
+impl Found {
+    fn into_object(self) -> Object {
+        Object {
+            addr: self.addr,
+            path: self.path,
+            attrs: Arc::try_unwrap(self.attrs).unwrap_or_else(|a| (*a).clone()),
+            dataset: self
+                .dataset
+                .map(|d| Arc::try_unwrap(d).unwrap_or_else(|d| (*d).clone())),
+        }
+    }
+}
+
 /// State kept across passes.
 #[derive(Default)]
 pub(crate) struct Walker {
@@ -88,9 +109,11 @@ impl Walker {
     }
 
     /// Runs one pass. `Err(Fail::Need)` lists every range the pass could not do without.
+    /// Objects are materialised only by the pass that completes: earlier passes keep nothing
+    /// but the memoised pieces, and the last one moves them out instead of copying them.
     pub(crate) fn pass(&mut self, ctx: &Ctx<'_>, root: u64) -> PResult<Vec<Object>> {
         let mut needs = Needs::default();
-        let mut out = Vec::new();
+        let mut out: Vec<Found> = Vec::new();
         let mut queue = VecDeque::from([(root, String::new())]);
         let mut seen_groups = HashSet::new();
         let mut soft_links = Vec::new();
@@ -167,11 +190,11 @@ impl Walker {
                         "more than 2^26 chunk references in one file",
                     ));
                 }
-                out.push(Object {
+                out.push(Found {
                     addr,
                     path,
-                    attrs: attrs.to_vec(),
-                    dataset: dataset.map(|d| (*d).clone()),
+                    attrs,
+                    dataset,
                 });
             }
         }
@@ -180,11 +203,20 @@ impl Walker {
         // to groups are not followed.
         for (path, target) in soft_links {
             if let Some(o) = out.iter().find(|o| o.path == target && o.dataset.is_some()) {
-                let alias = Object { path, ..o.clone() };
+                let alias = Found {
+                    addr: o.addr,
+                    path,
+                    attrs: o.attrs.clone(),
+                    dataset: o.dataset.clone(),
+                };
                 out.push(alias);
             }
         }
-        Ok(out)
+        // The pass is complete: the memoised pieces are handed over (an object reached by
+        // several links is copied once per extra path).
+        self.attrs.clear();
+        self.datasets.clear();
+        Ok(out.into_iter().map(Found::into_object).collect())
     }
 
     fn header(&mut self, ctx: &Ctx<'_>, addr: u64) -> PResult<Arc<ObjectHeader>> {
