@@ -145,17 +145,17 @@ pub(crate) fn build(
     }
     let versioned = doc.version.is_some();
     // Same order as the HDF5 scanner (breadth first, names sorted), so phony names agree.
-    let mut order: Vec<&GroupDoc> = doc.groups.iter().collect();
-    order.sort_by_key(|g| {
+    let mut order = doc.groups;
+    order.sort_by_cached_key(|g| {
         (
             g.path.matches('/').count() + usize::from(!g.path.is_empty()),
             g.path.clone(),
         )
     });
     let mut groups: Vec<Group> = Vec::new();
-    for g in order {
+    for mut g in order {
         let mut out = Group::new(g.path.clone());
-        out.attrs = visible(&g.attrs);
+        out.attrs = visible(std::mem::take(&mut g.attrs));
         out.dims = g
             .dims
             .iter()
@@ -165,10 +165,10 @@ pub(crate) fn build(
                 unlimited: g.unlimited.contains(n),
             })
             .collect();
-        let mut vars: Vec<&Variable> = g.variables.iter().collect();
+        let mut vars = std::mem::take(&mut g.variables);
         vars.sort_by(|a, b| a.name.cmp(&b.name));
         for v in vars {
-            match array(&mut ctx, g, v, versioned, &mut out.dims) {
+            match array(&mut ctx, &g, v, versioned, &mut out.dims) {
                 Ok(Some(a)) => out.arrays.push(a),
                 Ok(None) => {}
                 Err(DmrppError::Unsupported {
@@ -219,20 +219,18 @@ fn tree(groups: &mut Vec<Group>, p: &str) -> Option<Group> {
     Some(g)
 }
 
-fn visible(attrs: &[Attribute]) -> Vec<Attribute> {
-    attrs
-        .iter()
-        .filter(|a| {
-            !granary_core::is_bookkeeping(a) && !BUILDER_ATTRIBUTES.contains(&a.name.as_str())
-        })
-        .cloned()
-        .collect()
+fn is_visible(a: &Attribute) -> bool {
+    !granary_core::is_bookkeeping(a) && !BUILDER_ATTRIBUTES.contains(&a.name.as_str())
+}
+
+fn visible(attrs: Vec<Attribute>) -> Vec<Attribute> {
+    attrs.into_iter().filter(is_visible).collect()
 }
 
 fn array(
     ctx: &mut Ctx<'_>,
     g: &GroupDoc,
-    v: &Variable,
+    v: Variable,
     versioned: bool,
     group_dims: &mut Vec<Dimension>,
 ) -> Result<Option<ArrayMeta>, DmrppError> {
@@ -243,7 +241,7 @@ fn array(
         match d {
             DimRef::Named(n) => {
                 let s = ctx.dim_size(&g.path, n).ok_or_else(|| {
-                    ctx.var_err(&g.path, v, format!("undeclared dimension {n:?}"))
+                    ctx.var_err(&g.path, &v, format!("undeclared dimension {n:?}"))
                 })?;
                 shape.push(s);
                 names.push(basename(n).to_string());
@@ -263,16 +261,16 @@ fn array(
             && v.compact.is_none()
             && v.missing_data.is_none()
             && v.vlsa.is_none()
-            && visible(&v.attrs).is_empty());
+            && !v.attrs.iter().any(is_visible));
     if data_less && shape.len() == 1 && g.dims.iter().any(|(n, s)| *n == v.name && *s == shape[0]) {
         return Ok(None);
     }
     if v.special_structure {
-        return Err(ctx.unsupported(&g.path, v, "dmrpp:specialstructuredata"));
+        return Err(ctx.unsupported(&g.path, &v, "dmrpp:specialstructuredata"));
     }
     let chunks_elem = v.chunks.as_ref();
     if chunks_elem.is_some_and(|c| c.has_blocks) {
-        return Err(ctx.unsupported(&g.path, v, "dmrpp:block linked blocks (HDF4)"));
+        return Err(ctx.unsupported(&g.path, &v, "dmrpp:block linked blocks (HDF4)"));
     }
     let order = match chunks_elem.and_then(|c| c.byte_order.as_deref()) {
         Some("BE") => ByteOrder::Big,
@@ -283,13 +281,13 @@ fn array(
             (Some((len, _)), _, _) => DType::FixedString { size: *len, utf8: false },
             (None, Some(_), _) | (None, None, Some(_)) => DType::VlenString { utf8: true },
             (None, None, None) if !v.has_storage() => DType::VlenString { utf8: true },
-            _ => return Err(ctx.unsupported(&g.path, v, "String variable described by raw chunks without dmrpp:FixedLengthStringArray or dmrpp:vlsa (pre-3.21 builder; the bytes may be heap IDs)")),
+            _ => return Err(ctx.unsupported(&g.path, &v, "String variable described by raw chunks without dmrpp:FixedLengthStringArray or dmrpp:vlsa (pre-3.21 builder; the bytes may be heap IDs)")),
         },
         "Enum" => {
             let e = v.enum_type.as_deref().and_then(|e| ctx.enums.get(basename(e)));
             let base = e.map_or("Int32", |(b, _)| b.as_str());
             let int = types::dtype(base, order)
-                .ok_or_else(|| ctx.unsupported(&g.path, v, format!("enumeration base type {base}")))?;
+                .ok_or_else(|| ctx.unsupported(&g.path, &v, format!("enumeration base type {base}")))?;
             let consts = e.map(|(_, c)| c.clone()).unwrap_or_default();
             // Booleans as h5py and netCDF store them: FALSE=0, TRUE=1 over a 1-byte integer.
             let is_bool = int.size() == 1
@@ -298,13 +296,13 @@ fn array(
                 && consts.iter().any(|(n, v)| n == "TRUE" && *v == 1);
             if is_bool { DType::Bool } else { DType::Enum { base: Box::new(int), members: consts } }
         }
-        t => types::dtype(t, order).ok_or_else(|| ctx.unsupported(&g.path, v, format!("DAP4 type {t}")))?,
+        t => types::dtype(t, order).ok_or_else(|| ctx.unsupported(&g.path, &v, format!("DAP4 type {t}")))?,
     };
     let element_size = dtype.size();
     // Codecs.
     let (codecs, inferred) = match chunks_elem {
         Some(c) => filters::codecs(&c.compression, &c.deflate_levels, versioned, element_size)
-            .map_err(|m| ctx.var_err(&g.path, v, m))?,
+            .map_err(|m| ctx.var_err(&g.path, &v, m))?,
         None => (Vec::new(), false),
     };
     if inferred {
@@ -321,7 +319,7 @@ fn array(
             ArrayData::Strings(list.clone()),
         )
     } else if let Some(text) = &v.compact {
-        let bytes = inline::base64(text).map_err(|m| ctx.var_err(&g.path, v, m))?;
+        let bytes = inline::base64(text).map_err(|m| ctx.var_err(&g.path, &v, m))?;
         let data = if matches!(dtype, DType::VlenString { .. }) {
             ArrayData::Strings(vec![Some(
                 String::from_utf8_lossy(&bytes)
@@ -339,7 +337,7 @@ fn array(
         } else {
             inline::zlib_base64(text)
         }
-        .map_err(|m| ctx.var_err(&g.path, v, m))?;
+        .map_err(|m| ctx.var_err(&g.path, &v, m))?;
         (
             StorageLayout::Compact,
             shape.clone(),
@@ -355,7 +353,7 @@ fn array(
                 if cs.len() != shape.len() || cs.contains(&0) {
                     return Err(ctx.var_err(
                         &g.path,
-                        v,
+                        &v,
                         format!("chunkDimensionSizes {cs:?} do not fit shape {shape:?}"),
                     ));
                 }
@@ -369,7 +367,7 @@ fn array(
             if pos.len() != shape.len() {
                 return Err(ctx.var_err(
                     &g.path,
-                    v,
+                    &v,
                     format!("chunk position {pos:?} has the wrong rank"),
                 ));
             }
@@ -381,7 +379,7 @@ fn array(
             if pos.iter().zip(&cshape).any(|(p, c)| p % c.max(&1) != 0) {
                 return Err(ctx.var_err(
                     &g.path,
-                    v,
+                    &v,
                     format!("chunk position {pos:?} is not on the chunk grid"),
                 ));
             }
@@ -399,7 +397,7 @@ fn array(
         }
         refs.sort_by(|a, b| a.index.cmp(&b.index));
         if refs.windows(2).any(|w| w[0].index == w[1].index) {
-            return Err(ctx.var_err(&g.path, v, "two chunks at the same position"));
+            return Err(ctx.var_err(&g.path, &v, "two chunks at the same position"));
         }
         (layout, cshape, ArrayData::Chunks(refs))
     };
@@ -453,8 +451,8 @@ fn array(
         }
     }
     Ok(Some(ArrayMeta {
-        name: v.name.clone(),
-        path: path(&g.path, &v.name),
+        path: own,
+        name: v.name,
         dims: names,
         shape,
         dtype,
@@ -463,7 +461,7 @@ fn array(
         codecs,
         fill_value,
         storage_fill,
-        attrs: visible(&v.attrs),
+        attrs: visible(v.attrs),
         data,
     }))
 }

@@ -332,10 +332,11 @@ impl State<'_> {
         let value = if b.dap == "Container" {
             AttrValue::Compound(b.children.into_iter().map(|a| (a.name, a.value)).collect())
         } else {
+            let dap = b.dap;
             let mut vals: Vec<AttrValue> = b
                 .values
-                .iter()
-                .map(|t| types::narrow(&b.dap, types::value(&b.dap, t)))
+                .into_iter()
+                .map(|t| types::narrow(&dap, types::value(&dap, t)))
                 .collect();
             if vals.len() == 1 {
                 vals.swap_remove(0)

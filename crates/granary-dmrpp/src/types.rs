@@ -52,22 +52,24 @@ pub fn is_variable(name: &str) -> bool {
 }
 
 /// Parses one attribute value of DAP type `dap` (text as written: `NaN`, `-nan`, `inf`, ...).
-pub fn value(dap: &str, text: &str) -> AttrValue {
+/// The text becomes the value's string when it is kept as text (no copy).
+pub fn value(dap: &str, text: String) -> AttrValue {
     let t = text.trim();
     match dap {
-        "Byte" | "UInt8" | "UInt16" | "UInt32" | "UInt64" | "Char" => t
-            .parse::<u64>()
-            .map(AttrValue::UInt)
-            .unwrap_or_else(|_| AttrValue::Str(text.to_string())),
-        "Int8" | "Int16" | "Int32" | "Int64" => t
-            .parse::<i64>()
-            .map(AttrValue::Int)
-            .unwrap_or_else(|_| AttrValue::Str(text.to_string())),
-        "Float32" | "Float64" => float(t)
-            .map(AttrValue::Float)
-            .unwrap_or_else(|| AttrValue::Str(text.to_string())),
-        "String" | "URL" => AttrValue::Str(unescape_octal(text)),
-        _ => AttrValue::Str(text.to_string()),
+        "Byte" | "UInt8" | "UInt16" | "UInt32" | "UInt64" | "Char" => match t.parse::<u64>() {
+            Ok(u) => AttrValue::UInt(u),
+            Err(_) => AttrValue::Str(text),
+        },
+        "Int8" | "Int16" | "Int32" | "Int64" => match t.parse::<i64>() {
+            Ok(i) => AttrValue::Int(i),
+            Err(_) => AttrValue::Str(text),
+        },
+        "Float32" | "Float64" => match float(t) {
+            Some(f) => AttrValue::Float(f),
+            None => AttrValue::Str(text),
+        },
+        "String" | "URL" if text.contains('\\') => AttrValue::Str(unescape_octal(&text)),
+        _ => AttrValue::Str(text),
     }
 }
 
@@ -103,13 +105,18 @@ pub fn unescape_octal(text: &str) -> String {
     }
 }
 
-/// A float as C++ streams and libdap print it (`nan`, `-nan`, `inf`, `9.96921e+36`).
+/// A float as C++ streams and libdap print it (`nan`, `-nan`, `inf`, `9.96921e+36`), in any
+/// letter case.
 pub fn float(t: &str) -> Option<f64> {
-    match t.to_ascii_lowercase().as_str() {
-        "nan" | "-nan" | "+nan" => Some(f64::NAN),
-        "inf" | "+inf" | "infinity" => Some(f64::INFINITY),
-        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
-        other => other.parse::<f64>().ok(),
+    let is = |word: &str| t.eq_ignore_ascii_case(word);
+    if is("nan") || is("-nan") || is("+nan") {
+        Some(f64::NAN)
+    } else if is("inf") || is("+inf") || is("infinity") {
+        Some(f64::INFINITY)
+    } else if is("-inf") || is("-infinity") {
+        Some(f64::NEG_INFINITY)
+    } else {
+        t.parse::<f64>().ok()
     }
 }
 
@@ -147,7 +154,15 @@ mod tests {
 
     #[test]
     fn float32_values_are_narrowed() {
-        let v = narrow("Float32", value("Float32", "0.1"));
+        let v = narrow("Float32", value("Float32", "0.1".into()));
+        assert_eq!(
+            value("String", "a\\342\\200\\223b".into()),
+            AttrValue::Str("a\u{2013}b".into())
+        );
+        assert_eq!(value("Int32", " 7 ".into()), AttrValue::Int(7));
+        assert_eq!(value("Int32", "x".into()), AttrValue::Str("x".into()));
+        assert!(float("NaN").unwrap().is_nan());
+        assert_eq!(float("-Infinity"), Some(f64::NEG_INFINITY));
         assert_eq!(v, AttrValue::Float(f64::from(0.1f32)));
     }
 }
