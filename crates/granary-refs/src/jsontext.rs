@@ -58,33 +58,76 @@ pub fn float(out: &mut String, f: f64) {
     }
 }
 
-/// A JSON string literal.
+/// The escape of each byte in a JSON string: 0 none, `u` the `\u00XX` form, else the letter
+/// after the backslash (serde_json's table: the same output byte for byte).
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b'u';
+        b += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Whether any of the 8 bytes of `w` needs an escape: a quote, a backslash or a control byte
+/// (exact word tests: "has a zero byte" after xor, "has a byte below 0x20").
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let quote = has_zero(w ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(w ^ (ONES * u64::from(b'\\')));
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    quote | backslash | control != 0
+}
+
+/// A JSON string literal. Bytes that need no escape are copied in runs; the search for the
+/// next escape looks at 8 bytes at a time (metadata text is mostly plain, with a quote every
+/// few words).
 pub fn string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut plain = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escaped = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[plain..i]);
-        plain = i + 1;
-        if escaped.is_empty() {
-            out.push_str("\\u00");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        } else {
-            out.push_str(escaped);
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            if !word_needs_escape(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
         }
+        let end = (i + 8).min(bytes.len());
+        for (k, &b) in bytes[i..end].iter().enumerate() {
+            let j = i + k;
+            let escape = ESCAPE[usize::from(b)];
+            if escape == 0 {
+                continue;
+            }
+            // Escaped bytes are ASCII, so `plain..j` lies on character boundaries.
+            out.push_str(&s[plain..j]);
+            plain = j + 1;
+            if escape == b'u' {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            } else {
+                out.push('\\');
+                out.push(char::from(escape));
+            }
+        }
+        i = end;
     }
     out.push_str(&s[plain..]);
     out.push('"');
@@ -103,6 +146,9 @@ mod tests {
             "\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}",
             "unicode é ✓ \u{1F600} \u{2028}",
             "\u{1}a\u{2}",
+            "{\"long_name\":\"sea surface height\",\"units\":\"m\"}",
+            "0123456789abcdef\"0123456\\789abcdef\u{1f}0123456789",
+            "ééééééé\"ééé✓✓✓✓✓✓✓\u{0}",
         ];
         for c in cases {
             let mut s = String::new();
@@ -112,6 +158,20 @@ mod tests {
                 serde_json::Value::String(c.to_string()).to_string(),
                 "{c:?}"
             );
+        }
+    }
+
+    #[test]
+    fn every_byte_at_every_word_position_is_escaped_as_serde_json_does() {
+        for b in 0u8..128 {
+            for at in 0..19 {
+                let mut text = vec![b'a'; 19];
+                text[at] = b;
+                let text = String::from_utf8(text).unwrap();
+                let mut s = String::new();
+                string(&mut s, &text);
+                assert_eq!(s, serde_json::Value::String(text.clone()).to_string());
+            }
         }
     }
 
