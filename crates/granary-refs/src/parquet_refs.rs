@@ -15,10 +15,9 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
+use arrow_array::builder::{BinaryBuilder, Int32Builder};
 use arrow_array::types::Int32Type;
-use arrow_array::{
-    ArrayRef, BinaryArray, DictionaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
-};
+use arrow_array::{ArrayRef, BinaryArray, DictionaryArray, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
@@ -77,6 +76,8 @@ fn properties(record_size: u64) -> WriterProperties {
 }
 
 /// One record of one array as a batch of `record_size` rows, or None when it holds no key.
+/// References and inline chunks come sorted by grid index, so the columns are appended in row
+/// order: runs of missing rows are appended in bulk (most rows of a sparse grid's padding).
 fn record_batch(
     a: &OutArray,
     urls: &Arc<StringArray>,
@@ -88,36 +89,65 @@ fn record_batch(
     let lo = record * record_size;
     let hi = lo + record_size;
     let n = record_size as usize;
-    let mut keys: Vec<Option<i32>> = vec![None; n];
-    let mut offsets = vec![0i64; n];
-    let mut sizes = vec![0i64; n];
-    let mut raw: Vec<Option<&[u8]>> = vec![None; n];
-    let mut any = false;
-    while *refs_from < a.refs.len() && a.refs[*refs_from].index < hi {
-        let r = a.refs[*refs_from];
-        let row = (r.index - lo) as usize;
-        keys[row] = Some(r.url as i32);
-        offsets[row] = r.offset as i64;
-        sizes[row] = r.length as i64;
-        any = true;
-        *refs_from += 1;
-    }
-    while *inline_from < a.inline.len() && a.inline[*inline_from].0 < hi {
-        let (index, bytes) = &a.inline[*inline_from];
-        raw[(index - lo) as usize] = Some(bytes);
-        any = true;
-        *inline_from += 1;
-    }
-    if !any {
+    let refs_to = *refs_from + a.refs[*refs_from..].partition_point(|r| r.index < hi);
+    let inline_to = *inline_from + a.inline[*inline_from..].partition_point(|(i, _)| *i < hi);
+    let (refs, inline) = (
+        &a.refs[*refs_from..refs_to],
+        &a.inline[*inline_from..inline_to],
+    );
+    *refs_from = refs_to;
+    *inline_from = inline_to;
+    if refs.is_empty() && inline.is_empty() {
         return Ok(None);
     }
-    let path = DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), urls.clone())
+    let mut keys = Int32Builder::with_capacity(n);
+    let mut offsets = vec![0i64; n];
+    let mut sizes = vec![0i64; n];
+    let unsorted = || {
+        write_err(
+            Path::new(&a.path),
+            "chunk references not sorted by grid index",
+        )
+    };
+    let mut row = 0usize;
+    for r in refs {
+        let at = (r.index - lo) as usize;
+        keys.append_nulls(at.checked_sub(row).ok_or_else(unsorted)?);
+        keys.append_value(r.url as i32);
+        offsets[at] = r.offset as i64;
+        sizes[at] = r.length as i64;
+        row = at + 1;
+    }
+    keys.append_nulls(n - row);
+    let raw = if inline.is_empty() {
+        BinaryArray::new_null(n)
+    } else {
+        let bytes = inline.iter().map(|(_, b)| b.len()).sum();
+        let mut raw = BinaryBuilder::with_capacity(n, bytes);
+        let mut row = 0usize;
+        for (index, b) in inline {
+            let at = (index - lo) as usize;
+            if at < row {
+                return Err(unsorted());
+            }
+            for _ in row..at {
+                raw.append_null();
+            }
+            raw.append_value(b);
+            row = at + 1;
+        }
+        for _ in row..n {
+            raw.append_null();
+        }
+        raw.finish()
+    };
+    let path = DictionaryArray::<Int32Type>::try_new(keys.finish(), urls.clone())
         .map_err(|e| write_err(Path::new(&a.path), e))?;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(path),
         Arc::new(Int64Array::from(offsets)),
         Arc::new(Int64Array::from(sizes)),
-        Arc::new(BinaryArray::from(raw)),
+        Arc::new(raw),
     ];
     RecordBatch::try_new(schema(), columns)
         .map(Some)
