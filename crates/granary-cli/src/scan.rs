@@ -53,17 +53,21 @@ async fn one(ex: Extractor, url: Url, out: PathBuf, inline: u64) -> Result<Vec<S
         let wanted = refs.inline_candidates(inline);
         refs.inline(&ex.read_ranges(&wanted).await?.into_iter().collect());
     }
-    publish_with(&out, Overwrite::Replace, |tmp| {
-        let io = |source| PublishError::Io {
-            action: "write",
-            path: tmp.display().to_string(),
-            source,
-        };
-        let file = std::fs::File::create(tmp).map_err(io)?;
-        refs.write_json(std::io::BufWriter::new(&file))?;
-        file.sync_all().map_err(io)?;
-        Ok(file.metadata().map_err(io)?.len())
-    })?;
+    // Writing and syncing the file block: off the async workers, which keep scanning.
+    tokio::task::spawn_blocking(move || {
+        publish_with(&out, Overwrite::Replace, |tmp| {
+            let io = |source| PublishError::Io {
+                action: "write",
+                path: tmp.display().to_string(),
+                source,
+            };
+            let file = std::fs::File::create(tmp).map_err(io)?;
+            refs.write_json(std::io::BufWriter::new(&file))?;
+            file.sync_all().map_err(io)?;
+            Ok(file.metadata().map_err(io)?.len())
+        })
+    })
+    .await??;
     Ok(manifest.skipped)
 }
 
