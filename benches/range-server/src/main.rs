@@ -9,8 +9,9 @@
 //! killed. `range_server --bandwidth ROOT [files]` instead serves ROOT without delay to 8
 //! clients in the same process, which fetch whole files (the first `files`, default 100, in
 //! name order, round robin until 1 GB) over keep-alive connections, and prints the loopback
-//! bandwidth in bytes per second: the bandwidth bound of a remote benchmark. `GET /_stats` answers `{"requests":N,"bytes":B}` at once (not delayed, not counted);
-//! `GET /_stats?reset` also sets both to zero. Only regular files under ROOT are served (no
+//! bandwidth in bytes per second: the bandwidth bound of a remote benchmark. `GET /_stats`
+//! answers `{"requests":N,"bytes":B,"connections":C}` (C: connections accepted) at once (not
+//! delayed, not counted); `GET /_stats?reset` also sets them to zero. Only regular files under ROOT are served (no
 //! `..`, no symlink out of it); 127.0.0.1 only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -29,6 +30,7 @@ struct Server {
     latency: Duration,
     requests: AtomicU64,
     bytes: AtomicU64,
+    connections: AtomicU64,
 }
 
 /// The request head: method, target, Range header, whether the client asked to close.
@@ -110,13 +112,15 @@ impl Server {
     async fn answer(&self, req: &Request) -> (Vec<u8>, Vec<u8>) {
         if req.target.starts_with("/_stats") {
             let body = format!(
-                "{{\"requests\":{},\"bytes\":{}}}",
+                "{{\"requests\":{},\"bytes\":{},\"connections\":{}}}",
                 self.requests.load(Ordering::SeqCst),
-                self.bytes.load(Ordering::SeqCst)
+                self.bytes.load(Ordering::SeqCst),
+                self.connections.load(Ordering::SeqCst)
             );
             if req.target.contains("reset") {
                 self.requests.store(0, Ordering::SeqCst);
                 self.bytes.store(0, Ordering::SeqCst);
+                self.connections.store(0, Ordering::SeqCst);
             }
             return (head("200 OK", &[], body.len() as u64), body.into_bytes());
         }
@@ -200,6 +204,7 @@ async fn serve(server: Arc<Server>, listener: TcpListener) {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        server.connections.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(server.clone().connection(stream));
     }
 }
@@ -287,6 +292,7 @@ async fn main() {
         latency: Duration::from_secs_f64(latency_ms / 1000.0),
         requests: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
+        connections: AtomicU64::new(0),
     });
     if measure {
         let files = arg2.map_or(100, |s| s.parse().expect(usage));
