@@ -2,6 +2,8 @@
 //! `.zarray` with numpy dtype, encoded fill value and filters in encode order; `.zattrs` with
 //! `_ARRAY_DIMENSIONS` and without `_FillValue`; chunk keys `i.j.k` (scalars: `0`).
 
+use std::fmt::Write;
+
 use base64::Engine;
 use granary_core::{ArrayData, ArrayMeta, AttrValue, Codec, DType};
 
@@ -115,11 +117,14 @@ pub fn chunk_key(index: &[u64]) -> String {
     if index.is_empty() {
         return "0".into();
     }
-    index
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
+    let mut key = String::with_capacity(4 * index.len());
+    for (i, x) in index.iter().enumerate() {
+        if i > 0 {
+            key.push('.');
+        }
+        let _ = write!(key, "{x}");
+    }
+    key
 }
 
 /// numcodecs VLenUTF8 payload: u32 count, then u32 length + UTF-8 bytes per item.
@@ -204,15 +209,26 @@ pub fn zarray_json(
     fill_value: &str,
     filters: &str,
 ) -> String {
-    let list = |v: &[u64]| {
-        let items: Vec<String> = v.iter().map(u64::to_string).collect();
-        format!("[{}]", items.join(","))
+    let mut out = String::with_capacity(160 + dtype.len() + fill_value.len() + filters.len());
+    let list = |out: &mut String, v: &[u64]| {
+        out.push('[');
+        for (i, x) in v.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{x}");
+        }
+        out.push(']');
     };
-    format!(
-        "{{\"shape\":{},\"chunks\":{},\"dtype\":{dtype},\"fill_value\":{fill_value},\"order\":\"C\",\"filters\":{filters},\"dimension_separator\":\".\",\"compressor\":null,\"zarr_format\":2}}",
-        list(shape),
-        list(chunks)
-    )
+    out.push_str("{\"shape\":");
+    list(&mut out, shape);
+    out.push_str(",\"chunks\":");
+    list(&mut out, chunks);
+    let _ = write!(
+        out,
+        ",\"dtype\":{dtype},\"fill_value\":{fill_value},\"order\":\"C\",\"filters\":{filters},\"dimension_separator\":\".\",\"compressor\":null,\"zarr_format\":2}}"
+    );
+    out
 }
 
 /// `.zattrs` JSON text: `_ARRAY_DIMENSIONS` first (arrays), then the attributes in order.
