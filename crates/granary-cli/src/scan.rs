@@ -53,7 +53,11 @@ async fn one(ex: Extractor, url: Url, out: PathBuf, inline: u64) -> Result<Vec<S
         let wanted = refs.inline_candidates(inline);
         refs.inline(&ex.read_ranges(&wanted).await?.into_iter().collect());
     }
-    // Writing and syncing the file block: off the async workers, which keep scanning.
+    // The JSON text is made here, where the references were built and are freed; writing and
+    // syncing the file block, so they run on the blocking pool while the workers keep scanning.
+    let mut text = Vec::new();
+    refs.write_json(&mut text)?;
+    drop(refs);
     tokio::task::spawn_blocking(move || {
         publish_with(&out, Overwrite::Replace, |tmp| {
             let io = |source| PublishError::Io {
@@ -61,10 +65,10 @@ async fn one(ex: Extractor, url: Url, out: PathBuf, inline: u64) -> Result<Vec<S
                 path: tmp.display().to_string(),
                 source,
             };
-            let file = std::fs::File::create(tmp).map_err(io)?;
-            refs.write_json(std::io::BufWriter::new(&file))?;
+            let mut file = std::fs::File::create(tmp).map_err(io)?;
+            std::io::Write::write_all(&mut file, &text).map_err(io)?;
             file.sync_all().map_err(io)?;
-            Ok(file.metadata().map_err(io)?.len())
+            Ok(text.len() as u64)
         })
     })
     .await??;
