@@ -11,8 +11,8 @@
 //! name order, round robin until 1 GB) over keep-alive connections, and prints the loopback
 //! bandwidth in bytes per second: the bandwidth bound of a remote benchmark. `GET /_stats`
 //! answers `{"requests":N,"bytes":B,"connections":C}` (C: connections accepted) at once (not
-//! delayed, not counted); `GET /_stats?reset` also sets them to zero. Only regular files under ROOT are served (no
-//! `..`, no symlink out of it); 127.0.0.1 only.
+//! delayed, not counted); `GET /_stats?reset` also sets them to zero. Only regular files
+//! under ROOT are served (no `..`, no symlink out of it); 127.0.0.1 only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write as _;

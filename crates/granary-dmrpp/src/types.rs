@@ -155,6 +155,11 @@ mod tests {
     #[test]
     fn float32_values_are_narrowed() {
         let v = narrow("Float32", value("Float32", "0.1".into()));
+        assert_eq!(v, AttrValue::Float(f64::from(0.1f32)));
+    }
+
+    #[test]
+    fn values_parse_or_keep_their_text() {
         assert_eq!(
             value("String", "a\\342\\200\\223b".into()),
             AttrValue::Str("a\u{2013}b".into())
@@ -163,6 +168,5 @@ mod tests {
         assert_eq!(value("Int32", "x".into()), AttrValue::Str("x".into()));
         assert!(float("NaN").unwrap().is_nan());
         assert_eq!(float("-Infinity"), Some(f64::NEG_INFINITY));
-        assert_eq!(v, AttrValue::Float(f64::from(0.1f32)));
     }
 }

@@ -90,8 +90,8 @@ fn word_needs_escape(w: u64) -> bool {
 }
 
 /// A JSON string literal. Bytes that need no escape are copied in runs; the search for the
-/// next escape looks at 8 bytes at a time (metadata text is mostly plain, with a quote every
-/// few words).
+/// next escape skips 8 plain bytes at a time (long plain runs: names, URLs, text attributes;
+/// metadata JSON text has a quote every few bytes and goes byte by byte).
 pub fn string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);

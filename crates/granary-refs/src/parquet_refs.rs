@@ -127,18 +127,11 @@ fn record_batch(
         let mut row = 0usize;
         for (index, b) in inline {
             let at = (index - lo) as usize;
-            if at < row {
-                return Err(unsorted());
-            }
-            for _ in row..at {
-                raw.append_null();
-            }
+            raw.append_nulls(at.checked_sub(row).ok_or_else(unsorted)?);
             raw.append_value(b);
             row = at + 1;
         }
-        for _ in row..n {
-            raw.append_null();
-        }
+        raw.append_nulls(n - row);
         raw.finish()
     };
     let path = DictionaryArray::<Int32Type>::try_new(keys.finish(), urls.clone())
