@@ -195,13 +195,15 @@ def hdf5_source(path):
     with h5py.File(path, "r") as f:
         def walk(g, prefix):
             vs = {}
-            for name in g:
-                if isinstance(g.get(name, getlink=True), h5py.ExternalLink):
+            for link in g:
+                if isinstance(g.get(link, getlink=True), h5py.ExternalLink):
                     continue
                 try:
-                    obj = g[name]
+                    obj = g[link]
                 except KeyError:
                     continue  # dangling soft link
+                # The variable's netCDF name, as netCDF4 (the other reader) and granary give it.
+                name = link.removeprefix("_nc4_non_coord_")
                 dim_only = False
                 if isinstance(obj, h5py.Dataset):
                     name_attr = obj.attrs.get("NAME") if "NAME" in obj.attrs else None
