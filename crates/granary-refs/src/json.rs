@@ -28,6 +28,14 @@ pub struct RefSet {
     pub keys: BTreeMap<String, ChunkValue>,
 }
 
+const CONSOLIDATED_OPEN: &str = "{\"zarr_consolidated_format\":1,\"metadata\":{";
+const CONSOLIDATED_CLOSE: &str = "}}";
+
+/// The zarr v2 metadata keys a consolidation gathers.
+fn is_metadata_key(k: &str) -> bool {
+    k.ends_with(".zgroup") || k.ends_with(".zattrs") || k.ends_with(".zarray")
+}
+
 fn prefixed(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -70,26 +78,54 @@ pub fn single_granule_refs(m: &GranuleManifest) -> Result<RefSet, RefsError> {
 }
 
 impl RefSet {
+    /// The keys `.zmetadata` consolidates (every `.zgroup`, `.zattrs` and `.zarray` holding
+    /// JSON text), with their texts, in key order.
+    fn metadata_entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.keys.iter().filter_map(|(k, v)| match v {
+            ChunkValue::Meta(text) if is_metadata_key(k) => Some((k.as_str(), text.as_str())),
+            _ => None,
+        })
+    }
+
     /// (Re)builds `.zmetadata` from every `.zgroup`, `.zattrs` and `.zarray` key.
     pub fn consolidate(&mut self) {
         self.keys.remove(".zmetadata");
-        let mut out = String::from("{\"zarr_consolidated_format\":1,\"metadata\":{");
-        let mut first = true;
-        for (k, v) in &self.keys {
-            let is_meta =
-                k.ends_with(".zgroup") || k.ends_with(".zattrs") || k.ends_with(".zarray");
-            if let (true, ChunkValue::Meta(text)) = (is_meta, v) {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                jsontext::string(&mut out, k);
-                out.push(':');
-                out.push_str(text);
+        let mut out = String::from(CONSOLIDATED_OPEN);
+        for (i, (k, text)) in self.metadata_entries().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            jsontext::string(&mut out, k);
+            out.push(':');
+            out.push_str(text);
+        }
+        out.push_str(CONSOLIDATED_CLOSE);
+        self.keys.insert(".zmetadata".into(), ChunkValue::Meta(out));
+    }
+
+    /// Whether `text` is what [`RefSet::consolidate`] makes of the current keys (compared piece
+    /// by piece, without building it).
+    fn is_consolidation_of_keys(&self, text: &str) -> bool {
+        let mut rest = text;
+        let mut key = String::new();
+        let mut take = |piece: &str| match rest.strip_prefix(piece) {
+            Some(r) => {
+                rest = r;
+                true
+            }
+            None => false,
+        };
+        if !take(CONSOLIDATED_OPEN) {
+            return false;
+        }
+        for (i, (k, text)) in self.metadata_entries().enumerate() {
+            key.clear();
+            jsontext::string(&mut key, k);
+            if (i > 0 && !take(",")) || !take(&key) || !take(":") || !take(text) {
+                return false;
             }
         }
-        out.push_str("}}");
-        self.keys.insert(".zmetadata".into(), ChunkValue::Meta(out));
+        take(CONSOLIDATED_CLOSE) && rest.is_empty()
     }
 
     /// Ranges shorter than `threshold` bytes: candidates for inlining.
@@ -122,14 +158,25 @@ impl RefSet {
         }
     }
 
-    /// Writes kerchunk JSON v1, one key per line.
+    /// Writes kerchunk JSON v1, one key per line. Each metadata text is escaped once and used
+    /// twice: as its key's value and inside `.zmetadata` (the escape of a concatenation is the
+    /// concatenation of the escapes), when `.zmetadata` is the consolidation of the keys.
     pub fn write_json<W: Write>(&self, mut w: W) -> Result<(), RefsError> {
         let io = |e: std::io::Error| RefsError::Write {
             path: "references".into(),
             source: e,
         };
+        let escaped: Vec<String> = self
+            .metadata_entries()
+            .map(|(_, text)| {
+                let mut e = String::new();
+                jsontext::escaped(&mut e, text);
+                e
+            })
+            .collect();
         w.write_all(b"{\"version\":1,\"refs\":{\n").map_err(io)?;
         let mut line = String::new();
+        let mut next_meta = escaped.iter();
         for (i, (k, v)) in self.keys.iter().enumerate() {
             line.clear();
             if i > 0 {
@@ -137,11 +184,42 @@ impl RefSet {
             }
             jsontext::string(&mut line, k);
             line.push(':');
-            value(&mut line, v);
+            match v {
+                ChunkValue::Meta(_) if is_metadata_key(k) => {
+                    line.push('"');
+                    line.push_str(next_meta.next().map_or("", String::as_str));
+                    line.push('"');
+                }
+                ChunkValue::Meta(text)
+                    if k == ".zmetadata" && self.is_consolidation_of_keys(text) =>
+                {
+                    self.escaped_consolidation(&mut line, &escaped);
+                }
+                _ => value(&mut line, v),
+            }
             w.write_all(line.as_bytes()).map_err(io)?;
         }
         w.write_all(b"\n}}\n").map_err(io)?;
         Ok(())
+    }
+
+    /// The JSON string literal of the consolidation, from the metadata texts already escaped.
+    fn escaped_consolidation(&self, out: &mut String, escaped: &[String]) {
+        let mut key = String::new();
+        out.push('"');
+        jsontext::escaped(out, CONSOLIDATED_OPEN);
+        for (i, ((k, _), text)) in self.metadata_entries().zip(escaped).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            key.clear();
+            jsontext::string(&mut key, k);
+            jsontext::escaped(out, &key);
+            out.push(':');
+            out.push_str(text);
+        }
+        jsontext::escaped(out, CONSOLIDATED_CLOSE);
+        out.push('"');
     }
 
     /// The JSON text as a string.
@@ -194,5 +272,71 @@ mod tests {
         s.clear();
         value(&mut s, &ChunkValue::Bytes(vec![0, 1]));
         assert_eq!(s, "\"\\u0000\\u0001\"");
+    }
+
+    fn meta(text: &str) -> ChunkValue {
+        ChunkValue::Meta(text.to_string())
+    }
+
+    fn written(set: &RefSet) -> serde_json::Value {
+        let text = set.to_json_string().unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn metadata_escaped_once_reads_back_as_the_texts() {
+        let mut set = RefSet::default();
+        set.keys
+            .insert(".zgroup".into(), meta("{\"zarr_format\":2}"));
+        set.keys.insert(
+            ".zattrs".into(),
+            meta("{\"title\":\"a \\\"quoted\\\" \\\\ é ✓ \\u0001\"}"),
+        );
+        set.keys
+            .insert("v\"1/.zattrs".into(), meta("{\"units\":\"m\\n\"}"));
+        set.keys
+            .insert("v\"1/.zarray".into(), meta("{\"shape\":[2]}"));
+        set.keys.insert(
+            "v\"1/0".into(),
+            ChunkValue::Range {
+                url: "file:///g.nc".into(),
+                offset: 1,
+                length: 2,
+            },
+        );
+        set.keys
+            .insert("w/.zattrs".into(), ChunkValue::Bytes(b"{}".to_vec()));
+        set.consolidate();
+        let json = written(&set);
+        let refs = &json["refs"];
+        for (k, v) in &set.keys {
+            if let ChunkValue::Meta(text) = v {
+                assert_eq!(refs[k].as_str(), Some(text.as_str()), "{k}");
+            }
+        }
+        let zmeta: serde_json::Value =
+            serde_json::from_str(refs[".zmetadata"].as_str().unwrap()).unwrap();
+        assert_eq!(zmeta["metadata"]["v\"1/.zattrs"]["units"], "m\n");
+        assert!(zmeta["metadata"].get("w/.zattrs").is_none());
+    }
+
+    #[test]
+    fn a_zmetadata_that_is_not_the_consolidation_is_written_as_it_is() {
+        let mut set = RefSet::default();
+        set.keys
+            .insert(".zgroup".into(), meta("{\"zarr_format\":2}"));
+        set.consolidate();
+        set.keys
+            .insert("a/.zgroup".into(), meta("{\"zarr_format\":2}"));
+        let json = written(&set);
+        assert_eq!(
+            json["refs"][".zmetadata"],
+            "{\"zarr_consolidated_format\":1,\"metadata\":{\".zgroup\":{\"zarr_format\":2}}}"
+        );
+        set.consolidate();
+        let json = written(&set);
+        let zmeta: serde_json::Value =
+            serde_json::from_str(json["refs"][".zmetadata"].as_str().unwrap()).unwrap();
+        assert_eq!(zmeta["metadata"]["a/.zgroup"]["zarr_format"], 2);
     }
 }

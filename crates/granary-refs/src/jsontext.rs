@@ -3,8 +3,6 @@
 //! values can be the bare tokens `NaN`/`Infinity`, which Python's json and zarr accept, while the
 //! outer document stays strict JSON.
 
-use std::fmt::Write;
-
 use granary_core::AttrValue;
 
 /// Writes an attribute value; one-element arrays become scalars (kerchunk's rule).
@@ -12,12 +10,8 @@ pub fn attr_value(out: &mut String, v: &AttrValue) {
     match v {
         AttrValue::Empty => out.push_str("\"\""),
         AttrValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        AttrValue::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        AttrValue::UInt(u) => {
-            let _ = write!(out, "{u}");
-        }
+        AttrValue::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
+        AttrValue::UInt(u) => out.push_str(itoa::Buffer::new().format(*u)),
         AttrValue::Float(f) => float(out, *f),
         AttrValue::Str(s) => string(out, s),
         AttrValue::Bytes(b) => string(out, &String::from_utf8_lossy(b)),
@@ -47,14 +41,16 @@ pub fn attr_value(out: &mut String, v: &AttrValue) {
     }
 }
 
-/// A float with Python's tokens for non-finite values.
+/// A float with Python's tokens for non-finite values; finite values in their shortest
+/// round-trip form, written by the formatter serde_json uses (the same text, without building a
+/// `serde_json::Value` and a `String` per number).
 pub fn float(out: &mut String, f: f64) {
     if f.is_nan() {
         out.push_str("NaN");
     } else if f.is_infinite() {
         out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
     } else {
-        out.push_str(&serde_json::Value::from(f).to_string());
+        out.push_str(zmij::Buffer::new().format_finite(f));
     }
 }
 
@@ -89,13 +85,23 @@ fn word_needs_escape(w: u64) -> bool {
     quote | backslash | control != 0
 }
 
-/// A JSON string literal. Bytes that need no escape are copied in runs; the search for the
-/// next escape skips 8 plain bytes at a time (long plain runs: names, URLs, text attributes;
-/// metadata JSON text has a quote every few bytes and goes byte by byte).
+/// A JSON string literal.
 pub fn string(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push('"');
+    escaped(out, s);
+    out.push('"');
+}
+
+/// The inside of a JSON string literal for `s`, without the quotes. Each byte's escape depends
+/// on that byte alone, so the escape of a concatenation is the concatenation of the escapes
+/// (the JSON writer relies on it to escape each metadata text once). Bytes that need no escape
+/// are copied in runs; the search for the next escape skips 8 plain bytes at a time (long plain
+/// runs: names, URLs, text attributes; metadata JSON text has a quote every few bytes and goes
+/// byte by byte).
+pub fn escaped(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len());
     let bytes = s.as_bytes();
     let mut plain = 0;
     let mut i = 0;
@@ -130,7 +136,6 @@ pub fn string(out: &mut String, s: &str) {
         i = end;
     }
     out.push_str(&s[plain..]);
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -183,6 +188,49 @@ mod tests {
             &AttrValue::Array(vec![AttrValue::Float(f64::NAN), AttrValue::Float(1.5)]),
         );
         assert_eq!(s, "[NaN,1.5]");
+    }
+
+    #[test]
+    fn numbers_are_written_as_serde_json_does() {
+        let floats = [
+            0.0,
+            -0.0,
+            1.5,
+            0.1,
+            f64::from(0.1f32),
+            1e-7,
+            1e21,
+            123456789.0,
+            -2.5e-310,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            9.969209968386869e36,
+        ];
+        for f in floats {
+            let mut s = String::new();
+            float(&mut s, f);
+            assert_eq!(s, serde_json::Value::from(f).to_string(), "{f:e}");
+        }
+        for i in [0i64, -1, 42, i64::MIN, i64::MAX] {
+            let mut s = String::new();
+            attr_value(&mut s, &AttrValue::Int(i));
+            assert_eq!(s, i.to_string());
+        }
+        let mut s = String::new();
+        attr_value(&mut s, &AttrValue::UInt(u64::MAX));
+        assert_eq!(s, u64::MAX.to_string());
+    }
+
+    #[test]
+    fn the_escape_of_a_concatenation_is_the_concatenation_of_escapes() {
+        let parts = ["{\"a\":", "\"x\\y\u{1}\"", "é✓", "}"];
+        let mut whole = String::new();
+        escaped(&mut whole, &parts.concat());
+        let mut pieces = String::new();
+        for p in parts {
+            escaped(&mut pieces, p);
+        }
+        assert_eq!(whole, pieces);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use granary_core::{ArrayData, ArrayPolicy, GranuleManifest, Group, SkippedArray};
 
 use crate::RefsError;
-use crate::zarr::zarr_array;
+use crate::zarr::check_referenceable;
 
 fn split(url: &str, g: &mut Group, out: &mut Vec<SkippedArray>) {
     g.arrays.retain(|a| {
@@ -16,8 +16,8 @@ fn split(url: &str, g: &mut Group, out: &mut Vec<SkippedArray>) {
         if matches!(a.data, ArrayData::Unread) {
             return true;
         }
-        match zarr_array(url, a) {
-            Ok(_) => true,
+        match check_referenceable(url, a) {
+            Ok(()) => true,
             Err(e) => {
                 let reason = match e {
                     RefsError::Unrepresentable { reason, .. } => reason,

@@ -269,8 +269,34 @@ pub fn attr_texts(attrs: &[granary_core::Attribute]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The zarr v2 fields of one array of the granule at `url`.
-pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
+/// The `.zarray` fields that decide whether an array can be referenced at all, encoded.
+struct Encoding {
+    dtype: String,
+    filters: String,
+    fill_value: String,
+    /// Bytes to drop from the end of every stored chunk (a trailing Fletcher32 checksum).
+    trim: u64,
+    /// The inline chunk for unwritten positions (see [`unwritten_chunk`]).
+    unwritten: Option<Vec<u8>>,
+}
+
+/// Whether `a` can be referenced: the checks of [`zarr_array`] without building its attribute
+/// texts (the referenceability split runs it on every array before the references are made).
+pub fn check_referenceable(url: &str, a: &ArrayMeta) -> Result<(), RefsError> {
+    encoding(url, a).map(|_| ())
+}
+
+fn unread(url: &str, a: &ArrayMeta) -> RefsError {
+    unrepresentable(
+        url,
+        a,
+        "its chunk index was not read (metadata-only scan)".to_string(),
+    )
+}
+
+/// The datatype, filter pipeline, fill value and unwritten-chunk encoding of `a`, or why a
+/// zarr v2 reader could not decode it as stored.
+fn encoding(url: &str, a: &ArrayMeta) -> Result<Encoding, RefsError> {
     let strings = matches!(a.data, ArrayData::Strings(_));
     let mut trim = 0u64;
     let mut unwritten = None;
@@ -339,18 +365,33 @@ pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
         unwritten = unwritten_chunk(url, a, &fill_value, &encode)?;
         (dt.to_string(), filters, fill_value)
     };
+    if matches!(a.data, ArrayData::Unread) {
+        return Err(unread(url, a));
+    }
+    Ok(Encoding {
+        dtype,
+        filters,
+        fill_value,
+        trim,
+        unwritten,
+    })
+}
+
+/// The zarr v2 fields of one array of the granule at `url`.
+pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
+    let Encoding {
+        dtype,
+        filters,
+        fill_value,
+        trim,
+        unwritten,
+    } = encoding(url, a)?;
     // Embedded data (compact storage, variable-length strings) is one chunk spanning the array.
     let (chunks, embedded) = match &a.data {
         ArrayData::Chunks(_) => (a.chunk_shape.clone(), None),
         ArrayData::Inline(b) => (a.shape.clone(), Some(b.clone())),
         ArrayData::Strings(s) => (a.shape.clone(), Some(vlen_utf8(s))),
-        ArrayData::Unread => {
-            return Err(unrepresentable(
-                url,
-                a,
-                "its chunk index was not read (metadata-only scan)".to_string(),
-            ));
-        }
+        ArrayData::Unread => return Err(unread(url, a)),
     };
     // A `_FillValue` that cannot be the zarr fill value (a string's, a compound's) stays an
     // attribute, for readers that mask with it; otherwise zarr's fill value carries it.
