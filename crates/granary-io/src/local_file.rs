@@ -7,6 +7,12 @@
 //! ranges of one wave are read together in one blocking task, each into a buffer of exactly its
 //! size. A file that shrinks while it is read gives a short read, which the caller reports as
 //! an error; nothing is memory-mapped, so truncation can never raise SIGBUS.
+//!
+//! On Linux a wave is first read without blocking (`preadv2(2)` with `RWF_NOWAIT`: only what
+//! the page cache holds, on the async worker). A scan reads each granule in about 7 waves of
+//! small ranges, and a page-cache read takes microseconds where a blocking task costs two
+//! thread hand-offs; whatever is not cached (or the flag is unsupported, or the file ended)
+//! goes to the blocking pool as before, which reports short reads and errors.
 
 use std::fs::File;
 use std::ops::Range;
@@ -76,6 +82,29 @@ fn fill_at(file: &File, range: &Range<u64>, buf: &mut [u8], url: &str) -> Result
     Ok(())
 }
 
+/// Fills `buf` from `file` at `range.start` with what the page cache already holds, without
+/// waiting for the disk: `true` when every byte was there. Anything else (bytes not cached,
+/// `RWF_NOWAIT` unsupported, end of file, an error) is `false`, for the blocking read to do
+/// and report.
+#[cfg(target_os = "linux")]
+fn fill_cached(file: &File, range: &Range<u64>, buf: &mut [u8]) -> bool {
+    let mut got = 0usize;
+    while got < buf.len() {
+        let mut slice = [std::io::IoSliceMut::new(&mut buf[got..])];
+        let at = range.start.saturating_add(got as u64);
+        match rustix::io::preadv2(file, &mut slice, at, rustix::io::ReadWriteFlags::NOWAIT) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got += n,
+        }
+    }
+    true
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fill_cached(_file: &File, _range: &Range<u64>, _buf: &mut [u8]) -> bool {
+    false
+}
+
 /// Opens `path` for positioned reads; anything but a regular file is refused. Returns the
 /// file and its size.
 fn open_regular(path: &std::path::Path, url: &str) -> Result<(File, u64), IoError> {
@@ -136,7 +165,8 @@ impl LocalFile {
         .await
     }
 
-    /// Reads `ranges` in one blocking task, in order, into buffers allocated here.
+    /// Reads `ranges`, in order, into buffers allocated here: from the page cache on this
+    /// thread while every byte is there, the rest in one blocking task.
     pub(crate) async fn read_ranges(
         &self,
         ranges: &[Range<u64>],
@@ -146,11 +176,18 @@ impl LocalFile {
             .iter()
             .map(|r| buffer_for(r, url))
             .collect::<Result<Vec<_>, _>>()?;
+        let first_miss = ranges
+            .iter()
+            .zip(bufs.iter_mut())
+            .position(|(r, buf)| !fill_cached(&self.file, r, buf));
+        let Some(first_miss) = first_miss else {
+            return Ok(bufs.into_iter().map(Bytes::from).collect());
+        };
         let file = self.file.clone();
-        let ranges = ranges.to_vec();
+        let ranges = ranges[first_miss..].to_vec();
         let task_url = url.to_string();
         blocking(url, move || {
-            for (r, buf) in ranges.iter().zip(bufs.iter_mut()) {
+            for (r, buf) in ranges.iter().zip(bufs[first_miss..].iter_mut()) {
                 fill_at(&file, r, buf, &task_url)?;
             }
             Ok(bufs.into_iter().map(Bytes::from).collect())
@@ -195,6 +232,26 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("g.nc"), "{err}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn cached_reads_fill_whole_ranges_or_leave_them_to_the_blocking_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.nc");
+        let data: Vec<u8> = (0..=255).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = File::open(&path).unwrap();
+        // Just written: in the page cache (unless RWF_NOWAIT is unsupported, then `false`).
+        let mut buf = vec![0u8; 56];
+        if fill_cached(&file, &(200..256), &mut buf) {
+            assert_eq!(&buf[..], &data[200..]);
+        }
+        // Past the end: never complete, whatever the kernel supports.
+        let mut buf = vec![0u8; 100];
+        assert!(!fill_cached(&file, &(200..300), &mut buf));
+        let mut buf = vec![0u8; 8];
+        assert!(!fill_cached(&file, &(u64::MAX - 8..u64::MAX), &mut buf));
     }
 
     #[tokio::test]
