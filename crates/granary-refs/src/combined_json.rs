@@ -5,31 +5,13 @@
 use std::io::Write;
 
 use crate::combine::Combined;
-use crate::json::value;
+use crate::json::{consolidation_text, prefixed, value};
 use crate::zarr::ChunkValue;
 use crate::{RefsError, jsontext};
 
-fn prefixed(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}/{key}")
-    }
-}
-
 /// The consolidated `.zmetadata` JSON text of a combined set.
 pub fn zmetadata_text(c: &Combined) -> String {
-    let mut out = String::from("{\"zarr_consolidated_format\":1,\"metadata\":{");
-    for (i, (k, v)) in c.metadata().iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        jsontext::string(&mut out, k);
-        out.push(':');
-        out.push_str(v);
-    }
-    out.push_str("}}");
-    out
+    consolidation_text(c.metadata().iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// Writes the combined set as kerchunk JSON v1 (metadata first, then each array's chunks in

@@ -31,12 +31,63 @@ pub struct RefSet {
 const CONSOLIDATED_OPEN: &str = "{\"zarr_consolidated_format\":1,\"metadata\":{";
 const CONSOLIDATED_CLOSE: &str = "}}";
 
+/// A piece of a consolidated `.zmetadata` text: JSON syntax (braces, keys, separators) or the
+/// metadata text of the `i`-th entry.
+enum Piece<'a> {
+    Syntax(&'a str),
+    Text(usize, &'a str),
+}
+
+impl<'a> Piece<'a> {
+    fn text(&self) -> &'a str {
+        match self {
+            Piece::Syntax(s) | Piece::Text(_, s) => s,
+        }
+    }
+}
+
+/// Walks the consolidation of `entries` (key, metadata text) piece by piece, in order, while
+/// `f` accepts them; returns whether every piece was accepted. The one place the layout of
+/// `.zmetadata` is written down.
+fn consolidation_pieces<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a str)>,
+    mut f: impl FnMut(Piece<'_>) -> bool,
+) -> bool {
+    let mut syntax = String::new();
+    if !f(Piece::Syntax(CONSOLIDATED_OPEN)) {
+        return false;
+    }
+    for (i, (k, text)) in entries.enumerate() {
+        syntax.clear();
+        if i > 0 {
+            syntax.push(',');
+        }
+        jsontext::string(&mut syntax, k);
+        syntax.push(':');
+        if !f(Piece::Syntax(&syntax)) || !f(Piece::Text(i, text)) {
+            return false;
+        }
+    }
+    f(Piece::Syntax(CONSOLIDATED_CLOSE))
+}
+
+/// The consolidated `.zmetadata` JSON text of `entries` (key, metadata text), in their order.
+pub(crate) fn consolidation_text<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    consolidation_pieces(entries, |p| {
+        out.push_str(p.text());
+        true
+    });
+    out
+}
+
 /// The zarr v2 metadata keys a consolidation gathers.
 fn is_metadata_key(k: &str) -> bool {
     k.ends_with(".zgroup") || k.ends_with(".zattrs") || k.ends_with(".zarray")
 }
 
-fn prefixed(path: &str, key: &str) -> String {
+/// `key` inside the group or array at `path` (the root: `key` alone).
+pub(crate) fn prefixed(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
@@ -90,42 +141,24 @@ impl RefSet {
     /// (Re)builds `.zmetadata` from every `.zgroup`, `.zattrs` and `.zarray` key.
     pub fn consolidate(&mut self) {
         self.keys.remove(".zmetadata");
-        let mut out = String::from(CONSOLIDATED_OPEN);
-        for (i, (k, text)) in self.metadata_entries().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            jsontext::string(&mut out, k);
-            out.push(':');
-            out.push_str(text);
-        }
-        out.push_str(CONSOLIDATED_CLOSE);
-        self.keys.insert(".zmetadata".into(), ChunkValue::Meta(out));
+        let text = consolidation_text(self.metadata_entries());
+        self.keys
+            .insert(".zmetadata".into(), ChunkValue::Meta(text));
     }
 
     /// Whether `text` is what [`RefSet::consolidate`] makes of the current keys (compared piece
     /// by piece, without building it).
     fn is_consolidation_of_keys(&self, text: &str) -> bool {
         let mut rest = text;
-        let mut key = String::new();
-        let mut take = |piece: &str| match rest.strip_prefix(piece) {
-            Some(r) => {
-                rest = r;
-                true
+        consolidation_pieces(self.metadata_entries(), |p| {
+            match rest.strip_prefix(p.text()) {
+                Some(r) => {
+                    rest = r;
+                    true
+                }
+                None => false,
             }
-            None => false,
-        };
-        if !take(CONSOLIDATED_OPEN) {
-            return false;
-        }
-        for (i, (k, text)) in self.metadata_entries().enumerate() {
-            key.clear();
-            jsontext::string(&mut key, k);
-            if (i > 0 && !take(",")) || !take(&key) || !take(":") || !take(text) {
-                return false;
-            }
-        }
-        take(CONSOLIDATED_CLOSE) && rest.is_empty()
+        }) && rest.is_empty()
     }
 
     /// Ranges shorter than `threshold` bytes: candidates for inlining.
@@ -205,20 +238,14 @@ impl RefSet {
 
     /// The JSON string literal of the consolidation, from the metadata texts already escaped.
     fn escaped_consolidation(&self, out: &mut String, escaped: &[String]) {
-        let mut key = String::new();
         out.push('"');
-        jsontext::escaped(out, CONSOLIDATED_OPEN);
-        for (i, ((k, _), text)) in self.metadata_entries().zip(escaped).enumerate() {
-            if i > 0 {
-                out.push(',');
+        consolidation_pieces(self.metadata_entries(), |p| {
+            match p {
+                Piece::Syntax(s) => jsontext::escaped(out, s),
+                Piece::Text(i, _) => out.push_str(escaped.get(i).map_or("", String::as_str)),
             }
-            key.clear();
-            jsontext::string(&mut key, k);
-            jsontext::escaped(out, &key);
-            out.push(':');
-            out.push_str(text);
-        }
-        jsontext::escaped(out, CONSOLIDATED_CLOSE);
+            true
+        });
         out.push('"');
     }
 

@@ -114,13 +114,7 @@ pub struct Combined {
 impl Combined {
     /// `(key, JSON text)` of every `.zgroup`, `.zattrs` and `.zarray`, sorted by key.
     pub fn metadata(&self) -> Vec<(String, String)> {
-        let prefixed = |path: &str, key: &str| {
-            if path.is_empty() {
-                key.to_string()
-            } else {
-                format!("{path}/{key}")
-            }
-        };
+        let prefixed = crate::json::prefixed;
         let mut out = Vec::new();
         for g in &self.groups {
             out.push((
