@@ -179,26 +179,33 @@ impl Codec {
         }
     }
 
-    /// The numcodecs configuration for zarr v2, or `None` if no standard numcodecs codec reads
-    /// it. Writers reference `length - 4` bytes instead when Fletcher32 is the last filter.
-    pub fn numcodecs(&self) -> Option<serde_json::Value> {
-        use serde_json::json;
-        match self {
+    /// The numcodecs configuration for zarr v2 as compact JSON text (keys sorted, as
+    /// `serde_json` writes an object), or `None` if no standard numcodecs codec reads it.
+    /// Writers reference `length - 4` bytes instead when Fletcher32 is the last filter. Written
+    /// straight into text: a granule's arrays carry hundreds of codecs, and building each as a
+    /// JSON value first cost an allocation per key.
+    pub fn numcodecs_json(&self) -> Option<String> {
+        let text = match self {
             Codec::Shuffle { element_size } => {
-                Some(json!({"id": "shuffle", "elementsize": element_size}))
+                format!("{{\"elementsize\":{element_size},\"id\":\"shuffle\"}}")
             }
-            Codec::Deflate { level } => Some(json!({"id": "zlib", "level": level})),
-            Codec::Fletcher32 => Some(json!({"id": "fletcher32"})),
-            Codec::Zstd { level } => Some(json!({"id": "zstd", "level": level, "checksum": false})),
+            Codec::Deflate { level } => format!("{{\"id\":\"zlib\",\"level\":{level}}}"),
+            Codec::Fletcher32 => "{\"id\":\"fletcher32\"}".into(),
+            Codec::Zstd { level } => {
+                format!("{{\"checksum\":false,\"id\":\"zstd\",\"level\":{level}}}")
+            }
             Codec::Blosc {
                 cname,
                 clevel,
                 shuffle,
                 blocksize,
                 ..
-            } => Some(json!({
-                "id": "blosc", "cname": cname, "clevel": clevel, "shuffle": shuffle, "blocksize": blocksize
-            })),
+            } => {
+                let cname = serde_json::Value::from(cname.as_str());
+                format!(
+                    "{{\"blocksize\":{blocksize},\"clevel\":{clevel},\"cname\":{cname},\"id\":\"blosc\",\"shuffle\":{shuffle}}}"
+                )
+            }
             // HDF5's szip filter: a 4-byte size header then the libaec (szlib) stream, which
             // imagecodecs' szip codec reads with `header`. Without the local parameters (a
             // file that never ran set_local) there is nothing to decode with.
@@ -207,32 +214,29 @@ impl Codec {
                 pixels_per_block,
                 bits_per_pixel,
                 pixels_per_scanline,
-            } if *bits_per_pixel > 0 && *pixels_per_scanline > 0 => Some(json!({
-                "id": "imagecodecs_szip",
-                "options_mask": options_mask,
-                "pixels_per_block": pixels_per_block,
-                "bits_per_pixel": bits_per_pixel,
-                "pixels_per_scanline": pixels_per_scanline,
-                "header": true,
-            })),
+            } if *bits_per_pixel > 0 && *pixels_per_scanline > 0 => format!(
+                "{{\"bits_per_pixel\":{bits_per_pixel},\"header\":true,\"id\":\"imagecodecs_szip\",\"options_mask\":{options_mask},\"pixels_per_block\":{pixels_per_block},\"pixels_per_scanline\":{pixels_per_scanline}}}"
+            ),
             // HDF5's lzf filter stores the bare stream, without imagecodecs' size header.
-            Codec::Lzf => Some(json!({"id": "imagecodecs_lzf", "header": false})),
+            Codec::Lzf => "{\"header\":false,\"id\":\"imagecodecs_lzf\"}".into(),
             Codec::Unknown { id, params, .. } => match *id {
                 // A plain bz2 stream; the level only matters to encoders.
-                filter_id::BZIP2 => Some(json!({
-                    "id": "bz2", "level": params.first().copied().unwrap_or(9).clamp(1, 9)
-                })),
+                filter_id::BZIP2 => format!(
+                    "{{\"id\":\"bz2\",\"level\":{}}}",
+                    params.first().copied().unwrap_or(9).clamp(1, 9)
+                ),
                 // HDF5's lz4 framing (total size, block size, sized blocks): imagecodecs'
                 // lz4h5, not numcodecs' lz4.
-                filter_id::LZ4 => Some(json!({"id": "imagecodecs_lz4h5"})),
+                filter_id::LZ4 => "{\"id\":\"imagecodecs_lz4h5\"}".into(),
                 // Not mapped, checked against hdf5plugin: bitshuffle (imagecodecs' codec takes
                 // the item size from the buffer zarr hands it, 1, and its lz4/zstd modes add an
                 // HDF5-only framing) and blosc2 (the filter stores frames imagecodecs' blosc2
                 // codec rejects).
-                _ => None,
+                _ => return None,
             },
-            _ => None,
-        }
+            _ => return None,
+        };
+        Some(text)
     }
 }
 
@@ -240,11 +244,80 @@ impl Codec {
 mod tests {
     use super::*;
 
+    fn numcodecs(c: &Codec) -> Option<serde_json::Value> {
+        c.numcodecs_json()
+            .map(|t| serde_json::from_str(&t).expect("numcodecs JSON parses"))
+    }
+
+    /// The text is byte for byte what serde_json writes for the same object (sorted keys,
+    /// compact): the reference outputs do not change with the way it is built.
+    #[test]
+    fn the_text_is_what_serde_json_writes() {
+        use serde_json::json;
+        let cases = [
+            (
+                Codec::Shuffle { element_size: 8 },
+                json!({"id": "shuffle", "elementsize": 8}),
+            ),
+            (
+                Codec::Deflate { level: 4 },
+                json!({"id": "zlib", "level": 4}),
+            ),
+            (Codec::Fletcher32, json!({"id": "fletcher32"})),
+            (
+                Codec::Zstd { level: -3 },
+                json!({"id": "zstd", "level": -3, "checksum": false}),
+            ),
+            (
+                Codec::Blosc {
+                    cname: "lz\"4".into(),
+                    clevel: 5,
+                    shuffle: 1,
+                    blocksize: 0,
+                    typesize: 4,
+                },
+                json!({"id": "blosc", "cname": "lz\"4", "clevel": 5, "shuffle": 1, "blocksize": 0}),
+            ),
+            (
+                Codec::Szip {
+                    options_mask: 141,
+                    pixels_per_block: 32,
+                    bits_per_pixel: 16,
+                    pixels_per_scanline: 256,
+                },
+                json!({"id": "imagecodecs_szip", "options_mask": 141, "pixels_per_block": 32,
+                       "bits_per_pixel": 16, "pixels_per_scanline": 256, "header": true}),
+            ),
+            (
+                Codec::Lzf,
+                json!({"id": "imagecodecs_lzf", "header": false}),
+            ),
+            (
+                Codec::from_hdf5(307, "bzip2", &[12], 4),
+                json!({"id": "bz2", "level": 9}),
+            ),
+            (
+                Codec::from_hdf5(32004, "lz4", &[0], 4),
+                json!({"id": "imagecodecs_lz4h5"}),
+            ),
+        ];
+        for (codec, value) in cases {
+            assert_eq!(codec.numcodecs_json(), Some(value.to_string()), "{codec:?}");
+        }
+        let unset_szip = Codec::Szip {
+            options_mask: 0,
+            pixels_per_block: 0,
+            bits_per_pixel: 0,
+            pixels_per_scanline: 0,
+        };
+        assert_eq!(unset_szip.numcodecs_json(), None);
+    }
+
     #[test]
     fn deflate_is_zlib() {
         let c = Codec::from_hdf5(1, "deflate", &[4], 4);
         assert_eq!(
-            c.numcodecs(),
+            numcodecs(&c),
             Some(serde_json::json!({"id": "zlib", "level": 4}))
         );
     }
@@ -265,15 +338,12 @@ mod tests {
     fn unknown_ids_are_kept() {
         let c = Codec::from_hdf5(32013, "zfp", &[0], 4);
         assert_eq!(c.hdf5_id(), 32013);
-        assert!(c.numcodecs().is_none());
+        assert!(c.numcodecs_json().is_none());
     }
 
     #[test]
     fn registered_filters_map_to_the_codecs_that_decode_their_framing() {
-        let id = |c: Codec| {
-            c.numcodecs()
-                .map(|j| j["id"].as_str().unwrap_or("").to_string())
-        };
+        let id = |c: Codec| numcodecs(&c).map(|j| j["id"].as_str().unwrap_or("").to_string());
         assert_eq!(
             id(Codec::from_hdf5(32004, "lz4", &[0], 4)).as_deref(),
             Some("imagecodecs_lz4h5")
@@ -283,7 +353,7 @@ mod tests {
             Some("bz2")
         );
         assert_eq!(
-            Codec::Lzf.numcodecs(),
+            numcodecs(&Codec::Lzf),
             Some(serde_json::json!({"id": "imagecodecs_lzf", "header": false}))
         );
         assert_eq!(

@@ -340,7 +340,7 @@ fn encoding(url: &str, a: &ArrayMeta) -> Result<Encoding, RefsError> {
                     "Fletcher32 before shuffle in the filter pipeline: numcodecs' shuffle cannot decode chunks that carry the 4 checksum bytes",
                 ));
             }
-            let j = c.numcodecs().ok_or_else(|| {
+            let j = c.numcodecs_json().ok_or_else(|| {
                 unrepresentable(
                     url,
                     a,
@@ -353,7 +353,7 @@ fn encoding(url: &str, a: &ArrayMeta) -> Result<Encoding, RefsError> {
                     },
                 )
             })?;
-            parts.push(j.to_string());
+            parts.push(j);
             encode.push(c.clone());
         }
         let filters = if parts.is_empty() {
