@@ -10,7 +10,7 @@ use quick_xml::{Reader, XmlVersion};
 use crate::DmrppError;
 use crate::document::{ChunkElem, ChunksElem, DimRef, Document, GroupDoc, Variable};
 use crate::tag_attrs::TagAttrs;
-use crate::types;
+use crate::types::{self, AttrKind};
 
 /// What the current text belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +25,37 @@ enum Capture {
 
 struct AttrBuilder {
     name: String,
-    dap: String,
-    values: Vec<String>,
+    kind: AttrKind,
+    /// The values, parsed as they end (most attributes have one: no list is allocated).
+    first: Option<AttrValue>,
+    rest: Vec<AttrValue>,
     children: Vec<Attribute>,
+}
+
+impl AttrBuilder {
+    fn push(&mut self, v: AttrValue) {
+        if self.first.is_none() {
+            self.first = Some(v);
+        } else {
+            self.rest.push(v);
+        }
+    }
+
+    /// The attribute's value: a container's children, its one value, or the list of them.
+    fn value(self) -> AttrValue {
+        if self.kind == AttrKind::Container {
+            return AttrValue::Compound(
+                self.children
+                    .into_iter()
+                    .map(|a| (a.name, a.value))
+                    .collect(),
+            );
+        }
+        match (self.first, self.rest.is_empty()) {
+            (Some(v), true) => v,
+            (first, _) => AttrValue::Array(first.into_iter().chain(self.rest).collect()),
+        }
+    }
 }
 
 /// Bound on attribute nesting, against hostile documents.
@@ -177,8 +205,9 @@ impl State<'_> {
                 }
                 self.attrs.push(AttrBuilder {
                     name: a.get(e, "name").unwrap_or_default().to_string(),
-                    dap: a.get(e, "type").unwrap_or("String").to_string(),
-                    values: Vec::new(),
+                    kind: AttrKind::of(a.get(e, "type").unwrap_or("String")),
+                    first: None,
+                    rest: Vec::new(),
                     children: Vec::new(),
                 });
                 if empty {
@@ -277,15 +306,18 @@ impl State<'_> {
     }
 
     fn end_text(&mut self) -> Result<(), DmrppError> {
-        let text = std::mem::take(&mut self.text);
         let capture = std::mem::replace(&mut self.capture, Capture::None);
-        match capture {
-            Capture::None => {}
-            Capture::Value => {
-                if let Some(a) = self.attrs.last_mut() {
-                    a.values.push(text);
-                }
+        if capture == Capture::Value {
+            // Parsed from the text buffer, which is kept for the next value.
+            if let Some(a) = self.attrs.last_mut() {
+                a.push(a.kind.value(&self.text));
             }
+            self.text.clear();
+            return Ok(());
+        }
+        let text = std::mem::take(&mut self.text);
+        match capture {
+            Capture::None | Capture::Value => {}
             Capture::ChunkSizes => {
                 let sizes = text
                     .split_whitespace()
@@ -297,6 +329,9 @@ impl State<'_> {
                 {
                     c.chunk_sizes = Some(sizes);
                 }
+                // Parsed: the buffer serves the next text.
+                self.text = text;
+                self.text.clear();
             }
             Capture::Compact => {
                 if let Some(v) = self.var.as_mut() {
@@ -326,25 +361,11 @@ impl State<'_> {
     }
 
     fn end_attribute(&mut self) -> Result<(), DmrppError> {
-        let Some(b) = self.attrs.pop() else {
+        let Some(mut b) = self.attrs.pop() else {
             return Ok(());
         };
-        let value = if b.dap == "Container" {
-            AttrValue::Compound(b.children.into_iter().map(|a| (a.name, a.value)).collect())
-        } else {
-            let dap = b.dap;
-            let mut vals: Vec<AttrValue> = b
-                .values
-                .into_iter()
-                .map(|t| types::narrow(&dap, types::value(&dap, t)))
-                .collect();
-            if vals.len() == 1 {
-                vals.swap_remove(0)
-            } else {
-                AttrValue::Array(vals)
-            }
-        };
-        let attr = Attribute::new(b.name, value);
+        let name = std::mem::take(&mut b.name);
+        let attr = Attribute::new(name, b.value());
         if let Some(parent) = self.attrs.last_mut() {
             parent.children.push(attr);
             return Ok(());

@@ -51,25 +51,50 @@ pub fn is_variable(name: &str) -> bool {
     )
 }
 
-/// Parses one attribute value of DAP type `dap` (text as written: `NaN`, `-nan`, `inf`, ...).
-/// The text becomes the value's string when it is kept as text (no copy).
-pub fn value(dap: &str, text: String) -> AttrValue {
-    let t = text.trim();
-    match dap {
-        "Byte" | "UInt8" | "UInt16" | "UInt32" | "UInt64" | "Char" => match t.parse::<u64>() {
-            Ok(u) => AttrValue::UInt(u),
-            Err(_) => AttrValue::Str(text),
-        },
-        "Int8" | "Int16" | "Int32" | "Int64" => match t.parse::<i64>() {
-            Ok(i) => AttrValue::Int(i),
-            Err(_) => AttrValue::Str(text),
-        },
-        "Float32" | "Float64" => match float(t) {
-            Some(f) => AttrValue::Float(f),
-            None => AttrValue::Str(text),
-        },
-        "String" | "URL" if text.contains('\\') => AttrValue::Str(unescape_octal(&text)),
-        _ => AttrValue::Str(text),
+/// How the values of an `<Attribute type=...>` are read, decided once per attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrKind {
+    /// `Container`: child attributes, no values.
+    Container,
+    Unsigned,
+    Signed,
+    /// Narrowed to float32 precision, so that it equals what the HDF5 file holds.
+    Float32,
+    Float64,
+    /// `String`, `URL`: libdap's octal escapes undone.
+    Escaped,
+    /// Any other type: the text as written.
+    Text,
+}
+
+impl AttrKind {
+    /// The kind of DAP attribute type `dap`.
+    pub fn of(dap: &str) -> Self {
+        match dap {
+            "Container" => Self::Container,
+            "Byte" | "UInt8" | "UInt16" | "UInt32" | "UInt64" | "Char" => Self::Unsigned,
+            "Int8" | "Int16" | "Int32" | "Int64" => Self::Signed,
+            "Float32" => Self::Float32,
+            "Float64" => Self::Float64,
+            "String" | "URL" => Self::Escaped,
+            _ => Self::Text,
+        }
+    }
+
+    /// Parses one value from its text as written (`NaN`, `-nan`, `inf`, ...), in place: the
+    /// text is copied only when the value stays text (a number that does not parse keeps its
+    /// text, untrimmed).
+    pub fn value(self, text: &str) -> AttrValue {
+        let t = text.trim();
+        let parsed = match self {
+            Self::Unsigned => t.parse::<u64>().ok().map(AttrValue::UInt),
+            Self::Signed => t.parse::<i64>().ok().map(AttrValue::Int),
+            Self::Float32 => float(t).map(|f| AttrValue::Float(f64::from(f as f32))),
+            Self::Float64 => float(t).map(AttrValue::Float),
+            Self::Escaped if text.contains('\\') => Some(AttrValue::Str(unescape_octal(text))),
+            Self::Container | Self::Escaped | Self::Text => None,
+        };
+        parsed.unwrap_or_else(|| AttrValue::Str(text.to_string()))
     }
 }
 
@@ -120,15 +145,6 @@ pub fn float(t: &str) -> Option<f64> {
     }
 }
 
-/// A float attribute value narrowed to float32 precision when the DAP type is Float32, so
-/// that it equals what the HDF5 file holds.
-pub fn narrow(dap: &str, v: AttrValue) -> AttrValue {
-    match (dap, v) {
-        ("Float32", AttrValue::Float(f)) => AttrValue::Float(f64::from(f as f32)),
-        (_, v) => v,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,18 +170,30 @@ mod tests {
 
     #[test]
     fn float32_values_are_narrowed() {
-        let v = narrow("Float32", value("Float32", "0.1".into()));
+        let v = AttrKind::of("Float32").value("0.1");
         assert_eq!(v, AttrValue::Float(f64::from(0.1f32)));
+        assert_eq!(AttrKind::of("Float64").value("0.1"), AttrValue::Float(0.1));
     }
 
     #[test]
     fn values_parse_or_keep_their_text() {
         assert_eq!(
-            value("String", "a\\342\\200\\223b".into()),
+            AttrKind::of("String").value("a\\342\\200\\223b"),
             AttrValue::Str("a\u{2013}b".into())
         );
-        assert_eq!(value("Int32", " 7 ".into()), AttrValue::Int(7));
-        assert_eq!(value("Int32", "x".into()), AttrValue::Str("x".into()));
+        assert_eq!(AttrKind::of("Int32").value(" 7 "), AttrValue::Int(7));
+        assert_eq!(
+            AttrKind::of("Int32").value(" x"),
+            AttrValue::Str(" x".into())
+        );
+        assert_eq!(
+            AttrKind::of("UInt16").value("-1"),
+            AttrValue::Str("-1".into())
+        );
+        assert_eq!(
+            AttrKind::of("OtherXML").value("a\\101"),
+            AttrValue::Str("a\\101".into())
+        );
         assert!(float("NaN").unwrap().is_nan());
         assert_eq!(float("-Infinity"), Some(f64::NEG_INFINITY));
     }
