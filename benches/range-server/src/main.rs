@@ -1,7 +1,8 @@
 //! A static HTTP/1.1 range server for the remote benchmarks, that is not the bottleneck: tokio,
-//! keep-alive, positioned reads, a fixed latency added to every file request (RFC 9110 section
-//! 14: single `Range: bytes=a-b` / `bytes=a-` / `bytes=-n`, answered 206 with Content-Range;
-//! HEAD with Content-Length, ETag and Last-Modified). It counts file requests and body bytes.
+//! keep-alive, reads into one buffer per connection, a fixed latency added to every file
+//! request (RFC 9110 section 14: single `Range: bytes=a-b` / `bytes=a-` / `bytes=-n`, answered
+//! 206 with Content-Range; HEAD with Content-Length, ETag and Last-Modified). It counts file
+//! requests and body bytes.
 //!
 //!   cargo run --release -p granary-range-server -- ROOT [latency_ms]
 //!
@@ -16,7 +17,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write as _;
-use std::os::unix::fs::FileExt;
+use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,10 +109,12 @@ fn head(status: &str, headers: &[(&str, String)], len: u64) -> Vec<u8> {
 }
 
 impl Server {
-    /// The response to one request: head and body.
-    async fn answer(&self, req: &Request) -> (Vec<u8>, Vec<u8>) {
+    /// The response to one request: its head; the body is left in `body` (the connection's
+    /// buffer, reused from one response to the next).
+    async fn answer(&self, req: &Request, body: &mut Vec<u8>) -> Vec<u8> {
+        body.clear();
         if req.target.starts_with("/_stats") {
-            let body = format!(
+            let stats = format!(
                 "{{\"requests\":{},\"bytes\":{},\"connections\":{}}}",
                 self.requests.load(Ordering::SeqCst),
                 self.bytes.load(Ordering::SeqCst),
@@ -122,15 +125,17 @@ impl Server {
                 self.bytes.store(0, Ordering::SeqCst);
                 self.connections.store(0, Ordering::SeqCst);
             }
-            return (head("200 OK", &[], body.len() as u64), body.into_bytes());
+            let h = head("200 OK", &[], stats.len() as u64);
+            body.extend_from_slice(stats.as_bytes());
+            return h;
         }
         tokio::time::sleep(self.latency).await;
         self.requests.fetch_add(1, Ordering::SeqCst);
         let Some(path) = resolve(&self.root, &req.target) else {
-            return (head("404 Not Found", &[], 0), Vec::new());
+            return head("404 Not Found", &[], 0);
         };
         let Ok(meta) = std::fs::metadata(&path) else {
-            return (head("404 Not Found", &[], 0), Vec::new());
+            return head("404 Not Found", &[], 0);
         };
         let size = meta.len();
         let mtime = meta.modified().map_or(0, |t| {
@@ -149,10 +154,10 @@ impl Server {
         ];
         if req.method == "HEAD" {
             // A HEAD answer states the object's length, and has no body.
-            return (head("200 OK", &headers, size), Vec::new());
+            return head("200 OK", &headers, size);
         }
         let (status, start, end) = match &req.range {
-            None if size == 0 => return (head("200 OK", &headers, 0), Vec::new()),
+            None if size == 0 => return head("200 OK", &headers, 0),
             None => ("200 OK", 0, size - 1),
             Some(r) => match span(r, size) {
                 Some((s, e)) => {
@@ -161,25 +166,27 @@ impl Server {
                 }
                 None => {
                     let h = [("Content-Range", format!("bytes */{size}"))];
-                    return (head("416 Range Not Satisfiable", &h, 0), Vec::new());
+                    return head("416 Range Not Satisfiable", &h, 0);
                 }
             },
         };
-        let len = (end + 1 - start) as usize;
-        let body = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; len];
-            std::fs::File::open(&path)
-                .and_then(|f| f.read_exact_at(&mut buf, start))
-                .map(|()| buf)
-        })
-        .await
-        .unwrap();
-        match body {
-            Ok(body) => {
+        // Read on this task: the served files sit in the page cache (a benchmark reads them
+        // again and again), so a hand-off to a blocking thread would cost more than the copy.
+        // `read_to_end` fills the spare capacity without zeroing it first.
+        let len = end + 1 - start;
+        let read = std::fs::File::open(&path).and_then(|mut f| {
+            f.seek(std::io::SeekFrom::Start(start))?;
+            f.take(len).read_to_end(body)
+        });
+        match read {
+            Ok(n) if n as u64 == len => {
                 self.bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
-                (head(status, &headers, body.len() as u64), body)
+                head(status, &headers, body.len() as u64)
             }
-            Err(_) => (head("500 Internal Server Error", &[], 0), Vec::new()),
+            _ => {
+                body.clear();
+                head("500 Internal Server Error", &[], 0)
+            }
         }
     }
 
@@ -187,8 +194,9 @@ impl Server {
         let _ = stream.set_nodelay(true);
         let (r, mut w) = stream.into_split();
         let mut r = BufReader::new(r);
+        let mut body = Vec::new();
         while let Some(req) = read_request(&mut r).await {
-            let (h, body) = self.answer(&req).await;
+            let h = self.answer(&req, &mut body).await;
             if w.write_all(&h).await.is_err() || w.write_all(&body).await.is_err() {
                 return;
             }
