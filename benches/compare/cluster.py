@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from latency import RustRangeServer, bandwidth, link  # noqa: E402
 
-PER_TASK = 64  # granary's remote in-flight default, per task
+PER_TASK = 64  # granules in flight per task (and HEADs in flight), set on the command line
 
 
 def free_port():
@@ -84,7 +84,8 @@ class Cluster:
 
 def build(granary, urls, route, out, cluster=None, per_task=None):
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [granary, "inventory", "build", *urls, "-o", out, "--metadata", route, "--io-stats"]
+    cmd = [granary, "inventory", "build", *urls, "-o", out, "--metadata", route, "--io-stats",
+           "--concurrency", str(PER_TASK)]
     if cluster:
         cmd += ["--cluster", cluster, "--granules-per-task", str(per_task)]
     t = time.monotonic()

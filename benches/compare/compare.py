@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -89,12 +90,17 @@ def size_of(path: Path) -> int:
 
 
 def io_stats(text):
-    """granary's `--io-stats` line: `io: N requests, B bytes, R round trips (...)`."""
+    """granary's `--io-stats` line: `io: N requests, B bytes, R round trips (X requests/granule, C granules
+    in flight)`; C is granary's own number (its default, where the command gives none)."""
     for line in text.splitlines():
         if line.startswith("io: "):
             parts = line[4:].split(",")
-            return {"client_requests": int(parts[0].split()[0]), "client_bytes": int(parts[1].split()[0]),
-                    "round_trips": int(parts[2].split()[0])}
+            out = {"client_requests": int(parts[0].split()[0]), "client_bytes": int(parts[1].split()[0]),
+                   "round_trips": int(parts[2].split()[0])}
+            flight = re.search(r"(\d+) granules in flight", line)
+            if flight:
+                out["in_flight"] = int(flight.group(1))
+            return out
     return {}
 
 
@@ -270,11 +276,10 @@ def main(argv=None):
     ap.add_argument("--range-server", required=True, help="the range server binary (benches/range-server)")
     ap.add_argument("--sweep-granules", type=int, default=0,
                     help="granary alone over this many granule names over HTTP (0: no sweep)")
-    ap.add_argument("--sweep-concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[16, 64, 256],
+    ap.add_argument("--sweep-concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[16, 32, 64, 256],
                     help="granules in flight of the sweep, comma-separated")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each granary step, the median kept (the Python steps run once)")
-    ap.add_argument("--concurrency", type=int, default=64, help="granary's granules in flight (its default)")
     a = ap.parse_args(argv)
     c = Comparison(a)
     c.work.mkdir(parents=True, exist_ok=True)

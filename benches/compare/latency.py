@@ -106,7 +106,8 @@ def compare(c, io_stats):
     n = len(names)
     for key in ("g_scan", "g_dmrpp"):
         rt = res[key].get("round_trips", 0) / max(1, n)
-        res[key]["limit"] = limit(n, a.concurrency, rt, a.latency_ms, res[key]["bytes"], bw)
+        # granary ran with its default number of granules in flight, which it reports.
+        res[key]["limit"] = limit(n, res[key].get("in_flight", 1), rt, a.latency_ms, res[key]["bytes"], bw)
     return res
 
 

@@ -105,7 +105,8 @@ def latency(lat):
         lim = gr["limit"]
         out.append(f"| {route} | Python | {_s(kr['seconds'])} | {kr['requests'] / n:.1f} | {kr['bytes'] / n:,.0f} "
                    f"| (sequential) | | | |")
-        out.append(f"| {route} | granary | {_s(gr['seconds'])} | {gr['requests'] / n:.1f} | {gr['bytes'] / n:,.0f} "
+        flight = f" ({gr['in_flight']} in flight)" if "in_flight" in gr else ""
+        out.append(f"| {route} | granary{flight} | {_s(gr['seconds'])} | {gr['requests'] / n:.1f} | {gr['bytes'] / n:,.0f} "
                    f"| {lim['round_trips_per_granule']:.2f} | {_limit(lim)} | {_ratio(kr['seconds'], gr['seconds'])} "
                    f"| {gr['seconds'] / lim['limit_s']:.2f} |")
     return "\n".join(out)

@@ -35,8 +35,8 @@ pub struct BuildArgs {
     metadata: MetadataRoute,
     #[command(flatten)]
     trust: ExtractArgs,
-    /// Granules scanned at the same time (default: 4 per core for local files, 64 when any
-    /// granule is remote).
+    /// Granules scanned at the same time (default: 4 per core for local files, 16 per core
+    /// (16 to 256) when any granule is remote).
     #[arg(long)]
     concurrency: Option<usize>,
     /// Granules per committed part, at most.

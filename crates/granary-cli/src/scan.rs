@@ -29,8 +29,8 @@ pub struct ScanArgs {
     /// Inline chunks whose stored size is below this many bytes (0 = reference every chunk).
     #[arg(long, default_value_t = 0)]
     inline_threshold: u64,
-    /// Granules scanned at the same time (default: 4 per core for local files, 64 when any
-    /// granule is remote).
+    /// Granules scanned at the same time (default: 4 per core for local files, 16 per core
+    /// (16 to 256) when any granule is remote).
     #[arg(long)]
     concurrency: Option<usize>,
     /// Where metadata comes from: the DMR++ sidecar (`<granule>.dmrpp`), the HDF5 file, or the
@@ -155,11 +155,12 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     if args.io_stats {
         let s = stats.snapshot();
         eprintln!(
-            "io: {} requests, {} bytes, {} round trips ({:.1} requests/granule)",
+            "io: {} requests, {} bytes, {} round trips ({:.1} requests/granule, {} granules in flight)",
             s.requests,
             s.bytes,
             s.round_trips,
-            s.requests as f64 / urls.len() as f64
+            s.requests as f64 / urls.len() as f64,
+            ex.concurrency_for(&urls)
         );
     }
     crate::exit::print_skipped(

@@ -1,27 +1,48 @@
-//! How many granules are extracted at the same time, by default: many for remote objects
-//! (latency-bound), a few per core for local files (CPU-bound).
+//! How many granules are extracted at the same time, by default: enough remote ones per core
+//! to hide the latency without making the client CPU-bound, a few local ones per core (local
+//! reads are CPU-bound), and many HEAD requests (they cost no CPU to speak of).
 
 use url::Url;
 
-/// Granules in flight when any of them is remote: enough to hide a request's latency (a
-/// granule's scan is at most 4 dependent round trips; docs/benchmarks.md, latency mode).
-pub const REMOTE_CONCURRENCY: usize = 64;
+/// Remote granules in flight per core. Over HTTP at 30 ms per request (docs/benchmarks.md,
+/// in-flight sweep) an HDF5 granule waits 4 round trips (120 ms) and costs its client about
+/// 8 ms of CPU, so about 16 granules keep one core busy; past that the client is CPU-bound:
+/// more in flight only holds more buffers (on 2 cores, 1,000 granules: 32 in flight 5.7 s and
+/// 343 MB, 64 in flight 5.5 s and 581 MB).
+pub const REMOTE_PER_CORE: usize = 16;
+
+/// The remote default on one core.
+pub const REMOTE_MIN: usize = 16;
+/// The remote default's ceiling, however many cores (buffers grow with granules in flight).
+pub const REMOTE_MAX: usize = 256;
+
+/// HEAD requests in flight (sizes and ETags before a scan): latency only.
+pub const HEAD_CONCURRENCY: usize = 64;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Granules in flight when any of them is remote: [`REMOTE_PER_CORE`] per core, within
+/// [`REMOTE_MIN`]..=[`REMOTE_MAX`].
+pub fn remote_concurrency() -> usize {
+    (REMOTE_PER_CORE * cores()).clamp(REMOTE_MIN, REMOTE_MAX)
+}
 
 /// Granules in flight for local files: local reads are CPU-bound, so a few per core keep the
 /// cores busy; more only hold more buffers (on 2 cores, 389 granules: 8 in flight 1.2 s and
 /// 75 MB peak, 64 in flight 1.4 s and 230 MB).
 pub fn local_concurrency() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    (4 * cores).clamp(4, REMOTE_CONCURRENCY)
+    (4 * cores()).clamp(4, 64)
 }
 
 /// The default number of granules in flight for `urls`: [`local_concurrency`] when every one
-/// is a local file, else [`REMOTE_CONCURRENCY`].
+/// is a local file, else [`remote_concurrency`].
 pub fn auto_concurrency(urls: &[Url]) -> usize {
     if urls.iter().all(|u| u.scheme() == "file") {
         local_concurrency()
     } else {
-        REMOTE_CONCURRENCY
+        remote_concurrency()
     }
 }
 
@@ -41,11 +62,16 @@ mod tests {
         let local = urls(&["file:///data/a.nc", "file:///data/b.nc"]);
         let mixed = urls(&["file:///data/a.nc", "s3://bucket/b.nc"]);
         assert_eq!(auto_concurrency(&local), local_concurrency());
-        assert!((4..=REMOTE_CONCURRENCY).contains(&local_concurrency()));
-        assert_eq!(auto_concurrency(&mixed), REMOTE_CONCURRENCY);
+        assert!((4..=64).contains(&local_concurrency()));
+        assert_eq!(auto_concurrency(&mixed), remote_concurrency());
         assert_eq!(
             auto_concurrency(&urls(&["https://host/a.nc"])),
-            REMOTE_CONCURRENCY
+            remote_concurrency()
+        );
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(
+            remote_concurrency(),
+            (REMOTE_PER_CORE * cores).clamp(REMOTE_MIN, REMOTE_MAX)
         );
     }
 
@@ -65,6 +91,6 @@ mod tests {
         assert_eq!(fixed(3).concurrency_for(&remote), 3);
         assert_eq!(fixed(0).concurrency_for(&remote), 1);
         let auto = Extractor::new(reg, ExtractOptions::default());
-        assert_eq!(auto.concurrency_for(&remote), REMOTE_CONCURRENCY);
+        assert_eq!(auto.concurrency_for(&remote), remote_concurrency());
     }
 }

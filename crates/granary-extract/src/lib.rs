@@ -23,7 +23,9 @@ use granary_io::{IoStats, ObjectSource, ReadScope, StoreRegistry};
 use object_store::ObjectStoreExt;
 use url::Url;
 
-pub use concurrency::{REMOTE_CONCURRENCY, auto_concurrency, local_concurrency};
+pub use concurrency::{
+    HEAD_CONCURRENCY, REMOTE_PER_CORE, auto_concurrency, local_concurrency, remote_concurrency,
+};
 pub use error::ExtractError;
 pub use sidecar_check::{SAMPLED_ARRAYS, SidecarCheck};
 
@@ -291,7 +293,8 @@ impl Extractor {
             .max(1)
     }
 
-    /// Heads every URL, `concurrency` at a time, in input order.
+    /// Heads every URL, the configured concurrency (else [`HEAD_CONCURRENCY`]) at a time, in
+    /// input order.
     pub async fn head_all(&self, urls: &[Url]) -> Vec<Result<Listed, ExtractError>> {
         // Owned URLs and a cloned extractor per request: the futures borrow nothing (callers
         // inside `Send` async trait methods need that).
@@ -300,7 +303,7 @@ impl Extractor {
             async move { ex.head(&u).await }
         });
         futures::stream::iter(heads)
-            .buffered(self.concurrency_for(urls))
+            .buffered(self.opts.concurrency.unwrap_or(HEAD_CONCURRENCY).max(1))
             .collect()
             .await
     }

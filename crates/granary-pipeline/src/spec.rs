@@ -248,8 +248,8 @@ pub struct ExtractorSpec {
     #[serde(rename = "type")]
     pub route: MetadataRoute,
     pub inputs: Vec<String>,
-    /// Granules extracted at the same time (absent: 4 per core for local files, 64 when any
-    /// granule is remote).
+    /// Granules extracted at the same time (absent: 4 per core for local files, 16 per core
+    /// (16 to 256) when any granule is remote).
     #[serde(default)]
     pub concurrency: Option<usize>,
     /// Granules committed to the inventory together, at most.
