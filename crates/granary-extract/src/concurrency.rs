@@ -7,8 +7,8 @@ use url::Url;
 /// Remote granules in flight per core. Over HTTP at 30 ms per request (docs/benchmarks.md,
 /// in-flight sweep) an HDF5 granule waits 4 round trips (120 ms) and costs its client about
 /// 8 ms of CPU, so about 16 granules keep one core busy; past that the client is CPU-bound:
-/// more in flight only holds more buffers (on 2 cores, 1,000 granules: 32 in flight 5.7 s and
-/// 343 MB, 64 in flight 5.5 s and 581 MB).
+/// more in flight only holds more buffers (on 2 cores, 1,000 granules: 32 in flight 6.68 s and
+/// 355 MB, 64 in flight 6.57 s and 555 MB).
 pub const REMOTE_PER_CORE: usize = 16;
 
 /// The remote default on one core.
