@@ -41,20 +41,22 @@ impl AttrBuilder {
         }
     }
 
-    /// The attribute's value: a container's children, its one value, or the list of them.
-    fn value(self) -> AttrValue {
-        if self.kind == AttrKind::Container {
-            return AttrValue::Compound(
+    /// The attribute, its value a container's children, its one value, or the list of them.
+    fn into_attribute(self) -> Attribute {
+        let value = if self.kind == AttrKind::Container {
+            AttrValue::Compound(
                 self.children
                     .into_iter()
                     .map(|a| (a.name, a.value))
                     .collect(),
-            );
-        }
-        match (self.first, self.rest.is_empty()) {
-            (Some(v), true) => v,
-            (first, _) => AttrValue::Array(first.into_iter().chain(self.rest).collect()),
-        }
+            )
+        } else {
+            match (self.first, self.rest.is_empty()) {
+                (Some(v), true) => v,
+                (first, _) => AttrValue::Array(first.into_iter().chain(self.rest).collect()),
+            }
+        };
+        Attribute::new(self.name, value)
     }
 }
 
@@ -307,43 +309,44 @@ impl State<'_> {
 
     fn end_text(&mut self) -> Result<(), DmrppError> {
         let capture = std::mem::replace(&mut self.capture, Capture::None);
-        if capture == Capture::Value {
-            // Parsed from the text buffer, which is kept for the next value.
-            if let Some(a) = self.attrs.last_mut() {
-                a.push(a.kind.value(&self.text));
-            }
-            self.text.clear();
-            return Ok(());
-        }
-        let text = std::mem::take(&mut self.text);
+        // Values and chunk sizes are parsed from the buffer, which is kept for the next text;
+        // the other captures keep the text itself.
         match capture {
-            Capture::None | Capture::Value => {}
+            Capture::None => {}
+            Capture::Value => {
+                if let Some(a) = self.attrs.last_mut() {
+                    a.push(a.kind.value(&self.text));
+                }
+            }
             Capture::ChunkSizes => {
-                let sizes = text
+                let sizes = self
+                    .text
                     .split_whitespace()
                     .map(|s| s.parse::<u64>())
                     .collect::<Result<Vec<u64>, _>>()
-                    .map_err(|_| self.invalid(format!("bad chunkDimensionSizes {text:?}")))?;
+                    .map_err(|_| {
+                        self.invalid(format!("bad chunkDimensionSizes {:?}", self.text))
+                    })?;
                 if let Some(c) = self.var.as_mut().and_then(|v| v.chunks.as_mut())
                     && c.chunk_sizes.is_none()
                 {
                     c.chunk_sizes = Some(sizes);
                 }
-                // Parsed: the buffer serves the next text.
-                self.text = text;
-                self.text.clear();
             }
             Capture::Compact => {
+                let text = std::mem::take(&mut self.text);
                 if let Some(v) = self.var.as_mut() {
                     v.compact = Some(text);
                 }
             }
             Capture::Missing => {
+                let text = std::mem::take(&mut self.text);
                 if let Some(v) = self.var.as_mut() {
                     v.missing_data = Some(text);
                 }
             }
             Capture::Vlsa { count, zipped } => {
+                let text = std::mem::take(&mut self.text);
                 let value = if zipped {
                     crate::inline::zlib_base64_text(&text).map_err(|m| self.invalid(m))?
                 } else {
@@ -357,15 +360,15 @@ impl State<'_> {
                 }
             }
         }
+        self.text.clear();
         Ok(())
     }
 
     fn end_attribute(&mut self) -> Result<(), DmrppError> {
-        let Some(mut b) = self.attrs.pop() else {
+        let Some(b) = self.attrs.pop() else {
             return Ok(());
         };
-        let name = std::mem::take(&mut b.name);
-        let attr = Attribute::new(name, b.value());
+        let attr = b.into_attribute();
         if let Some(parent) = self.attrs.last_mut() {
             parent.children.push(attr);
             return Ok(());

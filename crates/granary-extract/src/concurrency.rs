@@ -16,6 +16,9 @@ pub const REMOTE_MIN: usize = 16;
 /// The remote default's ceiling, however many cores (buffers grow with granules in flight).
 pub const REMOTE_MAX: usize = 256;
 
+/// Local granules in flight, at most, however many cores.
+pub const LOCAL_MAX: usize = 64;
+
 /// HEAD requests in flight (sizes and ETags before a scan): latency only.
 pub const HEAD_CONCURRENCY: usize = 64;
 
@@ -33,7 +36,7 @@ pub fn remote_concurrency() -> usize {
 /// cores busy; more only hold more buffers (on 2 cores, 389 granules: 8 in flight 1.2 s and
 /// 75 MB peak, 64 in flight 1.4 s and 230 MB).
 pub fn local_concurrency() -> usize {
-    (4 * cores()).clamp(4, 64)
+    (4 * cores()).clamp(4, LOCAL_MAX)
 }
 
 /// The default number of granules in flight for `urls`: [`local_concurrency`] when every one
@@ -62,16 +65,15 @@ mod tests {
         let local = urls(&["file:///data/a.nc", "file:///data/b.nc"]);
         let mixed = urls(&["file:///data/a.nc", "s3://bucket/b.nc"]);
         assert_eq!(auto_concurrency(&local), local_concurrency());
-        assert!((4..=64).contains(&local_concurrency()));
+        assert!((4..=LOCAL_MAX).contains(&local_concurrency()));
         assert_eq!(auto_concurrency(&mixed), remote_concurrency());
         assert_eq!(
             auto_concurrency(&urls(&["https://host/a.nc"])),
             remote_concurrency()
         );
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         assert_eq!(
             remote_concurrency(),
-            (REMOTE_PER_CORE * cores).clamp(REMOTE_MIN, REMOTE_MAX)
+            (REMOTE_PER_CORE * cores()).clamp(REMOTE_MIN, REMOTE_MAX)
         );
     }
 
