@@ -2,6 +2,7 @@
 //! reports missing ranges; [`Cur`] decodes little-endian fields (HDF5 spec, "Conventions").
 
 use crate::RangeCache;
+use crate::global_heap::HeapIndex;
 
 use crate::error::{Fail, PResult, malformed};
 
@@ -9,6 +10,8 @@ use crate::error::{Fail, PResult, malformed};
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     pub cache: &'a RangeCache,
+    /// Where the objects of the global heap collections read so far lie.
+    pub heaps: &'a HeapIndex,
     /// Size of file addresses ("offsets") in bytes.
     pub so: u8,
     /// Size of lengths in bytes.
@@ -159,10 +162,9 @@ impl<'a> Cur<'a> {
                 format!("integer field of {n} bytes"),
             ));
         }
-        let b = self.take(n)?;
-        Ok(b.iter()
-            .rev()
-            .fold(0u64, |acc, x| (acc << 8) | u64::from(*x)))
+        let mut le = [0u8; 8];
+        le[..n].copy_from_slice(self.take(n)?);
+        Ok(u64::from_le_bytes(le))
     }
 
     /// A file address; `None` for the undefined address (all bits set).

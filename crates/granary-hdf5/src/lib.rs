@@ -72,6 +72,7 @@ impl Default for ScanOptions {
 struct Scan {
     sb: Option<superblock::Superblock>,
     walker: walk::Walker,
+    heaps: global_heap::HeapIndex,
 }
 
 impl Scan {
@@ -79,6 +80,7 @@ impl Scan {
         Self {
             sb: None,
             walker: walk::Walker::new(metadata_only),
+            heaps: global_heap::HeapIndex::default(),
         }
     }
 
@@ -89,6 +91,7 @@ impl Scan {
             None => {
                 let ctx0 = Ctx {
                     cache,
+                    heaps: &self.heaps,
                     so: 8,
                     sl: 8,
                     base: 0,
@@ -100,6 +103,7 @@ impl Scan {
         };
         let ctx = Ctx {
             cache,
+            heaps: &self.heaps,
             so: sb.so,
             sl: sb.sl,
             base: sb.base,

@@ -1,6 +1,8 @@
 //! Decoders of the header messages the scanner uses (spec IV.A.2): dataspace, fill value,
 //! data layout, filter pipeline, link, link info, attribute info, symbol table, attribute.
 
+use std::borrow::Cow;
+
 use granary_core::{Codec, DType};
 
 use crate::cursor::Cur;
@@ -434,18 +436,32 @@ pub(crate) fn symbol_table(c: &mut Cur<'_>) -> PResult<(u64, u64)> {
 }
 
 /// A raw attribute (IV.A.2.m): name, type, space and undecoded value bytes.
+/// The value bytes are borrowed from the message body they were read from.
 #[derive(Debug, Clone)]
-pub(crate) struct RawAttribute {
+pub(crate) struct RawAttribute<'a> {
     pub name: String,
     /// The datatype, or the address of the committed datatype it shares.
     pub dtype: Result<DType, u64>,
     pub space: Dataspace,
-    pub data: Vec<u8>,
+    pub data: Cow<'a, [u8]>,
     /// Address of the data (for error messages).
     pub addr: u64,
 }
 
-pub(crate) fn attribute(c: &mut Cur<'_>) -> PResult<RawAttribute> {
+impl RawAttribute<'_> {
+    /// The attribute with its value bytes copied (when its message body is short-lived).
+    pub(crate) fn into_owned(self) -> RawAttribute<'static> {
+        RawAttribute {
+            name: self.name,
+            dtype: self.dtype,
+            space: self.space,
+            data: Cow::Owned(self.data.into_owned()),
+            addr: self.addr,
+        }
+    }
+}
+
+pub(crate) fn attribute<'a>(c: &mut Cur<'a>) -> PResult<RawAttribute<'a>> {
     let at = c.here();
     let version = c.u8()?;
     let flags = c.u8()?;
@@ -485,19 +501,19 @@ pub(crate) fn attribute(c: &mut Cur<'_>) -> PResult<RawAttribute> {
     let Ok(dt) = &dtype else {
         // Committed type: its size is not known here; the walker re-reads the value.
         let addr = c.here();
-        let rest = c.take(c.remaining())?.to_vec();
+        let rest = c.take(c.remaining())?;
         return Ok(RawAttribute {
             name,
             dtype,
             space,
-            data: rest,
+            data: Cow::Borrowed(rest),
             addr,
         });
     };
     let n = usize::try_from(space.n_elements().saturating_mul(dt.size() as u64))
         .map_err(|_| malformed(at, "attribute too large"))?;
     let addr = c.here();
-    let data = c.take(n)?.to_vec();
+    let data = Cow::Borrowed(c.take(n)?);
     Ok(RawAttribute {
         name,
         dtype,

@@ -24,6 +24,9 @@ pub(crate) fn decode(
     if data.len() < n.saturating_mul(size) {
         return Err(malformed(at, "value shorter than its type and shape"));
     }
+    if scalar && n == 1 {
+        return one(ctx, dtype, &data[..size], at);
+    }
     let mut needs = Needs::default();
     let mut vals = Vec::with_capacity(n.min(1 << 20));
     for i in 0..n {
@@ -65,16 +68,34 @@ pub(crate) fn one(ctx: &Ctx<'_>, dtype: &DType, raw: &[u8], at: u64) -> PResult<
         }
         DType::Enum { base, .. } => return one(ctx, base, raw, at),
         DType::Float { size, order } => {
-            let mut b = raw.to_vec();
-            if *order == ByteOrder::Big {
-                b.reverse();
-            }
+            let big = *order == ByteOrder::Big;
             match size {
-                4 => AttrValue::Float(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-                8 => AttrValue::Float(f64::from_le_bytes([
-                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                ])),
-                2 => AttrValue::Float(f16_to_f64(u16::from_le_bytes([b[0], b[1]]))),
+                4 => {
+                    let b = fixed::<4>(raw, at)?;
+                    let v = if big {
+                        f32::from_be_bytes(b)
+                    } else {
+                        f32::from_le_bytes(b)
+                    };
+                    AttrValue::Float(f64::from(v))
+                }
+                8 => {
+                    let b = fixed::<8>(raw, at)?;
+                    AttrValue::Float(if big {
+                        f64::from_be_bytes(b)
+                    } else {
+                        f64::from_le_bytes(b)
+                    })
+                }
+                2 => {
+                    let b = fixed::<2>(raw, at)?;
+                    let bits = if big {
+                        u16::from_be_bytes(b)
+                    } else {
+                        u16::from_le_bytes(b)
+                    };
+                    AttrValue::Float(f16_to_f64(bits))
+                }
                 s => return Err(unsupported(format!("{s}-byte floating point"))),
             }
         }
@@ -131,9 +152,55 @@ pub(crate) fn one(ctx: &Ctx<'_>, dtype: &DType, raw: &[u8], at: u64) -> PResult<
     })
 }
 
+/// The first `N` bytes of an element.
+fn fixed<const N: usize>(raw: &[u8], at: u64) -> PResult<[u8; N]> {
+    raw.get(..N)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| malformed(at, format!("value shorter than its {N}-byte type")))
+}
+
 fn text(b: &[u8]) -> AttrValue {
     match std::str::from_utf8(b) {
         Ok(s) => AttrValue::Str(s.to_string()),
         Err(_) => AttrValue::Bytes(b.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::RangeCache;
+    use crate::global_heap::HeapIndex;
+
+    fn float(size: usize, order: ByteOrder, raw: &[u8]) -> PResult<AttrValue> {
+        let cache = RangeCache::from_bytes(Bytes::new());
+        let heaps = HeapIndex::default();
+        let ctx = Ctx {
+            cache: &cache,
+            heaps: &heaps,
+            so: 8,
+            sl: 8,
+            base: 0,
+        };
+        one(&ctx, &DType::Float { size, order }, raw, 0)
+    }
+
+    #[test]
+    fn floats_of_both_byte_orders() {
+        use ByteOrder::{Big, Little};
+        let v = |r: PResult<AttrValue>| match r {
+            Ok(AttrValue::Float(f)) => f,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(v(float(4, Little, &1.5f32.to_le_bytes())), 1.5);
+        assert_eq!(v(float(4, Big, &(-2.25f32).to_be_bytes())), -2.25);
+        assert_eq!(v(float(8, Little, &1e300f64.to_le_bytes())), 1e300);
+        assert_eq!(v(float(8, Big, &(-0.1f64).to_be_bytes())), -0.1);
+        assert_eq!(v(float(2, Little, &0x3c00u16.to_le_bytes())), 1.0);
+        assert_eq!(v(float(2, Big, &0xc000u16.to_be_bytes())), -2.0);
+        // Fewer bytes than the type: an error, not a panic.
+        assert!(float(8, Little, &[0; 4]).is_err());
     }
 }

@@ -3,6 +3,7 @@
 //! wave and runs the pass again. Finished pieces are memoised across passes, so a pass costs
 //! only the new work. Round trips grow with the depth of the file, not its object count.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -328,7 +329,8 @@ impl Walker {
                             m.body = b;
                         }
                         raw.push((
-                            messages::attribute(&mut Cur::detached(&m.body, heap, ctx.so, ctx.sl))?,
+                            messages::attribute(&mut Cur::detached(&m.body, heap, ctx.so, ctx.sl))?
+                                .into_owned(),
                             order,
                         ));
                     }
@@ -345,7 +347,11 @@ impl Walker {
                     continue;
                 };
                 let n = a.space.n_elements().saturating_mul(dt.size() as u64) as usize;
-                a.data.truncate(n);
+                if let Cow::Borrowed(b) = &mut a.data {
+                    *b = b.get(..n).unwrap_or(b);
+                } else {
+                    a.data.to_mut().truncate(n);
+                }
                 a.dtype = Ok(dt);
             }
             let Ok(dtype) = &a.dtype else { continue };
