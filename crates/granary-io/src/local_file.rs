@@ -4,8 +4,8 @@
 //! sends each range to the blocking thread pool on its own. A granule read in waves of ~30
 //! ranges then costs ~30 opens and ~30 thread hand-offs. Here the file is opened once (and
 //! refused unless it is a regular file: a FIFO or a device would block or never end), and the
-//! ranges of one wave are read together in one blocking task, each into a buffer of exactly its
-//! size. A file that shrinks while it is read gives a short read, which the caller reports as
+//! ranges of one wave are read together in one blocking task, into one buffer of the wave's
+//! size that is then cut into each range's bytes without a copy. A file that shrinks while it is read gives a short read, which the caller reports as
 //! an error; nothing is memory-mapped, so truncation can never raise SIGBUS.
 //!
 //! On Linux a wave is first read without blocking (`preadv2(2)` with `RWF_NOWAIT`: only what
@@ -43,16 +43,30 @@ async fn blocking<T: Send + 'static>(
         })?
 }
 
-/// A zeroed buffer for `range`, allocated by the caller: on the async worker thread, not on
-/// the blocking thread that fills it (glibc gives every thread that allocates its own arena, and
-/// buffers allocated on short-lived blocking threads would spread a scan's memory over many).
-fn buffer_for(range: &Range<u64>, url: &str) -> Result<Vec<u8>, IoError> {
-    let len = usize::try_from(range.end.saturating_sub(range.start));
-    len.map(|n| vec![0u8; n]).map_err(|_| IoError::ShortRead {
+/// The length of `range` as a buffer size.
+fn len_of(range: &Range<u64>, url: &str) -> Result<usize, IoError> {
+    usize::try_from(range.end.saturating_sub(range.start)).map_err(|_| too_large(range, url))
+}
+
+/// A range (or a wave ending with it) too large for one buffer.
+fn too_large(range: &Range<u64>, url: &str) -> IoError {
+    IoError::ShortRead {
         url: url.to_string(),
         range: range.clone(),
         got: 0,
-    })
+    }
+}
+
+/// A zeroed buffer of `len` bytes, allocated by the caller: on the async worker thread, not on
+/// the blocking thread that fills it (glibc gives every thread that allocates its own arena, and
+/// buffers allocated on short-lived blocking threads would spread a scan's memory over many).
+/// `range` names the read in the error when `len` cannot be allocated.
+fn buffer_for(len: usize, range: Option<&Range<u64>>, url: &str) -> Result<Vec<u8>, IoError> {
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(len)
+        .map_err(|_| too_large(range.unwrap_or(&(0..0)), url))?;
+    buf.resize(len, 0);
+    Ok(buf)
 }
 
 /// Fills `buf` from `file` at `range.start`; fewer bytes than asked (the file ended or shrank)
@@ -148,7 +162,8 @@ impl LocalFile {
             let mut all = file.read_ranges(&[0..size], url).await?;
             return Ok((file, size, all.pop().unwrap_or_default()));
         };
-        let mut buf = buffer_for(&(0..len), url)?;
+        let first = 0..len;
+        let mut buf = buffer_for(len_of(&first, url)?, Some(&first), url)?;
         blocking(url, move || {
             let (file, size) = open_regular(&path, &task_url)?;
             let first = 0..len.min(size);
@@ -165,35 +180,54 @@ impl LocalFile {
         .await
     }
 
-    /// Reads `ranges`, in order, into buffers allocated here: from the page cache on this
-    /// thread while every byte is there, the rest in one blocking task.
+    /// Reads `ranges`, in order, into one buffer allocated here and cut into each range's
+    /// bytes (one allocation per wave, no copy): from the page cache on this thread while
+    /// every byte is there, the rest in one blocking task.
     pub(crate) async fn read_ranges(
         &self,
         ranges: &[Range<u64>],
         url: &str,
     ) -> Result<Vec<Bytes>, IoError> {
-        let mut bufs = ranges
-            .iter()
-            .map(|r| buffer_for(r, url))
-            .collect::<Result<Vec<_>, _>>()?;
-        let first_miss = ranges
-            .iter()
-            .zip(bufs.iter_mut())
-            .position(|(r, buf)| !fill_cached(&self.file, r, buf));
+        let mut ends = Vec::with_capacity(ranges.len());
+        let mut total = 0usize;
+        for r in ranges {
+            total = len_of(r, url)?
+                .checked_add(total)
+                .ok_or_else(|| too_large(r, url))?;
+            ends.push(total);
+        }
+        let mut buf = buffer_for(total, ranges.last(), url)?;
+        let starts = |k: usize| if k == 0 { 0 } else { ends[k - 1] };
+        let first_miss = (0..ranges.len())
+            .find(|&k| !fill_cached(&self.file, &ranges[k], &mut buf[starts(k)..ends[k]]));
         let Some(first_miss) = first_miss else {
-            return Ok(bufs.into_iter().map(Bytes::from).collect());
+            return Ok(cut(buf, &ends));
         };
         let file = self.file.clone();
-        let ranges = ranges[first_miss..].to_vec();
+        let ranges = ranges.to_vec();
         let task_url = url.to_string();
         blocking(url, move || {
-            for (r, buf) in ranges.iter().zip(bufs[first_miss..].iter_mut()) {
-                fill_at(&file, r, buf, &task_url)?;
+            for k in first_miss..ranges.len() {
+                let from = if k == 0 { 0 } else { ends[k - 1] };
+                fill_at(&file, &ranges[k], &mut buf[from..ends[k]], &task_url)?;
             }
-            Ok(bufs.into_iter().map(Bytes::from).collect())
+            Ok(cut(buf, &ends))
         })
         .await
     }
+}
+
+/// The bytes of each range of a wave, cut from its one buffer (`ends`: each range's end in it).
+fn cut(buf: Vec<u8>, ends: &[usize]) -> Vec<Bytes> {
+    let all = Bytes::from(buf);
+    let mut start = 0;
+    ends.iter()
+        .map(|&end| {
+            let b = all.slice(start..end);
+            start = end;
+            b
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -232,6 +266,18 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("g.nc"), "{err}");
+        // A wave whose later range fails after earlier ones were read: that range is named.
+        let err = f
+            .read_ranges(&[0..10, 60..70, 90..120], &u)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, IoError::ShortRead { range, got: 10, .. } if *range == (90..120)),
+            "{err}"
+        );
+        let got = f.read_ranges(&[0..10, 60..70, 90..100], &u).await.unwrap();
+        let got: Vec<&[u8]> = got.iter().map(|b| &b[..]).collect();
+        assert_eq!(got, [&data[0..10], &data[60..70], &data[90..100]]);
     }
 
     #[cfg(target_os = "linux")]
