@@ -23,28 +23,31 @@ pub(crate) struct HeapIndex(RefCell<HashMap<u64, Positions>>);
 /// The bytes of object `index` in the collection at `addr`.
 pub(crate) fn object<'a>(ctx: &Ctx<'a>, addr: u64, index: u32) -> PResult<&'a [u8]> {
     let bytes = collection(ctx, addr)?;
-    let found = {
-        let mut known = ctx.heaps.0.borrow_mut();
+    // The index is only borrowed here and nothing below looks up another object; were it
+    // borrowed all the same, the walk answers alone.
+    if let Ok(mut known) = ctx.heaps.0.try_borrow_mut() {
         let objects = known
             .entry(addr)
             .or_insert_with(|| positions(ctx, addr, bytes));
-        objects
+        if let Some(b) = objects
             .binary_search_by_key(&index, |(i, _)| *i)
             .ok()
             .and_then(|k| objects.get(k))
             .and_then(|(_, r)| bytes.get(r.clone()))
-    };
-    match found {
-        Some(b) => Ok(b),
-        // Not among the objects the walk could read: the walk again, for its error.
-        None => {
-            walk(ctx, addr, bytes, |i, _| i == index)?;
-            Err(malformed(
-                addr,
-                format!("global heap object {index} not found"),
-            ))
+        {
+            return Ok(b);
         }
     }
+    // Not among the objects the index holds: the walk finds it or reports its error.
+    let mut found = None;
+    walk(ctx, addr, bytes, |i, r| {
+        let hit = i == index;
+        if hit {
+            found = bytes.get(r);
+        }
+        hit
+    })?;
+    found.ok_or_else(|| malformed(addr, format!("global heap object {index} not found")))
 }
 
 /// The whole collection at `addr`, its signature and size checked.

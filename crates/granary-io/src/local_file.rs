@@ -5,8 +5,9 @@
 //! ranges then costs ~30 opens and ~30 thread hand-offs. Here the file is opened once (and
 //! refused unless it is a regular file: a FIFO or a device would block or never end), and the
 //! ranges of one wave are read together in one blocking task, into one buffer of the wave's
-//! size that is then cut into each range's bytes without a copy. A file that shrinks while it is read gives a short read, which the caller reports as
-//! an error; nothing is memory-mapped, so truncation can never raise SIGBUS.
+//! size that is then cut into each range's bytes without a copy. A file that shrinks while it
+//! is read gives a short read, which the caller reports as an error; nothing is
+//! memory-mapped, so truncation can never raise SIGBUS.
 //!
 //! On Linux a wave is first read without blocking (`preadv2(2)` with `RWF_NOWAIT`: only what
 //! the page cache holds, on the async worker). A scan reads each granule in about 7 waves of
@@ -197,9 +198,8 @@ impl LocalFile {
             ends.push(total);
         }
         let mut buf = buffer_for(total, ranges.last(), url)?;
-        let starts = |k: usize| if k == 0 { 0 } else { ends[k - 1] };
         let first_miss = (0..ranges.len())
-            .find(|&k| !fill_cached(&self.file, &ranges[k], &mut buf[starts(k)..ends[k]]));
+            .find(|&k| !fill_cached(&self.file, &ranges[k], &mut buf[span(&ends, k)]));
         let Some(first_miss) = first_miss else {
             return Ok(cut(buf, &ends));
         };
@@ -208,8 +208,7 @@ impl LocalFile {
         let task_url = url.to_string();
         blocking(url, move || {
             for k in first_miss..ranges.len() {
-                let from = if k == 0 { 0 } else { ends[k - 1] };
-                fill_at(&file, &ranges[k], &mut buf[from..ends[k]], &task_url)?;
+                fill_at(&file, &ranges[k], &mut buf[span(&ends, k)], &task_url)?;
             }
             Ok(cut(buf, &ends))
         })
@@ -217,17 +216,17 @@ impl LocalFile {
     }
 }
 
-/// The bytes of each range of a wave, cut from its one buffer (`ends`: each range's end in it).
+/// Where the `k`-th range of a wave lies in the wave's buffer (`ends`: each range's end in it,
+/// from the running sum of the lengths, so every span lies inside the buffer).
+fn span(ends: &[usize], k: usize) -> Range<usize> {
+    let start = if k == 0 { 0 } else { ends[k - 1] };
+    start..ends[k]
+}
+
+/// The bytes of each range of a wave, cut from its one buffer without a copy.
 fn cut(buf: Vec<u8>, ends: &[usize]) -> Vec<Bytes> {
     let all = Bytes::from(buf);
-    let mut start = 0;
-    ends.iter()
-        .map(|&end| {
-            let b = all.slice(start..end);
-            start = end;
-            b
-        })
-        .collect()
+    (0..ends.len()).map(|k| all.slice(span(ends, k))).collect()
 }
 
 #[cfg(test)]
