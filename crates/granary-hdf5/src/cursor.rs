@@ -66,6 +66,17 @@ impl<'a> Ctx<'a> {
     pub fn cur(&self, addr: u64, len: u64) -> PResult<Cur<'a>> {
         Ok(Cur::new(self.bytes(addr, len)?, addr, *self))
     }
+    /// A context for unit tests: 8-byte addresses and lengths, base 0.
+    #[cfg(test)]
+    pub fn for_test(cache: &'a RangeCache, heaps: &'a HeapIndex) -> Self {
+        Self {
+            cache,
+            heaps,
+            so: 8,
+            sl: 8,
+            base: 0,
+        }
+    }
 }
 
 /// A little-endian reader over one structure.

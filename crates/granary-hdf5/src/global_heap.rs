@@ -16,7 +16,9 @@ use crate::error::{PResult, malformed};
 type Positions = Vec<(u32, Range<usize>)>;
 
 /// Where the objects of each collection seen so far lie, by collection address. Kept across
-/// a scan's passes (the bytes of a collection do not change between passes).
+/// a scan's passes (the bytes of a collection do not change between passes). Every object
+/// takes at least 16 bytes of its collection and an entry 24, so the index of a hostile
+/// collection stays within one and a half times the bytes the cache already holds for it.
 #[derive(Default)]
 pub(crate) struct HeapIndex(RefCell<HashMap<u64, Positions>>);
 
@@ -155,13 +157,7 @@ mod tests {
     fn lookup(file: &[u8], index: u32) -> PResult<Vec<u8>> {
         let cache = RangeCache::from_bytes(Bytes::copy_from_slice(file));
         let heaps = HeapIndex::default();
-        let ctx = Ctx {
-            cache: &cache,
-            heaps: &heaps,
-            so: 8,
-            sl: 8,
-            base: 0,
-        };
+        let ctx = Ctx::for_test(&cache, &heaps);
         // Twice: the second lookup answers from the index the first one built.
         let first = object(&ctx, 0, index).map(<[u8]>::to_vec);
         let second = object(&ctx, 0, index).map(<[u8]>::to_vec);

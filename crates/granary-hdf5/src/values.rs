@@ -70,32 +70,9 @@ pub(crate) fn one(ctx: &Ctx<'_>, dtype: &DType, raw: &[u8], at: u64) -> PResult<
         DType::Float { size, order } => {
             let big = *order == ByteOrder::Big;
             match size {
-                4 => {
-                    let b = fixed::<4>(raw, at)?;
-                    let v = if big {
-                        f32::from_be_bytes(b)
-                    } else {
-                        f32::from_le_bytes(b)
-                    };
-                    AttrValue::Float(f64::from(v))
-                }
-                8 => {
-                    let b = fixed::<8>(raw, at)?;
-                    AttrValue::Float(if big {
-                        f64::from_be_bytes(b)
-                    } else {
-                        f64::from_le_bytes(b)
-                    })
-                }
-                2 => {
-                    let b = fixed::<2>(raw, at)?;
-                    let bits = if big {
-                        u16::from_be_bytes(b)
-                    } else {
-                        u16::from_le_bytes(b)
-                    };
-                    AttrValue::Float(f16_to_f64(bits))
-                }
+                4 => AttrValue::Float(f64::from(f32::from_le_bytes(le(raw, big, at)?))),
+                8 => AttrValue::Float(f64::from_le_bytes(le(raw, big, at)?)),
+                2 => AttrValue::Float(f16_to_f64(u16::from_le_bytes(le(raw, big, at)?))),
                 s => return Err(unsupported(format!("{s}-byte floating point"))),
             }
         }
@@ -152,11 +129,16 @@ pub(crate) fn one(ctx: &Ctx<'_>, dtype: &DType, raw: &[u8], at: u64) -> PResult<
     })
 }
 
-/// The first `N` bytes of an element.
-fn fixed<const N: usize>(raw: &[u8], at: u64) -> PResult<[u8; N]> {
-    raw.get(..N)
+/// The first `N` bytes of an element in little-endian order (reversed when `big`).
+fn le<const N: usize>(raw: &[u8], big: bool, at: u64) -> PResult<[u8; N]> {
+    let mut b: [u8; N] = raw
+        .get(..N)
         .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| malformed(at, format!("value shorter than its {N}-byte type")))
+        .ok_or_else(|| malformed(at, format!("value shorter than its {N}-byte type")))?;
+    if big {
+        b.reverse();
+    }
+    Ok(b)
 }
 
 fn text(b: &[u8]) -> AttrValue {
@@ -177,13 +159,7 @@ mod tests {
     fn float(size: usize, order: ByteOrder, raw: &[u8]) -> PResult<AttrValue> {
         let cache = RangeCache::from_bytes(Bytes::new());
         let heaps = HeapIndex::default();
-        let ctx = Ctx {
-            cache: &cache,
-            heaps: &heaps,
-            so: 8,
-            sl: 8,
-            base: 0,
-        };
+        let ctx = Ctx::for_test(&cache, &heaps);
         one(&ctx, &DType::Float { size, order }, raw, 0)
     }
 
