@@ -8,6 +8,7 @@ mod inspect;
 mod inventory;
 mod pipeline;
 mod scan;
+mod scan_outputs;
 mod sql;
 
 use std::process::ExitCode;

@@ -10,13 +10,14 @@ use anyhow::{Context, Result, anyhow};
 use futures::StreamExt;
 use granary_core::SkippedArray;
 use granary_extract::{Extractor, inputs};
-use granary_refs::{Overwrite, PublishError, publish_with, single_granule_refs};
+use granary_refs::{Overwrite, PublishError, single_granule_refs, stage};
 use indicatif::{ProgressBar, ProgressStyle};
 use url::Url;
 
 use granary_extract::MetadataRoute;
 
 use crate::extract::{ExtractArgs, extractor};
+use crate::scan_outputs::{OutputQueue, OutputSender};
 
 #[derive(clap::Args)]
 pub struct ScanArgs {
@@ -44,22 +45,29 @@ pub struct ScanArgs {
     io_stats: bool,
 }
 
-/// One granule: extract, inline small chunks, publish its JSON (replacing an earlier one);
-/// returns the arrays left out.
-async fn one(ex: Extractor, url: Url, out: PathBuf, inline: u64) -> Result<Vec<SkippedArray>> {
+/// One granule: extract, inline small chunks, stage its JSON and queue it for publishing
+/// (replacing an earlier one); returns the arrays left out.
+async fn one(
+    ex: Extractor,
+    url: Url,
+    out: PathBuf,
+    inline: u64,
+    outputs: OutputSender,
+) -> Result<Vec<SkippedArray>> {
     let manifest = ex.extract(&url).await?;
     let mut refs = single_granule_refs(&manifest)?;
     if inline > 0 {
         let wanted = refs.inline_candidates(inline);
         refs.inline(&ex.read_ranges(&wanted).await?.into_iter().collect());
     }
-    // The JSON text is made here, where the references were built and are freed; writing and
-    // syncing the file block, so they run on the blocking pool while the workers keep scanning.
+    // The JSON text is made here, where the references were built and are freed; writing the
+    // file blocks, so it runs on the blocking pool while the workers keep scanning. The queue
+    // syncs and publishes it with others (scan_outputs).
     let mut text = Vec::new();
     refs.write_json(&mut text)?;
     drop(refs);
-    tokio::task::spawn_blocking(move || {
-        publish_with(&out, Overwrite::Replace, |tmp| {
+    let staged = tokio::task::spawn_blocking(move || {
+        stage(&out, Overwrite::Replace, |tmp| {
             let io = |source| PublishError::Io {
                 action: "write",
                 path: tmp.display().to_string(),
@@ -67,11 +75,11 @@ async fn one(ex: Extractor, url: Url, out: PathBuf, inline: u64) -> Result<Vec<S
             };
             let mut file = std::fs::File::create(tmp).map_err(io)?;
             std::io::Write::write_all(&mut file, &text).map_err(io)?;
-            file.sync_all().map_err(io)?;
             Ok(text.len() as u64)
         })
     })
     .await??;
+    outputs.send(url, staged).await?;
     Ok(manifest.skipped)
 }
 
@@ -114,6 +122,12 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         return Err(anyhow!("no granules found in {:?}", args.inputs));
     }
     let outs = output_for(&args, &urls)?;
+    // Every output is in one directory (the output directory, or the single output's parent).
+    let dir = outs
+        .first()
+        .and_then(|p| p.parent())
+        .unwrap_or(Path::new(""));
+    let queue = OutputQueue::start(dir)?;
     let ex = extractor(args.metadata, args.concurrency, &args.trust);
     let stats = ex.stats().clone();
     let bar = if urls.len() > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -131,13 +145,17 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut skipped: Vec<(Url, SkippedArray)> = Vec::new();
     let outs: Arc<HashMap<Url, PathBuf>> = Arc::new(urls.iter().cloned().zip(outs).collect());
     let inline = args.inline_threshold;
-    let mut results = std::pin::pin!(ex.map_many(urls.clone(), move |ex, url| {
+    let sender = queue.sender();
+    let results = ex.map_many(urls.clone(), move |ex, url| {
         let out = outs.get(&url).cloned();
+        let sender = sender.clone();
         async move {
             let out = out.ok_or_else(|| anyhow!("{url}: no output path"))?;
-            one(ex, url, out, inline).await
+            one(ex, url, out, inline, sender).await
         }
-    }));
+    });
+    // The stream (and the senders its tasks hold) ends before the queue is drained.
+    let mut results = Box::pin(results);
     while let Some((url, r)) = results.next().await {
         bar.inc(1);
         match r {
@@ -148,6 +166,8 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             }
         }
     }
+    drop(results);
+    failures.extend(queue.finish().await?);
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     let ok = urls.len() - failures.len();

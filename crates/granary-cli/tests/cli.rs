@@ -20,19 +20,29 @@ fn tmp(name: &str) -> PathBuf {
 #[test]
 fn scan_directory_writes_one_json_per_granule() {
     let out = tmp("dir");
-    let status = bin()
-        .args(["scan"])
-        .arg(data().join("swot"))
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // The second run replaces the first one's outputs (published in one batch): no temporary
+    // or moved-aside file is left.
+    for _ in 0..2 {
+        let status = bin()
+            .args(["scan"])
+            .arg(data().join("swot"))
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
     let written: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(written.len(), 11);
+    assert_eq!(written.len(), 11, "{written:?}");
+    assert!(
+        written
+            .iter()
+            .all(|p| p.extension().is_some_and(|e| e == "json")),
+        "{written:?}"
+    );
     for p in written {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(v["version"], 1);

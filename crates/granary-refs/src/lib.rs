@@ -12,6 +12,7 @@ pub mod json;
 pub mod jsontext;
 pub mod parquet_refs;
 pub mod publish;
+mod publish_batch;
 pub mod referenceable;
 pub mod unwritten;
 pub mod url_map;
@@ -26,9 +27,10 @@ pub use error::RefsError;
 pub use json::{InlineChunks, JsonOptions, RefSet, single_granule_refs};
 pub use parquet_refs::{DEFAULT_RECORD_SIZE, ParquetStats, write_parquet};
 pub use publish::{
-    OUTPUT_MARKER, Overwrite, PublishError, RefFormat, check_output_path, is_granary_output,
-    output_path, publish, publish_with,
+    OUTPUT_MARKER, Overwrite, PublishError, RefFormat, Staged, check_output_path,
+    is_granary_output, output_path, publish, publish_with, stage,
 };
+pub use publish_batch::BatchPublisher;
 pub use referenceable::apply_array_policy;
 pub use url_map::UrlMap;
 pub use zarr::{ArrayRefs, ChunkValue, ZarrArray, map_array, zarr_array};

@@ -75,8 +75,11 @@ impl From<bool> for Overwrite {
 /// replaceable by a later run.
 pub const OUTPUT_MARKER: &str = ".granary-output";
 
-/// How every reference JSON file granary writes begins.
-const JSON_PREFIX: &[u8] = b"{\"version\":1,\"refs\":{\n\".zmetadata\":";
+/// How every reference JSON file granary writes begins: a line break after the `refs` brace
+/// (no other writer puts one there: Python's json puts spaces after the colons, ujson no line
+/// break), then the first key, a zarr metadata key (`.zmetadata` of a combined set, `.zattrs` or
+/// `.zgroup` of a granule's).
+const JSON_PREFIX: &[u8] = b"{\"version\":1,\"refs\":{\n\".z";
 
 /// Why an output could not be published.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +126,7 @@ pub enum PublishError {
     Refs(#[from] RefsError),
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
+pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
     let path = path.display().to_string();
     move |source| PublishError::Io {
         action,
@@ -169,7 +172,7 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn remove_any(p: &Path) -> std::io::Result<()> {
+pub(crate) fn remove_any(p: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(p) {
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
         Ok(_) => std::fs::remove_file(p),
@@ -225,13 +228,68 @@ pub fn is_granary_output(p: &Path) -> bool {
     }
 }
 
-/// Publishes one output: `write(tmp)` writes it at `OUT.partial` and returns its size in
-/// bytes; the result is renamed to `out`. Returns the size.
-pub fn publish_with(
+/// An output written at its temporary path (`OUT.partial`) and not yet published: neither
+/// durable (unless the writer synced it) nor visible under its name. [`Staged::commit`] renames
+/// it into place; [`crate::publish_batch`] makes many durable at once before committing them.
+#[derive(Debug)]
+pub struct Staged {
+    out: PathBuf,
+    tmp: PathBuf,
+    /// An output was at `out` when the file was staged (it is replaced by the commit).
+    exists: bool,
+    bytes: u64,
+}
+
+impl Staged {
+    /// Where the output goes.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// Where it was written.
+    pub fn temporary(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Renames the written file to its name, moving an output that was there aside first and
+    /// removing it after. Returns the size. Durability is the caller's: the writer synced the
+    /// file, or a batch sync did.
+    pub fn commit(self) -> Result<u64, PublishError> {
+        let Staged {
+            out,
+            tmp,
+            exists,
+            bytes,
+        } = self;
+        if exists {
+            let aside = with_suffix(&out, ".replaced");
+            remove_any(&aside).map_err(io("remove the leftover", &aside))?;
+            std::fs::rename(&out, &aside).map_err(io("move aside", &out))?;
+            if let Err(e) = std::fs::rename(&tmp, &out) {
+                // Put the old output back; the new one stays at OUT.partial.
+                let _ = std::fs::rename(&aside, &out);
+                return Err(io("publish", &out)(e));
+            }
+            remove_any(&aside).map_err(io("remove the replaced output", &aside))?;
+        } else {
+            std::fs::rename(&tmp, &out).map_err(io("publish", &out))?;
+        }
+        Ok(bytes)
+    }
+
+    /// Removes the written file without publishing it (a failed sync leaves nothing behind).
+    pub fn discard(self) {
+        let _ = remove_any(&self.tmp);
+    }
+}
+
+/// Writes one output at `OUT.partial` without publishing it: the checks of [`publish_with`],
+/// then `write(tmp)`, which returns the size in bytes.
+pub fn stage(
     out: &Path,
     overwrite: Overwrite,
     write: impl FnOnce(&Path) -> Result<u64, PublishError>,
-) -> Result<u64, PublishError> {
+) -> Result<Staged, PublishError> {
     check_output_path(out, &[])?;
     let exists = std::fs::symlink_metadata(out).is_ok();
     if exists && overwrite == Overwrite::Refuse {
@@ -250,20 +308,22 @@ pub fn publish_with(
     let tmp = with_suffix(out, ".partial");
     remove_any(&tmp).map_err(io("remove the leftover", &tmp))?;
     let bytes = write(&tmp)?;
-    if exists {
-        let aside = with_suffix(out, ".replaced");
-        remove_any(&aside).map_err(io("remove the leftover", &aside))?;
-        std::fs::rename(out, &aside).map_err(io("move aside", out))?;
-        if let Err(e) = std::fs::rename(&tmp, out) {
-            // Put the old output back; the new one stays at OUT.partial.
-            let _ = std::fs::rename(&aside, out);
-            return Err(io("publish", out)(e));
-        }
-        remove_any(&aside).map_err(io("remove the replaced output", &aside))?;
-    } else {
-        std::fs::rename(&tmp, out).map_err(io("publish", out))?;
-    }
-    Ok(bytes)
+    Ok(Staged {
+        out: out.to_path_buf(),
+        tmp,
+        exists,
+        bytes,
+    })
+}
+
+/// Publishes one output: `write(tmp)` writes it at `OUT.partial` (and syncs it) and returns its
+/// size in bytes; the result is renamed to `out`. Returns the size.
+pub fn publish_with(
+    out: &Path,
+    overwrite: Overwrite,
+    write: impl FnOnce(&Path) -> Result<u64, PublishError>,
+) -> Result<u64, PublishError> {
+    stage(out, overwrite, write)?.commit()
 }
 
 /// Writes the combined set `c` to `out` in `format` and publishes it; returns bytes written.
@@ -364,6 +424,25 @@ mod tests {
         std::fs::write(&file, theirs).unwrap();
         assert!(publish_with(&file, Overwrite::Replace, write_text(OURS)).is_err());
         assert_eq!(std::fs::read_to_string(&file).unwrap(), theirs);
+        // ujson's compact form (kerchunk's writer) is not granary's either.
+        let compact = "{\"version\":1,\"refs\":{\".zgroup\":\"{}\"}}";
+        std::fs::write(&file, compact).unwrap();
+        assert!(publish_with(&file, Overwrite::Replace, write_text(OURS)).is_err());
+    }
+
+    #[test]
+    fn a_granule_json_of_granary_scan_is_replaceable() {
+        // `granary scan` writes a granule's keys sorted: `.zattrs` first, not `.zmetadata`.
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("g.nc.json");
+        std::fs::write(
+            &file,
+            "{\"version\":1,\"refs\":{\n\".zattrs\":\"{}\",\n\".zgroup\":\"{}\"\n}}\n",
+        )
+        .unwrap();
+        assert!(is_granary_output(&file));
+        publish_with(&file, Overwrite::Replace, write_text(OURS)).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), OURS);
     }
 
     #[test]

@@ -1,0 +1,185 @@
+//! Publishing many outputs with one sync (the per-granule files of `granary scan`).
+//!
+//! Each output is staged as [`crate::publish::stage`] does it (written at `OUT.partial`, not
+//! synced), then a batch of them is made durable at once and only then renamed into place, so
+//! the publish contract of [`crate::publish`] holds: a reader never sees a half-written output,
+//! and a crash never leaves an empty one under its name.
+//!
+//! On Linux a batch of two or more files in the output directory is made durable by one
+//! `syncfs(2)` of the file system holding the directory: one journal commit and one device
+//! flush for the whole batch instead of one per file (the measured cost is in
+//! docs/benchmarks.md, "sixth round"). The directory is opened before the first output is
+//! written, and `syncfs` reports a write-back error of the file system that happened since that
+//! open (Linux 5.8 and later), so a file whose data did not reach the disk is reported, not
+//! published. The sync also writes back other processes' pending data on that file system: a
+//! batch therefore waits for them too, which is why batches are bounded in size and age by the
+//! caller. Elsewhere, and for a file outside the directory or a batch of one, each file gets
+//! its own `fsync`.
+
+use std::path::{Path, PathBuf};
+
+use crate::publish::{PublishError, Staged, io};
+
+/// Publishes batches of staged outputs of one output directory.
+#[derive(Debug)]
+pub struct BatchPublisher {
+    dir: PathBuf,
+    /// The directory, open since before the first output was written (its file system is what
+    /// `syncfs` syncs, and write-back errors since the open are what it reports).
+    #[cfg(target_os = "linux")]
+    handle: std::fs::File,
+}
+
+impl BatchPublisher {
+    /// Opens `dir` (created if missing), where the outputs go. Call it before staging any of
+    /// them.
+    pub fn open(dir: &Path) -> Result<Self, PublishError> {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+        Ok(BatchPublisher {
+            dir: dir.to_path_buf(),
+            #[cfg(target_os = "linux")]
+            handle: std::fs::File::open(dir).map_err(io("open", dir))?,
+        })
+    }
+
+    /// Makes every staged output durable, then renames it into place. Returns, in the order
+    /// given, each output's size or why it was not published; an output that could not be
+    /// synced is removed, not published.
+    pub fn publish(&self, staged: Vec<Staged>) -> Vec<Result<u64, PublishError>> {
+        let in_dir = staged
+            .iter()
+            .filter(|s| s.temporary().parent() == Some(self.dir.as_path()))
+            .count();
+        let shared = self.sync_shared(in_dir);
+        staged
+            .into_iter()
+            .map(|s| {
+                let synced = match &shared {
+                    Some(Ok(())) if s.temporary().parent() == Some(self.dir.as_path()) => Ok(()),
+                    Some(Err(e)) if s.temporary().parent() == Some(self.dir.as_path()) => {
+                        Err(io("sync (one sync of its file system)", s.temporary())(
+                            std::io::Error::new(e.kind(), e.to_string()),
+                        ))
+                    }
+                    _ => sync_one(s.temporary()),
+                };
+                match synced {
+                    Ok(()) => s.commit(),
+                    Err(e) => {
+                        s.discard();
+                        Err(e)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// One sync of the directory's file system for `files` staged in it, when that is the way
+    /// (`None`: each file is synced on its own).
+    #[cfg(target_os = "linux")]
+    fn sync_shared(&self, files: usize) -> Option<std::io::Result<()>> {
+        (files >= 2).then(|| rustix::fs::syncfs(&self.handle).map_err(std::io::Error::from))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn sync_shared(&self, _files: usize) -> Option<std::io::Result<()>> {
+        None
+    }
+}
+
+fn sync_one(tmp: &Path) -> Result<(), PublishError> {
+    std::fs::File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io("sync", tmp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::{Overwrite, stage};
+
+    const OURS: &str = "{\"version\":1,\"refs\":{\n\".zmetadata\":\"{}\"\n}}\n";
+
+    fn staged(out: &Path, text: &'static str) -> Staged {
+        stage(out, Overwrite::Replace, |tmp| {
+            std::fs::write(tmp, text).map_err(io("write", tmp))?;
+            Ok(text.len() as u64)
+        })
+        .unwrap()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut n: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn a_batch_is_published_whole_and_leaves_no_temporary_files() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        let publisher = BatchPublisher::open(&out).unwrap();
+        std::fs::write(out.join("b.json"), OURS).unwrap();
+        let batch = vec![
+            staged(&out.join("a.json"), OURS),
+            staged(
+                &out.join("b.json"),
+                "{\"version\":1,\"refs\":{\n\".zmetadata\":\"{}\",\"x\":\"y\"\n}}\n",
+            ),
+            staged(&out.join("c.json"), OURS),
+        ];
+        // Staged, not yet visible under their names.
+        assert!(!out.join("a.json").exists());
+        let results = publisher.publish(batch);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(names(&out), ["a.json", "b.json", "c.json"]);
+        assert!(
+            std::fs::read_to_string(out.join("b.json"))
+                .unwrap()
+                .contains("\"x\"")
+        );
+    }
+
+    #[test]
+    fn one_output_that_cannot_be_published_does_not_stop_the_others() {
+        let d = tempfile::tempdir().unwrap();
+        let publisher = BatchPublisher::open(d.path()).unwrap();
+        let a = staged(&d.path().join("a.json"), OURS);
+        let lost = staged(&d.path().join("lost.json"), OURS);
+        std::fs::remove_file(lost.temporary()).unwrap();
+        let results = publisher.publish(vec![a, lost]);
+        assert_eq!(results[0].as_ref().ok(), Some(&(OURS.len() as u64)));
+        let e = results[1].as_ref().unwrap_err().to_string();
+        assert!(e.contains("lost.json"), "{e}");
+        assert_eq!(names(d.path()), ["a.json"]);
+    }
+
+    #[test]
+    fn outputs_elsewhere_and_batches_of_one_are_synced_file_by_file() {
+        let d = tempfile::tempdir().unwrap();
+        let publisher = BatchPublisher::open(&d.path().join("main")).unwrap();
+        let elsewhere = staged(&d.path().join("other/x.json"), OURS);
+        assert_eq!(publisher.publish(vec![elsewhere]).len(), 1);
+        let alone = staged(&d.path().join("main/y.json"), OURS);
+        assert!(publisher.publish(vec![alone])[0].is_ok());
+        assert_eq!(names(&d.path().join("other")), ["x.json"]);
+        assert_eq!(names(&d.path().join("main")), ["y.json"]);
+        // A file that vanished before its own sync is reported by name.
+        let gone = staged(&d.path().join("other/z.json"), OURS);
+        std::fs::remove_file(gone.temporary()).unwrap();
+        let e = publisher
+            .publish(vec![gone])
+            .remove(0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("z.json.partial"), "{e}");
+    }
+}
