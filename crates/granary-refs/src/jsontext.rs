@@ -73,16 +73,17 @@ const ESCAPE: [u8; 256] = {
     t
 };
 
-/// Whether any of the 8 bytes of `w` needs an escape: a quote, a backslash or a control byte
-/// (exact word tests: "has a zero byte" after xor, "has a byte below 0x20").
-fn word_needs_escape(w: u64) -> bool {
+/// The bytes of `w` that need an escape (a quote, a backslash or a control byte), each marked
+/// by its high bit. The lowest marked byte is exact; bytes above it may be marked falsely (a
+/// borrow carried up), so only the lowest is used. Zero: no byte needs one.
+fn escape_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let quote = has_zero(w ^ (ONES * u64::from(b'"')));
     let backslash = has_zero(w ^ (ONES * u64::from(b'\\')));
     let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    quote | backslash | control != 0
+    quote | backslash | control
 }
 
 /// A JSON string literal.
@@ -93,47 +94,50 @@ pub fn string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Where the next byte that needs an escape is, at or after `i`: 8 bytes tested at a time
+/// (the lowest marked byte of a word is the next one), the last few one by one.
+fn next_escape(bytes: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let mask = escape_mask(u64::from_le_bytes(w));
+        if mask != 0 {
+            return Some(i + (mask.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let tail = bytes.get(i..)?;
+    tail.iter()
+        .position(|&b| ESCAPE[usize::from(b)] != 0)
+        .map(|k| i + k)
+}
+
 /// The inside of a JSON string literal for `s`, without the quotes. Each byte's escape depends
 /// on that byte alone, so the escape of a concatenation is the concatenation of the escapes
 /// (the JSON writer relies on it to escape each metadata text once). Bytes that need no escape
-/// are copied in runs; the search for the next escape skips 8 plain bytes at a time (long plain
-/// runs: names, URLs, text attributes; metadata JSON text has a quote every few bytes and goes
-/// byte by byte).
+/// are copied in runs between the bytes that do, each found by [`next_escape`] (metadata JSON
+/// text has a quote every few bytes: one word test and one copy per quote).
 pub fn escaped(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len());
     let bytes = s.as_bytes();
     let mut plain = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(word) = bytes.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(word);
-            if !word_needs_escape(u64::from_le_bytes(w)) {
-                i += 8;
-                continue;
-            }
+    while let Some(at) = next_escape(bytes, plain) {
+        let Some(&b) = bytes.get(at) else {
+            break;
+        };
+        // Escaped bytes are ASCII, so `plain..at` lies on character boundaries.
+        out.push_str(&s[plain..at]);
+        plain = at + 1;
+        let escape = ESCAPE[usize::from(b)];
+        if escape == b'u' {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push('\\');
+            out.push(char::from(escape));
         }
-        let end = (i + 8).min(bytes.len());
-        for (k, &b) in bytes[i..end].iter().enumerate() {
-            let j = i + k;
-            let escape = ESCAPE[usize::from(b)];
-            if escape == 0 {
-                continue;
-            }
-            // Escaped bytes are ASCII, so `plain..j` lies on character boundaries.
-            out.push_str(&s[plain..j]);
-            plain = j + 1;
-            if escape == b'u' {
-                out.push_str("\\u00");
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0xf)]));
-            } else {
-                out.push('\\');
-                out.push(char::from(escape));
-            }
-        }
-        i = end;
     }
     out.push_str(&s[plain..]);
 }
@@ -154,6 +158,8 @@ mod tests {
             "{\"long_name\":\"sea surface height\",\"units\":\"m\"}",
             "0123456789abcdef\"0123456\\789abcdef\u{1f}0123456789",
             "ééééééé\"ééé✓✓✓✓✓✓✓\u{0}",
+            "\"\"\"\"\"\"\"\"\"\\\u{1}\u{1f} \u{20}!\u{0}\u{1}é\"",
+            "{\"a\":\"b\",\"c\":[1,2],\"d\":\"\\u00e9\"}",
         ];
         for c in cases {
             let mut s = String::new();
@@ -173,6 +179,31 @@ mod tests {
                 let mut text = vec![b'a'; 19];
                 text[at] = b;
                 let text = String::from_utf8(text).unwrap();
+                let mut s = String::new();
+                string(&mut s, &text);
+                assert_eq!(s, serde_json::Value::String(text.clone()).to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn mixed_texts_are_escaped_as_serde_json_does() {
+        // Pseudo-random texts over quotes, backslashes, control bytes, ASCII and multi-byte
+        // characters: escapes close together, at word edges and in the tail.
+        let alphabet = [
+            '"', '\\', '\u{0}', '\u{1f}', '\n', ' ', 'a', '{', 'é', '✓', '\u{7f}',
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..64 {
+            for _ in 0..20 {
+                let text: String = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        alphabet[(state % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
                 let mut s = String::new();
                 string(&mut s, &text);
                 assert_eq!(s, serde_json::Value::String(text.clone()).to_string());
