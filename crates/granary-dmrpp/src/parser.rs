@@ -103,7 +103,29 @@ impl State<'_> {
         let local = e.local_name();
         let name: &str = local.as_ref();
         let in_var = self.var.is_some();
+        // The most frequent elements first (a match on strings tests its arms in order).
         match name {
+            "Attribute" if self.struct_depth == 0 => {
+                if self.attrs.len() >= MAX_DEPTH {
+                    return Err(self.invalid("attribute containers nested too deeply"));
+                }
+                self.attrs.push(AttrBuilder {
+                    name: a.get(e, "name").unwrap_or_default().to_string(),
+                    kind: AttrKind::of(a.get(e, "type").unwrap_or("String")),
+                    first: None,
+                    rest: Vec::new(),
+                    children: Vec::new(),
+                });
+                if empty {
+                    self.end_attribute()?;
+                }
+            }
+            "Value" if self.struct_depth == 0 => {
+                self.begin(Capture::Value);
+                if empty {
+                    self.end_text()?;
+                }
+            }
             "Dataset" => {
                 self.doc.href = a.get(e, "href").map(str::to_string);
                 self.doc.name = a.get(e, "name").map(str::to_string);
@@ -199,27 +221,6 @@ impl State<'_> {
                 };
                 if let Some(v) = self.var.as_mut() {
                     v.dims.push(d);
-                }
-            }
-            "Attribute" => {
-                if self.attrs.len() >= MAX_DEPTH {
-                    return Err(self.invalid("attribute containers nested too deeply"));
-                }
-                self.attrs.push(AttrBuilder {
-                    name: a.get(e, "name").unwrap_or_default().to_string(),
-                    kind: AttrKind::of(a.get(e, "type").unwrap_or("String")),
-                    first: None,
-                    rest: Vec::new(),
-                    children: Vec::new(),
-                });
-                if empty {
-                    self.end_attribute()?;
-                }
-            }
-            "Value" => {
-                self.begin(Capture::Value);
-                if empty {
-                    self.end_text()?;
                 }
             }
             "chunks" => {
@@ -446,7 +447,6 @@ pub(crate) fn read(xml: &[u8], url: &str) -> Result<Document, DmrppError> {
         position: reader.buffer_position(),
         message,
     };
-    let mut seen_root = false;
     let mut tag_attrs = TagAttrs::default();
     loop {
         let ev = reader
@@ -454,7 +454,6 @@ pub(crate) fn read(xml: &[u8], url: &str) -> Result<Document, DmrppError> {
             .map_err(|e| xml_err(&reader, e.to_string()))?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
-                seen_root |= e.local_name().as_ref() == "Dataset";
                 let empty = matches!(ev, Event::Empty(_));
                 tag_attrs
                     .read(e, url)
@@ -493,7 +492,8 @@ pub(crate) fn read(xml: &[u8], url: &str) -> Result<Document, DmrppError> {
             _ => {}
         }
     }
-    if !seen_root {
+    // Only a <Dataset> element adds the root group.
+    if st.doc.groups.is_empty() {
         return Err(DmrppError::Invalid {
             url: url.into(),
             message: "no <Dataset> root element".into(),

@@ -133,6 +133,10 @@ pub fn unescape_octal(text: &str) -> String {
 /// A float as C++ streams and libdap print it (`nan`, `-nan`, `inf`, `9.96921e+36`), in any
 /// letter case.
 pub fn float(t: &str) -> Option<f64> {
+    // Most values are numbers: a leading digit cannot start a word below.
+    if t.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return t.parse::<f64>().ok();
+    }
     let is = |word: &str| t.eq_ignore_ascii_case(word);
     if is("nan") || is("-nan") || is("+nan") {
         Some(f64::NAN)
