@@ -115,7 +115,7 @@ fn next_escape(bytes: &[u8], mut i: usize) -> Option<usize> {
 /// The inside of a JSON string literal for `s`, without the quotes. Each byte's escape depends
 /// on that byte alone, so the escape of a concatenation is the concatenation of the escapes
 /// (the JSON writer relies on it to escape each metadata text once). Bytes that need no escape
-/// are copied in runs between the bytes that do, each found by [`next_escape`] (metadata JSON
+/// are copied in runs between the bytes that do, each found by `next_escape` (metadata JSON
 /// text has a quote every few bytes: one word test and one copy per quote).
 pub fn escaped(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -2,7 +2,7 @@
 //!
 //! [`zarr`] maps each array to zarr v2 metadata (`.zarray`, `.zattrs`) and chunk keys as
 //! `docs/kerchunk-reference.md` sections 1-2 describe; [`json`] writes kerchunk JSON version 1
-//! with a consolidated `.zmetadata`; [`combine`] concatenates granules; [`publish`] is the one
+//! with a consolidated `.zmetadata`; [`combine`] concatenates granules; [`mod@publish`] is the one
 //! way any output reaches its path (temporary name, rename, overwrite policy).
 
 pub mod combine;

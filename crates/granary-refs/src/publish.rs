@@ -230,7 +230,7 @@ pub fn is_granary_output(p: &Path) -> bool {
 
 /// An output written at its temporary path (`OUT.partial`) and not yet published: neither
 /// durable (unless the writer synced it) nor visible under its name. [`Staged::commit`] renames
-/// it into place; [`crate::publish_batch`] makes many durable at once before committing them.
+/// it into place; [`crate::BatchPublisher`] makes many durable at once before committing them.
 #[derive(Debug)]
 pub struct Staged {
     out: PathBuf,
