@@ -45,7 +45,7 @@ fn is_environment(e: &(dyn Error + 'static)) -> bool {
         );
     }
     if let Some(p) = find::<Pub>(e) {
-        return matches!(p, Pub::Io { .. });
+        return matches!(p, Pub::Io { .. } | Pub::Busy { .. });
     }
     if let Some(ic) = find::<granary_icechunk::IcechunkError>(e) {
         use granary_icechunk::IcechunkError as Ic;
@@ -188,5 +188,8 @@ mod tests {
             path: "o.json".into(),
         });
         assert_eq!(code_of(&e), REFUSED);
+        // Another run publishing into the directory: retrying later succeeds.
+        let e = anyhow::Error::new(granary_refs::PublishError::Busy { path: "out".into() });
+        assert_eq!(code_of(&e), FAILED);
     }
 }

@@ -122,12 +122,13 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         return Err(anyhow!("no granules found in {:?}", args.inputs));
     }
     let outs = output_for(&args, &urls)?;
-    // Every output is in one directory (the output directory, or the single output's parent).
+    // Every output is in one directory: the output directory (locked for the run), or the
+    // single output's parent (not locked: scans of other single files may write there too).
     let dir = outs
         .first()
         .and_then(|p| p.parent())
         .unwrap_or(Path::new(""));
-    let queue = OutputQueue::start(dir)?;
+    let queue = OutputQueue::start(dir, outs.first() != Some(&args.output))?;
     let ex = extractor(args.metadata, args.concurrency, &args.trust);
     let stats = ex.stats().clone();
     let bar = if urls.len() > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {

@@ -43,9 +43,15 @@ impl OutputSender {
 
 impl OutputQueue {
     /// Opens `dir`, where every output goes, and starts the queue. Call it before any output
-    /// is staged (write-back errors since then are what a batch's sync reports).
-    pub fn start(dir: &Path) -> Result<Self> {
-        let publisher = BatchPublisher::open(dir)?;
+    /// is staged (write-back errors since then are what a batch's sync reports). `exclusive`
+    /// (an output directory, not one named file): the directory is locked for the run, so a
+    /// second scan into it fails at once instead of racing on the same temporary names.
+    pub fn start(dir: &Path, exclusive: bool) -> Result<Self> {
+        let publisher = if exclusive {
+            BatchPublisher::open_exclusive(dir)?
+        } else {
+            BatchPublisher::open(dir)?
+        };
         let (tx, rx) = mpsc::channel(2 * MAX_FILES);
         let task = tokio::spawn(run(publisher, rx));
         Ok(OutputQueue { tx, task })

@@ -56,6 +56,35 @@ fn scan_directory_writes_one_json_per_granule() {
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn a_scan_into_a_directory_another_run_publishes_into_fails_and_touches_nothing() {
+    let out = tmp("locked");
+    std::fs::write(out.join("keep.json"), "theirs").unwrap();
+    // Another run holds the directory (what a scan into it takes for its whole run).
+    let other = std::fs::File::open(&out).unwrap();
+    other.try_lock().unwrap();
+    let r = bin()
+        .args(["scan"])
+        .arg(data().join("swot"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains("another granary run is publishing into"),
+        "{stderr}"
+    );
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("keep.json")]);
+    drop(other);
+}
+
 #[test]
 fn one_bad_granule_does_not_stop_the_run_and_sets_the_exit_code() {
     let input = tmp("mixed-in");

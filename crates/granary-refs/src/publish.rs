@@ -122,6 +122,10 @@ pub enum PublishError {
         "{path}: an Icechunk repository is committed by the Icechunk sink, not published as a file"
     )]
     NotAFile { path: String },
+    #[error(
+        "another granary run is publishing into {path}; wait for it to finish or choose another output directory"
+    )]
+    Busy { path: String },
     #[error(transparent)]
     Refs(#[from] RefsError),
 }

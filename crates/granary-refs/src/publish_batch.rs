@@ -25,8 +25,9 @@ use crate::publish::{PublishError, Staged, io};
 pub struct BatchPublisher {
     dir: PathBuf,
     /// The directory, open since before the first output was written (its file system is what
-    /// `syncfs` syncs, and write-back errors since the open are what it reports).
-    #[cfg(target_os = "linux")]
+    /// `syncfs` syncs, and write-back errors since the open are what it reports; the lock of
+    /// [`open_exclusive`](Self::open_exclusive) is held on it).
+    #[cfg(unix)]
     handle: std::fs::File,
 }
 
@@ -42,9 +43,30 @@ impl BatchPublisher {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         Ok(BatchPublisher {
             dir: dir.to_path_buf(),
-            #[cfg(target_os = "linux")]
+            #[cfg(unix)]
             handle: std::fs::File::open(dir).map_err(io("open", dir))?,
         })
+    }
+
+    /// [`open`](Self::open), holding an exclusive lock on `dir` until the publisher is
+    /// dropped: a second run publishing into the same directory fails at once instead of
+    /// racing on the same `OUT.partial` names (one run removing or renaming what the other is
+    /// writing). Unix only (`flock`); elsewhere the same as `open`.
+    pub fn open_exclusive(dir: &Path) -> Result<Self, PublishError> {
+        let publisher = Self::open(dir)?;
+        #[cfg(unix)]
+        match publisher.handle.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(PublishError::Busy {
+                    path: publisher.dir.display().to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(io("lock", &publisher.dir)(e));
+            }
+        }
+        Ok(publisher)
     }
 
     /// Makes every staged output durable, then renames it into place. Returns, in the order
@@ -160,6 +182,23 @@ mod tests {
         let e = results[1].as_ref().unwrap_err().to_string();
         assert!(e.contains("lost.json"), "{e}");
         assert_eq!(names(d.path()), ["a.json"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_second_exclusive_publisher_of_a_directory_is_refused_until_the_first_is_gone() {
+        let d = tempfile::tempdir().unwrap();
+        let first = BatchPublisher::open_exclusive(d.path()).unwrap();
+        let e = BatchPublisher::open_exclusive(d.path()).unwrap_err();
+        assert!(matches!(e, PublishError::Busy { .. }), "{e}");
+        assert!(
+            e.to_string().contains(&d.path().display().to_string()),
+            "{e}"
+        );
+        // A plain publisher (one output file) does not take the lock.
+        BatchPublisher::open(d.path()).unwrap();
+        drop(first);
+        BatchPublisher::open_exclusive(d.path()).unwrap();
     }
 
     #[test]
