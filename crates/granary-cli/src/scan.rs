@@ -60,25 +60,23 @@ async fn one(
         let wanted = refs.inline_candidates(inline);
         refs.inline(&ex.read_ranges(&wanted).await?.into_iter().collect());
     }
-    // The JSON text is made here, where the references were built and are freed; writing the
-    // file blocks, so it runs on the blocking pool while the workers keep scanning. The queue
-    // syncs and publishes it with others (scan_outputs).
+    // The JSON text is made here, where the references were built and are freed, and written
+    // here too: without its sync (the queue syncs a batch at once, scan_outputs) the write is
+    // a copy into the page cache, which costs less than a hand-off to the blocking pool (on
+    // two cores the hand-off made the scan 15-18 % slower, docs/benchmarks.md).
     let mut text = Vec::new();
     refs.write_json(&mut text)?;
     drop(refs);
-    let staged = tokio::task::spawn_blocking(move || {
-        stage(&out, Overwrite::Replace, |tmp| {
-            let io = |source| PublishError::Io {
-                action: "write",
-                path: tmp.display().to_string(),
-                source,
-            };
-            let mut file = std::fs::File::create(tmp).map_err(io)?;
-            std::io::Write::write_all(&mut file, &text).map_err(io)?;
-            Ok(text.len() as u64)
-        })
-    })
-    .await??;
+    let staged = stage(&out, Overwrite::Replace, |tmp| {
+        let io = |source| PublishError::Io {
+            action: "write",
+            path: tmp.display().to_string(),
+            source,
+        };
+        let mut file = std::fs::File::create(tmp).map_err(io)?;
+        std::io::Write::write_all(&mut file, &text).map_err(io)?;
+        Ok(text.len() as u64)
+    })?;
     outputs.send(url, staged).await?;
     Ok(manifest.skipped)
 }
