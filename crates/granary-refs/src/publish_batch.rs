@@ -73,17 +73,13 @@ impl BatchPublisher {
     /// given, each output's size or why it was not published; an output that could not be
     /// synced is removed, not published.
     pub fn publish(&self, staged: Vec<Staged>) -> Vec<Result<u64, PublishError>> {
-        let in_dir = staged
-            .iter()
-            .filter(|s| s.temporary().parent() == Some(self.dir.as_path()))
-            .count();
-        let shared = self.sync_shared(in_dir);
+        let shared = self.sync_shared(staged.iter().filter(|s| self.holds(s)).count());
         staged
             .into_iter()
             .map(|s| {
                 let synced = match &shared {
-                    Some(Ok(())) if s.temporary().parent() == Some(self.dir.as_path()) => Ok(()),
-                    Some(Err(e)) if s.temporary().parent() == Some(self.dir.as_path()) => {
+                    Some(Ok(())) if self.holds(&s) => Ok(()),
+                    Some(Err(e)) if self.holds(&s) => {
                         Err(io("sync (one sync of its file system)", s.temporary())(
                             std::io::Error::new(e.kind(), e.to_string()),
                         ))
@@ -99,6 +95,11 @@ impl BatchPublisher {
                 }
             })
             .collect()
+    }
+
+    /// Whether `s` was staged in the directory (what one sync of its file system covers).
+    fn holds(&self, s: &Staged) -> bool {
+        s.temporary().parent() == Some(self.dir.as_path())
     }
 
     /// One sync of the directory's file system for `files` staged in it, when that is the way
