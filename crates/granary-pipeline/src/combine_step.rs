@@ -231,7 +231,11 @@ pub async fn combine_and_publish(
                 std::mem::swap(&mut part.combined.urls, &mut urls);
                 written.map_err(err)?
             } else {
-                publish(&part.combined, &path, t.format, t.record_size, t.overwrite).map_err(err)?
+                let started = std::time::Instant::now();
+                let n = publish(&part.combined, &path, t.format, t.record_size, t.overwrite)
+                    .map_err(err)?;
+                tracing::debug!(path = %path.display(), bytes = n, ms = started.elapsed().as_secs_f64() * 1e3, "published");
+                n
             };
             outputs.push(Output {
                 sink: t.sink.clone(),

@@ -4,23 +4,19 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, ListArray, MapArray, RecordBatch, StringArray,
-    UInt64Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 use granary_refs::{
     AttrPolicy, CombineSpec, Combined, Combiner, ConcatDim, Coord, OnDuplicate, SelectedGranule,
-    ZarrArray,
 };
 
 use granary_extract::Extractor;
 use granary_io::ReadScope;
 
 use crate::array_selection::kept_arrays;
+use crate::combine_feed::{feed_chunks, feed_zarr, text_column};
 use crate::{Access, ArraySelection, SqlError, query};
 
 /// How to combine the selection.
@@ -54,7 +50,7 @@ fn strings(b: &RecordBatch, name: &str) -> Result<StringArray, SqlError> {
         .ok_or_else(|| SqlError::MissingColumn {
             column: name.to_string(),
         })?;
-    Ok(cast(col, &DataType::Utf8)?.as_string::<i32>().clone())
+    text_column(col)
 }
 
 fn coords_of(b: &RecordBatch, name: &str) -> Result<Vec<Option<Coord>>, SqlError> {
@@ -203,7 +199,14 @@ pub async fn combine(
     selection_sql: &str,
     opts: &CombineOptions,
 ) -> Result<Vec<Partition>, SqlError> {
+    let started = std::time::Instant::now();
+    let ms = || started.elapsed().as_secs_f64() * 1e3;
     let (dims, parts) = selection(ctx, selection_sql, opts.partition_by.as_deref()).await?;
+    tracing::debug!(
+        granules = parts.values().map(Vec::len).sum::<usize>(),
+        ms = ms(),
+        "combine: selection"
+    );
     if parts.is_empty() {
         return Err(SqlError::Refs(granary_refs::CombineError::EmptySelection));
     }
@@ -245,9 +248,11 @@ pub async fn combine(
     let kept = kept_arrays(ctx, &opts.arrays).await?;
     let keep = |path: &str| kept.as_ref().is_none_or(|k| k.contains(path));
     feed_zarr(ctx, &mut combiners, &part_of, &keep).await?;
+    tracing::debug!(ms = ms(), "combine: zarr table read");
     let default_scope = ReadScope::default();
     let scope = opts.reader.as_ref().map_or(&default_scope, |r| r.scope());
     feed_chunks(ctx, &mut combiners, &part_of, scope, &keep).await?;
+    tracing::debug!(ms = ms(), "combine: chunks table read");
     if let Some(reader) = &opts.reader {
         for c in &mut combiners {
             verify_identical(reader, c).await?;
@@ -261,6 +266,7 @@ pub async fn combine(
             combined: c.finish()?,
         });
     }
+    tracing::debug!(ms = ms(), "combine: reference sets built");
     Ok(out)
 }
 
@@ -301,144 +307,6 @@ async fn verify_identical(reader: &Extractor, c: &Combiner) -> Result<(), SqlErr
                     ),
                 }));
             }
-        }
-    }
-    Ok(())
-}
-
-fn u64_list(l: &ListArray, i: usize) -> Vec<u64> {
-    let v = l.value(i);
-    v.as_any()
-        .downcast_ref::<UInt64Array>()
-        .map(|a| a.values().to_vec())
-        .unwrap_or_default()
-}
-
-async fn feed_zarr(
-    ctx: &SessionContext,
-    combiners: &mut [Combiner],
-    part_of: &HashMap<String, usize>,
-    keep: &dyn Fn(&str) -> bool,
-) -> Result<(), SqlError> {
-    let mut stream = ctx
-        .sql("SELECT * FROM zarr")
-        .await?
-        .execute_stream()
-        .await?;
-    let mut z = ZarrArray {
-        dims: Vec::new(),
-        shape: Vec::new(),
-        chunks: Vec::new(),
-        dtype: String::new(),
-        fill_value: String::new(),
-        filters: String::new(),
-        attrs: Vec::new(),
-        embedded: None,
-        trim: 0,
-        unwritten: None,
-    };
-    while let Some(b) = stream.next().await {
-        let b = b?;
-        let col = |n: &str| {
-            b.column_by_name(n).ok_or_else(|| SqlError::MissingColumn {
-                column: format!("zarr.{n}"),
-            })
-        };
-        let url = strings(&b, "url")?;
-        let path = strings(&b, "path")?;
-        let node = strings(&b, "node")?;
-        let dtype = strings(&b, "dtype")?;
-        let fill = strings(&b, "fill_value")?;
-        let filters = strings(&b, "filters")?;
-        let error = strings(&b, "error")?;
-        let dims = col("dims")?.as_list::<i32>();
-        let shape = col("shape")?.as_list::<i32>();
-        let chunks = col("chunks")?.as_list::<i32>();
-        let attrs: &MapArray = col("attrs")?.as_map();
-        let embedded: &BinaryArray = col("embedded")?.as_binary::<i32>();
-        let trim = col("trim")?.as_primitive::<UInt64Type>();
-        let unwritten: &BinaryArray = col("unwritten")?.as_binary::<i32>();
-        for i in 0..b.num_rows() {
-            let u = url.value(i);
-            let Some(&p) = part_of.get(u) else { continue };
-            let c = &mut combiners[p];
-            let a = attrs.value(i);
-            let (k, v) = (
-                a.column(0).as_string::<i32>(),
-                a.column(1).as_string::<i32>(),
-            );
-            let pairs: Vec<(String, String)> = (0..k.len())
-                .map(|j| (k.value(j).to_string(), v.value(j).to_string()))
-                .collect();
-            if node.value(i) == "group" {
-                c.add_group(u, path.value(i), pairs);
-                continue;
-            }
-            if !keep(path.value(i)) {
-                continue;
-            }
-            if error.is_valid(i) {
-                c.add_unrepresentable(u, path.value(i), error.value(i));
-                continue;
-            }
-            let d = dims.value(i);
-            let d = d.as_string::<i32>();
-            z.dims.clear();
-            z.dims.extend((0..d.len()).map(|j| d.value(j).to_string()));
-            z.shape = u64_list(shape, i);
-            z.chunks = u64_list(chunks, i);
-            z.dtype.clear();
-            z.dtype.push_str(dtype.value(i));
-            z.fill_value.clear();
-            z.fill_value.push_str(fill.value(i));
-            z.filters.clear();
-            z.filters.push_str(filters.value(i));
-            z.attrs = pairs;
-            z.embedded = embedded.is_valid(i).then(|| embedded.value(i).to_vec());
-            z.trim = trim.value(i);
-            z.unwritten = unwritten.is_valid(i).then(|| unwritten.value(i).to_vec());
-            c.add_array(u, path.value(i), &z);
-        }
-    }
-    Ok(())
-}
-
-/// Streams the `chunks` table into the combiners; a chunk URL outside its granule's store (an
-/// inventory written by hand or by an older granary) is refused before anything reads it.
-async fn feed_chunks(
-    ctx: &SessionContext,
-    combiners: &mut [Combiner],
-    part_of: &HashMap<String, usize>,
-    scope: &ReadScope,
-    keep: &dyn Fn(&str) -> bool,
-) -> Result<(), SqlError> {
-    let sql = "SELECT url, path, \"index\", \"offset\", size, chunk_url FROM chunks";
-    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
-    let mut index = Vec::new();
-    while let Some(b) = stream.next().await {
-        let b = b?;
-        let url = strings(&b, "url")?;
-        let path = strings(&b, "path")?;
-        let chunk_url = strings(&b, "chunk_url")?;
-        let idx = b.column(2).as_list::<i32>();
-        let offset = b.column(3).as_primitive::<UInt64Type>();
-        let size = b.column(4).as_primitive::<UInt64Type>();
-        for i in 0..b.num_rows() {
-            let u = url.value(i);
-            let Some(&p) = part_of.get(u) else { continue };
-            if !keep(path.value(i)) {
-                continue;
-            }
-            index.clear();
-            let v = idx.value(i);
-            if let Some(a) = v.as_any().downcast_ref::<UInt64Array>() {
-                index.extend_from_slice(a.values());
-            }
-            let cu = chunk_url.is_valid(i).then(|| chunk_url.value(i));
-            if let Some(target) = cu {
-                scope.check(u, target).map_err(SqlError::Href)?;
-            }
-            combiners[p].add_chunk(u, path.value(i), &index, offset.value(i), size.value(i), cu);
         }
     }
     Ok(())

@@ -27,6 +27,12 @@ pub enum SqlError {
     UnknownArray { name: String },
     #[error("the selection has no column `{column}`")]
     MissingColumn { column: String },
+    #[error("inventory column `{column}` is {data_type}, not {expected}")]
+    ColumnType {
+        column: String,
+        data_type: String,
+        expected: &'static str,
+    },
     #[error(
         "selection column `{column}` is {data_type}; coordinates must be integers, floats or text (CAST it)"
     )]

@@ -6,6 +6,7 @@
 mod array_selection;
 mod cmr_fn;
 mod combine;
+mod combine_feed;
 mod coordinate_values;
 mod error;
 mod guard;

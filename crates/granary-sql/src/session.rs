@@ -79,8 +79,17 @@ pub fn session_for_dir(
     dir: &InventoryDir,
     name_pattern: Option<&NamePattern>,
 ) -> Result<SessionContext, SqlError> {
+    let started = std::time::Instant::now();
     let ctx = base_session();
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "session created"
+    );
     register_dir(&ctx, dir, name_pattern)?;
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "inventory tables registered"
+    );
     Ok(ctx)
 }
 

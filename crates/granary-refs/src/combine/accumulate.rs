@@ -189,6 +189,19 @@ impl Combiner {
 
     /// Records an array of the granule at `url`, comparing it with the first granule's.
     pub fn add_array(&mut self, url: &str, path: &str, z: &ZarrArray) {
+        self.add_array_with_attrs(url, path, z, &z.attrs);
+    }
+
+    /// [`Combiner::add_array`] with the array's attributes (name, JSON text) given apart, e.g.
+    /// borrowed from an inventory batch; `z.attrs` is not read. Attributes are copied only for
+    /// the first granule and where they differ from its.
+    pub fn add_array_with_attrs<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        url: &str,
+        path: &str,
+        z: &ZarrArray,
+        attrs: &[(K, V)],
+    ) {
         let Some(g) = self.granule(url) else { return };
         self.seen[g as usize] = true;
         let n = self.seen.len();
@@ -199,9 +212,21 @@ impl Combiner {
         let idx = match self.array_of.get(path) {
             Some(i) => *i,
             None => {
-                let mut reference = z.clone();
-                reference.embedded = None;
-                reference.unwritten = None;
+                let reference = ZarrArray {
+                    dims: z.dims.clone(),
+                    shape: z.shape.clone(),
+                    chunks: z.chunks.clone(),
+                    dtype: z.dtype.clone(),
+                    fill_value: z.fill_value.clone(),
+                    filters: z.filters.clone(),
+                    attrs: attrs
+                        .iter()
+                        .map(|(n, v)| (n.as_ref().to_string(), v.as_ref().to_string()))
+                        .collect(),
+                    embedded: None,
+                    trim: z.trim,
+                    unwritten: None,
+                };
                 self.arrays.push(ArrayAcc {
                     grid: reference.grid(),
                     concat_axis: axis,
@@ -284,7 +309,7 @@ impl Combiner {
             };
             diff(&mut acc.diffs, "storage", kind.to_string(), g);
         }
-        super::decoding::compare(acc, &z.attrs, g);
+        super::decoding::compare(acc, attrs, g);
         if let Some(b) = &z.embedded {
             acc.inline.push((g, b.clone()));
         }

@@ -25,15 +25,19 @@ pub const DECODING_ATTRIBUTES: &[&str] = &[
 ];
 
 /// Whether an attribute list describes a CF time variable (`units` of the form `X since T`).
-fn is_time(attrs: &[(String, String)]) -> bool {
+fn is_time<K: AsRef<str>, V: AsRef<str>>(attrs: &[(K, V)]) -> bool {
     attrs
         .iter()
-        .any(|(n, v)| n == "units" && v.contains(" since "))
+        .any(|(n, v)| n.as_ref() == "units" && v.as_ref().contains(" since "))
 }
 
 /// Whether attribute `name` decides the decoded values of an array whose attributes (in two
 /// granules) are `a` and `b`: the list above, and `units`/`calendar` of time variables.
-pub(crate) fn decides_values(name: &str, a: &[(String, String)], b: &[(String, String)]) -> bool {
+pub(crate) fn decides_values<K: AsRef<str>, V: AsRef<str>>(
+    name: &str,
+    a: &[(String, String)],
+    b: &[(K, V)],
+) -> bool {
     DECODING_ATTRIBUTES.contains(&name)
         || (matches!(name, "units" | "calendar") && (is_time(a) || is_time(b)))
 }
@@ -45,23 +49,30 @@ pub(crate) fn field(name: &str) -> String {
 
 /// Compares granule `g`'s attributes of an array with the first granule's: decoding attributes
 /// that differ become mismatches (refused at finish), other differences are recorded as varying
-/// (dropped from the output).
-pub(crate) fn compare(acc: &mut ArrayAcc, attrs: &[(String, String)], g: u32) {
+/// (dropped from the output). `attrs` may borrow (from an inventory batch): nothing is copied
+/// unless an attribute differs.
+pub(crate) fn compare<K: AsRef<str>, V: AsRef<str>>(acc: &mut ArrayAcc, attrs: &[(K, V)], g: u32) {
     let r = &acc.reference.attrs;
-    if attrs == r.as_slice() {
+    let same = attrs.len() == r.len()
+        && attrs
+            .iter()
+            .zip(r)
+            .all(|((n, v), (rn, rv))| n.as_ref() == rn && v.as_ref() == rv);
+    if same {
         return;
     }
     const ABSENT: &str = "(absent)";
     let mut differing: Vec<(String, String, String)> = Vec::new();
     for (name, value) in attrs {
+        let (name, value) = (name.as_ref(), value.as_ref());
         match r.iter().find(|(n, _)| n == name) {
             Some((_, rv)) if rv == value => {}
-            Some((_, rv)) => differing.push((name.clone(), rv.clone(), value.clone())),
-            None => differing.push((name.clone(), ABSENT.into(), value.clone())),
+            Some((_, rv)) => differing.push((name.into(), rv.clone(), value.into())),
+            None => differing.push((name.into(), ABSENT.into(), value.into())),
         }
     }
     for (name, rv) in r {
-        if !attrs.iter().any(|(n, _)| n == name) {
+        if !attrs.iter().any(|(n, _)| n.as_ref() == name) {
             differing.push((name.clone(), rv.clone(), ABSENT.into()));
         }
     }
