@@ -10,6 +10,7 @@ pub mod combined_json;
 pub mod error;
 pub mod json;
 pub mod jsontext;
+pub mod node_path;
 pub mod parquet_refs;
 pub mod publish;
 mod publish_batch;

@@ -28,6 +28,7 @@ use parquet::schema::types::ColumnPath;
 use crate::RefsError;
 use crate::combine::{Combined, OutArray};
 use crate::combined_json::zmetadata_text;
+use crate::node_path::{node_path_problem, node_path_reason};
 
 /// kerchunk.df's and VirtualiZarr's default record size.
 pub const DEFAULT_RECORD_SIZE: u64 = 100_000;
@@ -160,6 +161,14 @@ fn write_array(
         move |e: std::io::Error| RefsError::Write { path: p, source: e }
     };
     let mut stats = ParquetStats::default();
+    // The combiner leaves such arrays out; this writer never follows a path out of `out`.
+    if let Some(problem) = node_path_problem(&a.path, false) {
+        return Err(RefsError::Unrepresentable {
+            url: out.display().to_string(),
+            array: a.path.clone(),
+            reason: node_path_reason(&a.path, problem),
+        });
+    }
     let dir = out.join(&a.path);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let records = a.grid_len().div_ceil(record_size);

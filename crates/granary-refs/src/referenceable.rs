@@ -1,15 +1,25 @@
 //! Which arrays of a granule can be referenced (docs/formats.md, "Arrays granary cannot
 //! reference"): an array whose zarr v2 form cannot be written (a type or filter no reader
 //! decodes, see [`crate::zarr::zarr_array`]) is moved from the manifest's groups to its
-//! `skipped` list, beside the arrays the parsers already left out; [`ArrayPolicy`] then decides
+//! `skipped` list, beside the arrays the parsers already left out (a group whose path cannot
+//! name a Zarr node goes with all its arrays, `node_path.rs`); [`ArrayPolicy`] then decides
 //! whether the granule proceeds without them or fails.
 
 use granary_core::{ArrayData, ArrayPolicy, GranuleManifest, Group, SkippedArray};
 
 use crate::RefsError;
+use crate::node_path::{node_path_problem, node_path_reason};
 use crate::zarr::check_referenceable;
 
 fn split(url: &str, g: &mut Group, out: &mut Vec<SkippedArray>) {
+    g.groups
+        .retain(|child| match node_path_problem(&child.path, false) {
+            None => true,
+            Some(problem) => {
+                leave_out(child, &node_path_reason(&child.path, problem), out);
+                false
+            }
+        });
     g.arrays.retain(|a| {
         // Metadata-only scans do not read chunk indexes: such arrays answer questions, they
         // are not references, and are kept.
@@ -33,6 +43,25 @@ fn split(url: &str, g: &mut Group, out: &mut Vec<SkippedArray>) {
     });
     for child in &mut g.groups {
         split(url, child, out);
+    }
+}
+
+/// Lists every array below a group that is left out (the group itself when it holds none).
+fn leave_out(g: &Group, reason: &str, out: &mut Vec<SkippedArray>) {
+    let before = out.len();
+    for sub in g.walk() {
+        for a in &sub.arrays {
+            out.push(SkippedArray {
+                path: a.path.clone(),
+                reason: format!("in group {reason}"),
+            });
+        }
+    }
+    if out.len() == before {
+        out.push(SkippedArray {
+            path: g.path.clone(),
+            reason: format!("group {reason}"),
+        });
     }
 }
 
@@ -113,6 +142,58 @@ mod tests {
         let skipped: Vec<&str> = m.skipped.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(skipped, ["compound", "nbit"]);
         assert!(m.skipped[1].reason.contains("5 (nbit)"), "{:?}", m.skipped);
+    }
+
+    #[test]
+    fn nodes_whose_paths_step_out_are_left_out_with_their_arrays() {
+        let mut m = granule();
+        let mut escaping = array("x", Vec::new());
+        escaping.path = "../../escaped".into();
+        m.root.arrays.push(escaping);
+        let mut dots = Group::new("..");
+        let mut inner = array("y", Vec::new());
+        inner.path = "../y".into();
+        dots.arrays.push(inner);
+        m.root.groups.push(dots);
+        m.root.groups.push(Group::new("a/./b"));
+        let mut fine = Group::new("data");
+        let mut nested = array("z", Vec::new());
+        nested.path = "data/z".into();
+        fine.arrays.push(nested);
+        m.root.groups.push(fine);
+        apply_array_policy(&mut m, ArrayPolicy::Skip).unwrap();
+        let kept: Vec<&str> = m.arrays().map(|a| a.path.as_str()).collect();
+        assert_eq!(kept, ["plain", "data/z"]);
+        let groups: Vec<&str> = m.root.walk().iter().map(|g| g.path.as_str()).collect();
+        assert_eq!(groups, ["", "data"]);
+        let skipped: Vec<(&str, &str)> = m
+            .skipped
+            .iter()
+            .map(|s| (s.path.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(skipped.len(), 5, "{skipped:?}");
+        assert!(
+            skipped
+                .iter()
+                .any(|(p, r)| *p == "../../escaped" && r.contains("cannot name a Zarr node"))
+        );
+        assert!(
+            skipped
+                .iter()
+                .any(|(p, r)| *p == "../y" && r.starts_with("in group \"..\""))
+        );
+        assert!(
+            skipped
+                .iter()
+                .any(|(p, r)| *p == "a/./b" && r.starts_with("group "))
+        );
+        // Policy `error`: the granule fails, naming the node.
+        let mut m = granule();
+        m.skipped.clear();
+        m.root.arrays.truncate(1);
+        m.root.groups.push(Group::new(".."));
+        let e = apply_array_policy(&mut m, ArrayPolicy::Error).unwrap_err();
+        assert!(e.to_string().contains("cannot name a Zarr node"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use granary_core::{ArrayData, ArrayMeta, AttrValue, Codec, DType};
 
 use crate::RefsError;
 use crate::jsontext;
+use crate::node_path::{node_path_problem, node_path_reason};
 use crate::unwritten;
 
 /// The value stored under one reference key.
@@ -283,7 +284,16 @@ struct Encoding {
 /// Whether `a` can be referenced: the checks of [`zarr_array`] without building its attribute
 /// texts (the referenceability split runs it on every array before the references are made).
 pub fn check_referenceable(url: &str, a: &ArrayMeta) -> Result<(), RefsError> {
+    check_path(url, a)?;
     encoding(url, a).map(|_| ())
+}
+
+/// Refuses an array whose path cannot name a Zarr node (`node_path.rs`).
+fn check_path(url: &str, a: &ArrayMeta) -> Result<(), RefsError> {
+    match node_path_problem(&a.path, false) {
+        None => Ok(()),
+        Some(problem) => Err(unrepresentable(url, a, node_path_reason(&a.path, problem))),
+    }
 }
 
 fn unread(url: &str, a: &ArrayMeta) -> RefsError {
@@ -379,6 +389,7 @@ fn encoding(url: &str, a: &ArrayMeta) -> Result<Encoding, RefsError> {
 
 /// The zarr v2 fields of one array of the granule at `url`.
 pub fn zarr_array(url: &str, a: &ArrayMeta) -> Result<ZarrArray, RefsError> {
+    check_path(url, a)?;
     let Encoding {
         dtype,
         filters,

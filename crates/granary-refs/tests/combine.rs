@@ -389,3 +389,57 @@ fn parquet_records_are_padded_and_hold_the_references() {
     assert_eq!(rows[2], "{path: null, offset: 0, size: 0, raw: null}");
     assert!(stats.files >= 5);
 }
+
+#[test]
+fn node_paths_that_step_out_of_the_store_are_left_out_not_written() {
+    // An inventory written by hand (scans leave such nodes out before it is written).
+    let mut ms = [
+        granule("s3://b/a.nc", 1, 2, 10),
+        granule("s3://b/b.nc", 1, 4, 10),
+    ];
+    for m in &mut ms {
+        let mut evil = m.root.arrays[0].clone();
+        evil.path = "../../escaped".into();
+        m.root.arrays.push(evil);
+    }
+    let rows = [sel("s3://b/a.nc", 1, 2), sel("s3://b/b.nc", 1, 4)];
+    let c = combine(spec(), &rows, &ms).unwrap();
+    assert!(c.arrays.iter().all(|a| !a.path.contains("..")));
+    let left = &c.report.skipped_arrays;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].path, "../../escaped");
+    assert!(left[0].reason.contains("cannot name a Zarr node"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a/b/refs.parq");
+    write_parquet(&c, &out, 4).unwrap();
+    assert!(!dir.path().join("escaped").exists());
+    // Under policy `error` the combine is refused, naming the array.
+    let strict = CombineSpec {
+        unreferenceable: granary_core::ArrayPolicy::Error,
+        ..spec()
+    };
+    let e = combine(strict, &rows, &ms).unwrap_err().to_string();
+    assert!(e.contains("../../escaped"), "{e}");
+    // A group so named is an inventory error.
+    let mut c = Combiner::new(spec(), &rows).unwrap();
+    c.add_group("s3://b/a.nc", "..", Vec::new());
+    for m in &ms {
+        c.add_manifest(m);
+    }
+    let e = c.finish().unwrap_err().to_string();
+    assert!(e.contains("\"..\" cannot name a Zarr node"), "{e}");
+}
+
+#[test]
+fn the_parquet_writer_refuses_a_path_out_of_its_directory() {
+    let ms = [granule("s3://b/a.nc", 1, 2, 10)];
+    let rows = [sel("s3://b/a.nc", 1, 2)];
+    let mut c = combine(spec(), &rows, &ms).unwrap();
+    c.arrays[0].path = "../outside".into();
+    let dir = tempfile::tempdir().unwrap();
+    let e = write_parquet(&c, &dir.path().join("o/refs.parq"), 4)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot name a Zarr node"), "{e}");
+    assert!(!dir.path().join("o/outside").exists() && !dir.path().join("outside").exists());
+}

@@ -2,10 +2,11 @@
 //! compared with the first granule's, and chunk references are collected with their position
 //! in the granule's own chunk grid.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::coords::{Cells, cells};
 use super::{CombineError, CombineSpec, SelectedGranule};
+use crate::node_path::{node_path_problem, node_path_reason};
 use crate::zarr::ZarrArray;
 
 /// A chunk reference of one granule, before placement in the combined grid.
@@ -55,7 +56,7 @@ impl ArrayAcc {
     ) -> Vec<(u64, Vec<u8>)> {
         let mut out = Vec::new();
         for (g, fill) in &self.unwritten {
-            let written: std::collections::HashSet<u64> = self
+            let written: HashSet<u64> = self
                 .chunks
                 .iter()
                 .filter(|c| c.granule == *g)
@@ -88,6 +89,7 @@ pub struct Combiner {
     pub(crate) urls: Vec<String>,
     url_of: HashMap<String, u32>,
     pub(crate) unrepresentable: Vec<(String, String, String)>,
+    unrepresentable_paths: HashSet<String>,
     pub(crate) errors: Vec<String>,
     /// Index of the concatenated existing dim in `spec.dims`, if any.
     pub(crate) existing: Option<usize>,
@@ -156,6 +158,7 @@ impl Combiner {
             urls,
             url_of,
             unrepresentable: Vec::new(),
+            unrepresentable_paths: HashSet::new(),
             errors: Vec::new(),
             existing: existing.first().copied(),
             existing_values: None,
@@ -170,6 +173,12 @@ impl Combiner {
     /// Records a group's attributes (name, JSON text) for the granule at `url`.
     pub fn add_group(&mut self, url: &str, path: &str, attrs: Vec<(String, String)>) {
         let Some(g) = self.granule(url) else { return };
+        // Scans leave such groups out; an inventory written otherwise may still hold one.
+        if let Some(problem) = node_path_problem(path, true) {
+            self.errors
+                .push(format!("{url}: group {}", node_path_reason(path, problem)));
+            return;
+        }
         self.seen[g as usize] = true;
         let n = self.seen.len();
         let acc = self.groups.entry(path.to_string()).or_default();
@@ -185,6 +194,7 @@ impl Combiner {
         self.seen[g as usize] = true;
         self.unrepresentable
             .push((url.to_string(), path.to_string(), reason.to_string()));
+        self.unrepresentable_paths.insert(path.to_string());
     }
 
     /// Records an array of the granule at `url`, comparing it with the first granule's.
@@ -202,6 +212,10 @@ impl Combiner {
         z: &ZarrArray,
         attrs: &[(K, V)],
     ) {
+        if let Some(problem) = node_path_problem(path, false) {
+            self.add_unrepresentable(url, path, &node_path_reason(path, problem));
+            return;
+        }
         let Some(g) = self.granule(url) else { return };
         self.seen[g as usize] = true;
         let n = self.seen.len();
@@ -332,6 +346,10 @@ impl Combiner {
     ) {
         let Some(g) = self.granule(url) else { return };
         let Some(&a) = self.array_of.get(path) else {
+            // An array left out as unrepresentable is already listed; its chunks go with it.
+            if self.unrepresentable_paths.contains(path) {
+                return;
+            }
             self.errors.push(format!(
                 "{url}: chunk of array {path:?}, which the inventory does not describe"
             ));
