@@ -351,10 +351,13 @@ pub fn publish(
             Ok(std::fs::metadata(tmp).map_err(io("stat", tmp))?.len())
         }
         RefFormat::Parquet => {
+            // Opened before the files are written: its sync covers (and reports) all of them.
+            let tree = crate::BatchPublisher::open(tmp)?;
             let bytes = write_parquet(c, tmp, record_size)?.bytes;
             let marker = tmp.join(OUTPUT_MARKER);
             let text = "{\"written_by\":\"granary\",\"format\":\"kerchunk_parquet\"}\n";
             std::fs::write(&marker, text).map_err(io("write", &marker))?;
+            tree.sync_tree()?;
             Ok(bytes)
         }
         RefFormat::Icechunk => Err(PublishError::NotAFile {

@@ -97,6 +97,22 @@ impl BatchPublisher {
             .collect()
     }
 
+    /// Makes everything written below the directory since it was opened durable (a Parquet
+    /// reference directory, before it is renamed into place): on Linux one `syncfs` of its file
+    /// system, which also reports a write-back error of any of those files; elsewhere an
+    /// `fsync` of every file and directory in the tree.
+    pub fn sync_tree(&self) -> Result<(), PublishError> {
+        #[cfg(target_os = "linux")]
+        {
+            rustix::fs::syncfs(&self.handle)
+                .map_err(|e| io("sync (one sync of its file system)", &self.dir)(e.into()))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            sync_each(&self.dir)
+        }
+    }
+
     /// Whether `s` was staged in the directory (what one sync of its file system covers).
     fn holds(&self, s: &Staged) -> bool {
         s.temporary().parent() == Some(self.dir.as_path())
@@ -113,6 +129,23 @@ impl BatchPublisher {
     fn sync_shared(&self, _files: usize) -> Option<std::io::Result<()>> {
         None
     }
+}
+
+/// `fsync` of every file and directory below `dir`, and of `dir` (directories on Unix only).
+#[cfg(not(target_os = "linux"))]
+fn sync_each(dir: &Path) -> Result<(), PublishError> {
+    for e in std::fs::read_dir(dir).map_err(io("list", dir))? {
+        let path = e.map_err(io("list", dir))?.path();
+        let kind = std::fs::symlink_metadata(&path).map_err(io("stat", &path))?;
+        if kind.is_dir() {
+            sync_each(&path)?;
+        } else if kind.is_file() {
+            sync_one(&path)?;
+        }
+    }
+    #[cfg(unix)]
+    sync_one(dir)?;
+    Ok(())
 }
 
 fn sync_one(tmp: &Path) -> Result<(), PublishError> {
