@@ -260,6 +260,20 @@ fn combine_publishes_once_and_refuses_to_overwrite() {
     let again = run(&[]);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("use --overwrite"));
+    // Refused before the combine runs: a selection that would fail is never reached.
+    let early = bin()
+        .arg("combine")
+        .arg(data().join("swot"))
+        .args(["-c", "SELECT nope FROM granules", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&early.stderr);
+    assert_eq!(early.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("use --overwrite") && !stderr.contains("nope"),
+        "{stderr}"
+    );
     let replaced = run(&["--overwrite", "--format", "json"]);
     assert!(replaced.status.success());
     assert!(out.is_file(), "--format json writes one file");

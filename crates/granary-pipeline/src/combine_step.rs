@@ -11,8 +11,7 @@ use datafusion::prelude::SessionContext;
 use granary_icechunk::{CommitOutcome, CommitTarget, RepoLocation, RepoStorage, commit_combined};
 use granary_refs::combine::{CombineReport, SkippedInCombine};
 use granary_refs::{
-    Overwrite, PublishError, RefFormat, UrlMap, check_output_path, is_granary_output, output_path,
-    publish,
+    Overwrite, RefFormat, UrlMap, check_output_path, check_replaceable, output_path, publish,
 };
 use granary_sql::{CombineOptions, Partition, combine};
 
@@ -140,11 +139,17 @@ pub async fn combine_and_publish(
         if is_remote(t) {
             continue;
         }
-        // The template itself, before any partition value is put in.
-        check_output_path(&t.template, protected).map_err(|source| PipelineError::Publish {
+        let err = |source| PipelineError::Publish {
             sink: t.sink.clone(),
             source: Box::new(source),
-        })?;
+        };
+        // The template itself, before any partition value is put in.
+        check_output_path(&t.template, protected).map_err(err)?;
+        // An output that may not be replaced is refused now, not after the combine (checked
+        // again when it is published). A partitioned path is known only then.
+        if opts.partition_by.is_none() && t.format != RefFormat::Icechunk {
+            check_replaceable(&t.template, t.overwrite).map_err(err)?;
+        }
     }
     let mut parts = combine(ctx, selection, opts)
         .await
@@ -213,17 +218,7 @@ pub async fn combine_and_publish(
                 continue;
             }
             let bytes = if dry_run {
-                let exists = std::fs::symlink_metadata(&path).is_ok();
-                if exists && t.overwrite == Overwrite::Refuse {
-                    return Err(err(PublishError::Exists {
-                        path: path.display().to_string(),
-                    }));
-                }
-                if exists && !is_granary_output(&path) {
-                    return Err(err(PublishError::NotOurs {
-                        path: path.display().to_string(),
-                    }));
-                }
+                check_replaceable(&path, t.overwrite).map_err(err)?;
                 0
             } else if let Some(mut urls) = mapped {
                 std::mem::swap(&mut part.combined.urls, &mut urls);

@@ -29,7 +29,7 @@ pub use json::{InlineChunks, JsonOptions, RefSet, single_granule_refs};
 pub use parquet_refs::{DEFAULT_RECORD_SIZE, ParquetStats, write_parquet};
 pub use publish::{
     OUTPUT_MARKER, Overwrite, PublishError, RefFormat, Staged, check_output_path,
-    is_granary_output, output_path, publish, publish_with, stage,
+    check_replaceable, is_granary_output, output_path, publish, publish_with, stage,
 };
 pub use publish_batch::BatchPublisher;
 pub use referenceable::apply_array_policy;

@@ -287,14 +287,10 @@ impl Staged {
     }
 }
 
-/// Writes one output at `OUT.partial` without publishing it: the checks of [`publish_with`],
-/// then `write(tmp)`, which returns the size in bytes.
-pub fn stage(
-    out: &Path,
-    overwrite: Overwrite,
-    write: impl FnOnce(&Path) -> Result<u64, PublishError>,
-) -> Result<Staged, PublishError> {
-    check_output_path(out, &[])?;
+/// Whether an output is at `out`, refusing one the policy may not replace: any, under
+/// [`Overwrite::Refuse`]; one granary did not write, always. Checked when an output is staged,
+/// and by callers before long work whose result could not be published.
+pub fn check_replaceable(out: &Path, overwrite: Overwrite) -> Result<bool, PublishError> {
     let exists = std::fs::symlink_metadata(out).is_ok();
     if exists && overwrite == Overwrite::Refuse {
         return Err(PublishError::Exists {
@@ -306,6 +302,18 @@ pub fn stage(
             path: out.display().to_string(),
         });
     }
+    Ok(exists)
+}
+
+/// Writes one output at `OUT.partial` without publishing it: the checks of [`publish_with`],
+/// then `write(tmp)`, which returns the size in bytes.
+pub fn stage(
+    out: &Path,
+    overwrite: Overwrite,
+    write: impl FnOnce(&Path) -> Result<u64, PublishError>,
+) -> Result<Staged, PublishError> {
+    check_output_path(out, &[])?;
+    let exists = check_replaceable(out, overwrite)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io("create", parent))?;
     }
