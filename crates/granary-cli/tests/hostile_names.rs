@@ -2,30 +2,12 @@
 //! is left out and listed, and nothing is written outside the output the user named.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use granary_test_utils::data_dir as data;
+use granary_test_utils::{data_dir as data, files_under};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_granary"))
-}
-
-/// Every path below `root`, relative to it.
-fn tree(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p.clone());
-            }
-            out.push(p.strip_prefix(root).unwrap().to_path_buf());
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]
@@ -76,11 +58,11 @@ fn a_variable_named_to_step_out_is_left_out_and_nothing_lands_outside() {
     assert!(keys.iter().all(|k| !k.contains("escaped")), "{keys:?}");
 
     // Only the inputs and the two outputs exist; nothing named after the variable anywhere.
-    let all = tree(root.path());
-    assert!(
-        all.iter().all(|p| !p.to_string_lossy().contains("escaped")),
-        "{all:?}"
-    );
+    let all: Vec<String> = files_under(root.path())
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert!(all.iter().all(|p| !p.contains("escaped")), "{all:?}");
     let meta = std::fs::read_to_string(parq.join(".zmetadata")).unwrap();
     assert!(!meta.contains("escaped"), "{meta}");
     assert!(

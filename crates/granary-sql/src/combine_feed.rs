@@ -1,5 +1,5 @@
 //! Feeding the combiner from the inventory's `zarr` and `chunks` tables (`docs/combine.md`,
-//! "From the inventory"). Rows are read in place: list and map cells through their offsets into
+//! first section). Rows are read in place: list and map cells through their offsets into
 //! the batch's value arrays, attributes borrowed from the batch. A row costs no allocation
 //! unless it differs from the first granule's, which matters at one row per array and granule.
 
