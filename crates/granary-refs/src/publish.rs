@@ -329,13 +329,36 @@ pub fn stage(
 }
 
 /// Publishes one output: `write(tmp)` writes it at `OUT.partial` (and syncs it) and returns its
-/// size in bytes; the result is renamed to `out`. Returns the size.
+/// size in bytes; the result is renamed to `out`. Returns the size. Publishing into a directory
+/// waits for any other granary run publishing into it (see [`lock_parent`]).
 pub fn publish_with(
     out: &Path,
     overwrite: Overwrite,
     write: impl FnOnce(&Path) -> Result<u64, PublishError>,
 ) -> Result<u64, PublishError> {
+    let _held = lock_parent(out)?;
     stage(out, overwrite, write)?.commit()
+}
+
+/// Locks the directory `out` is published in (`flock`, Unix; held until the returned file is
+/// dropped), waiting for the holder: two runs publishing the same output would otherwise share
+/// `OUT.partial`, one removing or writing into what the other is writing, and could rename a
+/// mix of both into place. A `granary scan -o DIR` holds its directory's lock for its whole
+/// run, so a publish into that directory waits for the scan to end.
+fn lock_parent(out: &Path) -> Result<Option<std::fs::File>, PublishError> {
+    check_output_path(out, &[])?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+    if cfg!(unix) {
+        let dir = std::fs::File::open(parent).map_err(io("open", parent))?;
+        dir.lock().map_err(io("lock", parent))?;
+        Ok(Some(dir))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Writes the combined set `c` to `out` in `format` and publishes it; returns bytes written.
@@ -388,6 +411,65 @@ mod tests {
     }
 
     const OURS: &str = "{\"version\":1,\"refs\":{\n\".zmetadata\":\"{}\"\n}}\n";
+
+    #[cfg(unix)]
+    #[test]
+    fn a_publish_waits_for_the_directory_lock_of_another_run() {
+        let d = tempfile::tempdir().unwrap();
+        let holder = std::fs::File::open(d.path()).unwrap();
+        holder.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = d.path().join("o.json");
+        let t = std::thread::spawn(move || {
+            publish_with(&out, Overwrite::Refuse, |tmp| {
+                tx.send(()).unwrap();
+                write_text(OURS)(tmp)
+            })
+        });
+        // Nothing is written while another holds the lock.
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err()
+        );
+        assert!(!d.path().join("o.json.partial").exists());
+        drop(holder);
+        rx.recv().unwrap();
+        assert_eq!(t.join().unwrap().unwrap(), OURS.len() as u64);
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("o.json")).unwrap(),
+            OURS
+        );
+    }
+
+    #[test]
+    fn concurrent_publishes_of_one_directory_output_never_mix() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("refs.parq");
+        let run = |tag: &'static str| {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    publish_with(&out, Overwrite::Replace, |tmp| {
+                        std::fs::create_dir_all(tmp).map_err(io("create", tmp))?;
+                        for f in ["a", "b", "c", OUTPUT_MARKER] {
+                            std::fs::write(tmp.join(f), tag).map_err(io("write", tmp))?;
+                        }
+                        Ok(4)
+                    })
+                    .unwrap();
+                }
+            })
+        };
+        let (x, y) = (run("x"), run("y"));
+        x.join().unwrap();
+        y.join().unwrap();
+        let texts: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|f| std::fs::read_to_string(out.join(f)).unwrap())
+            .collect();
+        assert!(texts.iter().all(|t| *t == texts[0]), "{texts:?}");
+        assert!(!d.path().join("refs.parq.partial").exists());
+    }
 
     fn write_text(text: &'static str) -> impl FnOnce(&Path) -> Result<u64, PublishError> {
         move |tmp| {
